@@ -1,0 +1,80 @@
+"""Command line: `python -m definemed <command>`; the same stage functions the notebooks call.
+
+Bad input ends with a one-line `error: ...` on stderr and exit code 1.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from definemed.errors import DefinemedError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="DeFineMed reproduction: pipeline stages as commands.")
+
+
+@app.command()
+def corpus(
+    profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
+    out: Optional[Path] = typer.Option(None, help="Output folder (default: data/<profile>/00_corpus)."),
+    n_docs: Optional[int] = typer.Option(None, help="Override corpus.n_docs."),
+    force: bool = typer.Option(False, help="Replace an existing corpus."),
+) -> None:
+    """Write the web corpus (synthetic, hub or local source) as parquet shards in FineWeb2's schema."""
+    from definemed.config import load_config
+    from definemed.corpus import build_corpus
+
+    cfg = load_config(profile, overrides={"corpus.n_docs": n_docs} if n_docs else None)
+    t0 = time.time()
+    info = build_corpus(cfg, out_dir=out, force=force)
+    typer.echo(f"wrote {info['n_docs']} documents in {info['n_shards']} shards to {info['dir']} "
+               f"({time.time() - t0:.1f} s)")
+
+
+@app.command("run-notebook")
+def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny")) -> None:
+    """Execute notebooks/<stage>.ipynb with papermill and write its manifest."""
+    from definemed.notebooks import run_notebook
+
+    out = run_notebook(stage, profile)
+    typer.echo(f"executed {stage} -> {out}")
+
+
+@app.command("validate-config")
+def validate_config(profile: str = typer.Argument("tiny")) -> None:
+    """Load and validate a config; print the resolved sections."""
+    from definemed.config import load_config
+
+    cfg = load_config(profile)
+    typer.echo(f"{profile}: ok ({', '.join(k for k in cfg.model_fields if k not in ('profile', 'seed'))})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except DefinemedError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except FileExistsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except (typer.Exit, SystemExit) as e:
+        code = getattr(e, "exit_code", getattr(e, "code", 0))
+        sys.exit(code)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

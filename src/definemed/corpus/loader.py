@@ -1,0 +1,109 @@
+"""Reading corpora: our own shards, FineWeb2 from the Hugging Face hub (streaming), or a local
+folder of parquet / jsonl files in FineWeb2's schema. Every path ends in the same parquet shards."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from definemed.corpus.schema import FINEWEB2_FIELDS, FINEWEB2_SCHEMA
+from definemed.errors import DefinemedError
+
+
+def _check_fields(names: Iterable[str], file: Path | str) -> None:
+    missing = [f for f in FINEWEB2_FIELDS if f not in set(names)]
+    if missing:
+        raise DefinemedError(f"{file}: missing FineWeb2 field(s): {', '.join(missing)}")
+
+
+def _normalise(rec: dict) -> dict:
+    out = {k: rec.get(k) for k in FINEWEB2_FIELDS}
+    if not isinstance(out["top_langs"], str) and out["top_langs"] is not None:
+        out["top_langs"] = json.dumps(out["top_langs"])  # the hub serves it as a JSON string already
+    return out
+
+
+def corpus_files(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DefinemedError(f"{folder}: corpus folder not found")
+    files = sorted(p for p in folder.rglob("*") if p.suffix in (".parquet", ".jsonl") and not p.name.startswith("."))
+    if not files:
+        raise DefinemedError(f"{folder}: no .parquet or .jsonl files in corpus folder")
+    return files
+
+
+def iter_local(folder: str | Path, batch_size: int = 2048) -> Iterator[list[dict]]:
+    """Batches of FineWeb2 records from every parquet / jsonl file below `folder`."""
+    for f in corpus_files(folder):
+        if f.suffix == ".parquet":
+            try:
+                pf = pq.ParquetFile(f)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise DefinemedError(f"{f}: unreadable parquet file ({e})") from None
+            _check_fields(pf.schema_arrow.names, f)
+            for batch in pf.iter_batches(batch_size=batch_size, columns=FINEWEB2_FIELDS):
+                yield [_normalise(r) for r in batch.to_pylist()]
+        else:
+            batch = []
+            with f.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        rec = json.loads(line)
+                    except json.JSONDecodeError:
+                        raise DefinemedError(f"{f}:{lineno}: malformed JSON line") from None
+                    _check_fields(rec.keys(), f"{f}:{lineno}")
+                    batch.append(_normalise(rec))
+                    if len(batch) == batch_size:
+                        yield batch
+                        batch = []
+            if batch:
+                yield batch
+
+
+def iter_hub(dataset: str, config: str, split: str = "train", batch_size: int = 2048) -> Iterator[list[dict]]:
+    """Stream FineWeb2 (`HuggingFaceFW/fineweb-2`, config `deu_Latn`) from the hub (paper profile)."""
+    from datasets import load_dataset
+
+    ds = load_dataset(dataset, name=config, split=split, streaming=True)
+    batch = []
+    for rec in ds:
+        batch.append(_normalise(rec))
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read_shard(path: str | Path, columns: list[str] | None = None) -> pa.Table:
+    """One corpus shard; a corrupt file or a wrong schema is an error naming the file."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DefinemedError(f"{path}: unreadable parquet shard ({e})") from None
+    _check_fields(table.schema.names if columns is None else FINEWEB2_FIELDS, path)
+    return table
+
+
+def shard_paths(corpus_dir: str | Path) -> list[Path]:
+    d = Path(corpus_dir) / "shards"
+    files = sorted(d.glob("shard-*.parquet"))
+    if not files:
+        raise DefinemedError(f"{d}: no corpus shards (run `python -m definemed corpus` or stage 00_corpus)")
+    return files
+
+
+def iter_documents(corpus_dir: str | Path, columns: list[str] | None = None) -> Iterator[dict]:
+    for p in shard_paths(corpus_dir):
+        yield from read_shard(p, columns).to_pylist()
+
+
+def table_from_records(records: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(records, schema=FINEWEB2_SCHEMA)

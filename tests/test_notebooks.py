@@ -1,0 +1,32 @@
+"""Committed notebooks carry no outputs and exactly one `parameters` cell, and one runs under papermill."""
+import json
+
+import pytest
+
+from definemed import paths
+
+NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_clean_and_one_parameters_cell(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in cells), f"{nb.name} has outputs"
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{nb.name}: {len(tagged)} parameters cells"
+    assert "profile" in "".join(tagged[0]["source"])
+    code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "\ndef " not in "\n" + code and "\nclass " not in "\n" + code, "logic belongs in src/"
+
+
+def test_corpus_notebook_runs_under_papermill(small_config, out_root):
+    from definemed.notebooks import run_notebook
+
+    out = run_notebook("00_corpus", str(small_config))
+    nb = json.loads(out.read_text())
+    assert any(c.get("outputs") for c in nb["cells"])
+    assert (out_root / "data" / "test" / "manifests" / "00_corpus.json").exists()
+    assert (out_root / "figures" / "test" / "tables" / "corpus_stats.md").exists()
+    manifest = json.loads((out_root / "data" / "test" / "manifests" / "00_corpus.json").read_text())
+    assert manifest["counts"]["n_docs"] == 600 and manifest["seed"] == 1234
+    assert {"git_commit", "packages", "hardware", "wall_time_s", "config"} <= manifest.keys()
