@@ -20,7 +20,7 @@ PROMPT_FILES := $(wildcard prompts/*)
 # Numbered notebooks that exist; each one's manifest is a target of `reproduce`.
 NOTEBOOK_STAGES := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
 # Non-notebook steps (e.g. the foundation-model zoo), added by their issues.
-EXTRA_STAGES :=
+EXTRA_STAGES := $(if $(wildcard src/definemed/zoo/__init__.py),zoo)
 
 .PHONY: help setup reproduce test test-fast bench clean clean-profile stages
 .DEFAULT_GOAL := help
@@ -43,11 +43,15 @@ $(STAMP): pyproject.toml
 $(M)/%.json: notebooks/%.ipynb $(CONFIG) $(SRC) $(PROMPT_FILES) | $(STAMP)
 	$(PY) -m definemed run-notebook $* --profile $(PROFILE)
 
+# The foundation models (not a notebook: in the paper profile it is the download of the models).
+$(M)/zoo.json: $(CONFIG) $(SRC) $(M)/00_corpus.json | $(STAMP)
+	$(PY) -m definemed zoo --profile $(PROFILE)
+
 # Stage order (only stages whose notebook exists are run).
 $(M)/01_label.json: $(M)/00_corpus.json
 $(M)/02_classifier.json: $(M)/01_label.json
 $(M)/03_filter.json: $(M)/02_classifier.json
-$(M)/04_cpt.json: $(M)/03_filter.json
+$(M)/04_cpt.json: $(M)/03_filter.json $(M)/zoo.json
 $(M)/05_merge.json: $(M)/04_cpt.json
 $(M)/06_evaluate.json: $(M)/05_merge.json
 $(M)/07_failure_analysis.json: $(M)/06_evaluate.json

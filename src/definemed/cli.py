@@ -53,6 +53,29 @@ def validate_config(profile: str = typer.Argument("tiny")) -> None:
     typer.echo(f"{profile}: ok ({', '.join(k for k in cfg.model_fields if k not in ('profile', 'seed'))})")
 
 
+# Each stage package may contribute commands through `definemed/<package>/cli.py: register(app)`.
+# Those modules import their heavy dependencies inside the command functions, not at the top.
+STAGE_PACKAGES = ["labeling", "classifier", "filtering", "zoo", "training", "merging", "evaluation",
+                  "failure", "report"]
+
+
+def _register_stage_commands() -> None:
+    import importlib
+
+    for pkg in STAGE_PACKAGES:
+        name = f"definemed.{pkg}.cli"
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name in (name, f"definemed.{pkg}"):
+                continue
+            raise
+        mod.register(app)
+
+
+_register_stage_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)

@@ -95,6 +95,39 @@ class ClassifierConfig(Section):
     fbeta_beta: float = Field(0.7, gt=0)
 
 
+class FilterConfig(Section):
+    """Stage 03: scoring the corpus and keeping P(medical) >= threshold (threshold from `classifier`)."""
+
+    batch_size: int = Field(64, ge=1)
+
+
+class ZooConfig(Section):
+    """The foundation-model step before 04: tiny stand-ins built here (tiny) or HF downloads (paper)."""
+
+    seed_offset: int = 0
+
+
+class CPTConfig(Section):
+    """Stage 04: bin-packed continual pre-training with FSDP2 / HSDP."""
+
+    seq_len: int = Field(256, ge=2)
+    micro_batch_size: int = Field(1, ge=1)
+    """The paper: micro batch 1 on memory-limited A100s."""
+
+
+class MergeConfig(Section):
+    """Stage 05: layer-wise, component-specific SLERP (mergekit-style)."""
+
+    method: Literal["slerp"] = "slerp"
+
+
+class FailureConfig(Section):
+    """Stage 07: failure analysis."""
+
+    n_samples: int = Field(216, ge=1)
+    """Answers per model (the paper: 216)."""
+
+
 class EvaluateConfig(Section):
     """Stage 06: benchmarks and win-rates."""
 
@@ -117,7 +150,12 @@ class Config(Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+    zoo: ZooConfig = Field(default_factory=ZooConfig)
+    cpt: CPTConfig = Field(default_factory=CPTConfig)
+    merge: MergeConfig = Field(default_factory=MergeConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    failure: FailureConfig = Field(default_factory=FailureConfig)
 
     @property
     def data_dir(self) -> Path:
