@@ -79,7 +79,7 @@ _STRIP = " \t\r\n*_`'\".,;:!?()[]{}<>-"
 def parse_answer(answer: str | None, positive: str = "JA", negative: str = "NEIN") -> int | None:
     """1 (positive word), 0 (negative word) or None (no decision), tolerating chatty answers.
 
-    In order: the whole answer is a label word; the answer starts with one; a `Antwort: X` /
+    In order: the whole answer is a label word; the answer starts with one and never names the other; a `Antwort: X` /
     `"label": "X"` pattern names one (the last such); exactly one of the two words appears in capitals.
     Anything else (both or neither named) is None: recorded invalid, never guessed.
     """
@@ -92,7 +92,9 @@ def parse_answer(answer: str | None, positive: str = "JA", negative: str = "NEIN
         return words[s]
     m = re.match(rf"({alt})(?![\w])", s)
     if m:
-        return words[m.group(1)]
+        other = next(w for w in words if w != m.group(1))
+        if not re.search(rf"(?<![\w]){re.escape(other)}(?![\w])", s):
+            return words[m.group(1)]
     keyed = re.findall(rf"(?:antwort|answer|label|ergebnis|entscheidung|klassifikation)(?:\s+(?:ist|lautet|wäre|is))?\W{{0,6}}({alt})(?![\w])", s)
     if keyed:
         return words[keyed[-1]]
