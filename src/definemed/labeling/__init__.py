@@ -49,8 +49,8 @@ def labels_path(cfg: Config) -> Path:
 def looks_german(text: str) -> bool:
     """Cheap function-word vote: False when English function words outnumber German ones."""
     words = re.findall(r"[a-zäöüß]+", text.lower()[:4000])
-    de = sum(w in _DE for w in words)
-    en = sum(w in _EN for w in words)
+    de = sum(map(_DE.__contains__, words))
+    en = sum(map(_EN.__contains__, words))
     return de >= en or (de + en) < 3
 
 
@@ -124,7 +124,7 @@ def fingerprint(cfg: Config, annotator: Annotator, ids) -> dict:
 
 
 def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_dir: Path, fp: dict, *,
-                    max_chars: int, flush_every: int = 64, max_failed_share: float = 0.0) -> dict:
+                    max_chars: int, flush_every: int = 1024, max_failed_share: float = 0.0) -> dict:
     """Label documents into `out_dir` (parts/ + labels.parquet), resuming from earlier parts.
 
     Returns counts. Raises DefinemedError (nothing final written) if documents got no answer and their
