@@ -70,18 +70,18 @@ def test_every_server_behaviour_no_loss_no_duplicate(tmp_path, out_root):
 
 
 def test_killed_run_resumes_to_the_same_labels(tmp_path, out_root):
-    texts = mixed_texts(160)
+    texts = mixed_texts(112)
     ref_root, kill_root = tmp_path / "ref", tmp_path / "kill"
     for r in (ref_root, kill_root):
         write_corpus(r, texts)
     with MockChatServer(latency_s=0.02, slow_s=1.0) as srv:
-        cfg_file = openai_config(tmp_path, srv.base_url, n_docs=160, concurrency=4)
+        cfg_file = openai_config(tmp_path, srv.base_url, n_docs=112, concurrency=4)
         ref = run_cli(cfg_file, ref_root)
         assert ref.wait(60) == 0, ref.stderr.read()
         # kill -9 in the middle of the run, then run again
         p = run_cli(cfg_file, kill_root)
         deadline = time.time() + 30
-        while len(part_ids(kill_root)) < 40 and time.time() < deadline and p.poll() is None:
+        while len(part_ids(kill_root)) < 30 and time.time() < deadline and p.poll() is None:
             time.sleep(0.02)
         assert p.poll() is None, "the run finished before it could be killed"
         p.send_signal(signal.SIGKILL)
@@ -89,13 +89,13 @@ def test_killed_run_resumes_to_the_same_labels(tmp_path, out_root):
         out = kill_root / "data" / "test" / "01_label"
         assert not (out / "labels.parquet").exists()
         n_before = len(set(part_ids(kill_root)))
-        assert 40 <= n_before < 160
+        assert 30 <= n_before < 112
         again = run_cli(cfg_file, kill_root)
         stdout, stderr = again.communicate(timeout=60)
         assert again.returncode == 0, stderr
         assert f"({n_before} resumed)" in stdout
     ids = part_ids(kill_root)
-    assert len(ids) == len(set(ids)) == 160  # nothing labelled twice, nothing lost
+    assert len(ids) == len(set(ids)) == 112  # nothing labelled twice, nothing lost
     cols = ["id", "label", "prob", "raw", "backend"]
     a = pd.read_parquet(ref_root / "data" / "test" / "01_label" / "labels.parquet")[cols]
     b = pd.read_parquet(out / "labels.parquet")[cols]

@@ -40,7 +40,15 @@ def tiny_lm(tmp_path_factory):
     path = tmp_path_factory.mktemp("tiny_lm")
     model.save_pretrained(path)
     tok.save_pretrained(path)
+    torch.set_num_threads(1)  # a 2-layer model gains nothing from threads on a shared 2-core machine
     return path, prompt
+
+
+@pytest.fixture
+def short_prompt(tmp_path):
+    f = tmp_path / "short.txt"
+    f.write_text("# version: test\nIst das Dokument medizinisch? Antworte JA oder NEIN.\n<dokument>\n{document}\n</dokument>\n")
+    return load_prompt(f)
 
 
 def annotator(path, prompt, **kw):
@@ -58,9 +66,9 @@ def test_prompt_formatting(tiny_lm):
     assert a.pos_ids and a.neg_ids and not set(a.pos_ids) & set(a.neg_ids)
 
 
-def test_batched_probabilities_equal_one_by_one_and_the_softmax(tiny_lm):
-    path, prompt = tiny_lm
-    docs = [Doc(f"d{i}", doc_text(i, i % 2 == 0) + " Ende." * (i * 7)) for i in range(5)]  # different lengths
+def test_batched_probabilities_equal_one_by_one_and_the_softmax(tiny_lm, short_prompt):
+    path, prompt = tiny_lm[0], short_prompt
+    docs = [Doc(f"d{i}", doc_text(i, i % 2 == 0) + " Ende." * (i * 5)) for i in range(5)]  # different lengths
     got = {}
     a = annotator(path, prompt, batch_size=3)
     a.annotate(docs, lambda r: got.setdefault(r.id, r))
