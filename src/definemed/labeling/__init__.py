@@ -198,10 +198,10 @@ def run_label_stage(cfg: Config, force: bool = False, corpus_dir: Path | None = 
     from definemed.corpus import corpus_dir as default_corpus_dir
 
     out = stage_dir(cfg)
-    if force and out.exists():
-        shutil.rmtree(out)
     annotator = make_annotator(cfg)  # validates the prompt, key variable and backend before any work
     sample = select_documents(corpus_dir or default_corpus_dir(cfg), cfg.label.n_docs, cfg.seed)
+    if force and out.exists():
+        shutil.rmtree(out)  # only once the new run is known to be able to start
     ids = sample["id"].tolist()
     fp = fingerprint(cfg, annotator, ids)
     summary = label_documents(ids, sample["text"].tolist(), annotator, out, fp, max_chars=cfg.label.max_chars,
