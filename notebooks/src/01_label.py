@@ -51,7 +51,7 @@ if experts is None:
     print("This corpus has no expert annotations (paper profile: supply data/<p>/00_corpus/expert_annotations.parquet).")
 else:
     agr = agreement(labels, experts, cfg.label.n_bootstrap, cfg.label.ci, cfg.seed)
-    table = agreement_table(agr, summary["annotator"], summary["n_docs"])
+    table = agreement_table(agr, summary["annotator_short"], summary["n_docs"])
     tables.write_table(table, "label_agreement", cfg.profile)
     tables.write_table(agr["confusion"].reset_index(), "label_confusion", cfg.profile)
     display(table)
@@ -72,9 +72,9 @@ if agr is None:
 if cfg.corpus.source == "synthetic":
     shares = topic_shares(labels, load_truth(corpus_dir(cfg)))
     tables.write_table(shares, "label_topic_shares", cfg.profile)
-    plotting.save_figure(plot_topic_shares(shares, summary["annotator"].split(" (")[0]), "label_topic_shares", cfg.profile)
+    plotting.save_figure(plot_topic_shares(shares, summary["annotator_short"]), "label_topic_shares", cfg.profile)
     display(shares.groupby("domain", observed=True)[["labelled_medical", "invalid"]].mean().round(3))
-fig = plot_probabilities(labels, experts, agr["confusion"] if agr else None, summary["annotator"].split(" (")[0])
+fig = plot_probabilities(labels, experts, agr["confusion"] if agr else None, summary["annotator_short"])
 plotting.save_figure(fig, "label_probabilities", cfg.profile)
 
 # %%

@@ -178,7 +178,7 @@ def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_
     status = df["status"].value_counts().to_dict()
     wall = time.time() - t0
     summary = {
-        "backend": annotator.name, "annotator": annotator.describe(), "stand_in": annotator.is_stand_in,
+        "backend": annotator.name, "annotator": annotator.describe(), "annotator_short": annotator.short_name(), "stand_in": annotator.is_stand_in,
         "n_docs": len(ids), "n_resumed": resumed, "n_labelled_now": len(todo) + len(empty) - len(failed),
         "n_medical": int((df["label"] == 1).sum()), "n_not_medical": int((df["label"] == 0).sum()),
         "n_invalid": int((df["label"] == -1).sum()), "n_unparsed": int(status.get("invalid", 0)),

@@ -53,4 +53,9 @@ class Annotator(ABC):
         """Label `docs`, calling `emit` once per labelled document."""
 
     def describe(self) -> str:
+        """One sentence for logs and notebooks: what labelled the documents."""
+        return self.name
+
+    def short_name(self) -> str:
+        """A few words for table cells and figure titles."""
         return self.name

@@ -100,6 +100,9 @@ class LexiconAnnotator(Annotator):
         return (f"lexicon stand-in for the LLM annotator ({n} hand-written German terms, "
                 f"threshold {self.threshold:g} weighted hits per 100 words)")
 
+    def short_name(self) -> str:
+        return "lexicon stand-in"
+
     def label_text(self, text: str) -> tuple[int, float, str]:
         s, n_words, hits = self.lexicon.score(text, self.max_count)
         prob = 1.0 / (1.0 + math.exp(-self.slope * (s - self.threshold)))

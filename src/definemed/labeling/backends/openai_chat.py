@@ -98,6 +98,9 @@ class OpenAIAnnotator(Annotator):
     def describe(self) -> str:
         return f"openai-compatible server {self.url} (model {self.model}, {self.concurrency} requests in flight)"
 
+    def short_name(self) -> str:
+        return self.model.split("/")[-1]
+
     def _clean(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 

@@ -70,6 +70,10 @@ class TransformersAnnotator(Annotator):
     def describe(self) -> str:
         return f"local causal LM {getattr(self.model.config, '_name_or_path', '') or type(self.model).__name__} (batch {self.batch_size})"
 
+    def short_name(self) -> str:
+        name = getattr(self.model.config, "_name_or_path", "") or type(self.model).__name__
+        return str(name).rstrip("/").split("/")[-1]
+
     def _ids(self, text: str) -> list[int]:
         return self.tok(text, add_special_tokens=False)["input_ids"]
 
