@@ -40,6 +40,15 @@ def _throughput(base_url: str, concurrency: int, n_docs: int) -> dict:
             "client_cpu_ms_per_doc": round(1000 * cpu / n_docs, 3), "client_cpu_share": round(cpu / dt, 2)}
 
 
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run() -> dict:
     os.environ.setdefault("TQDM_DISABLE", "1")
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -53,7 +62,9 @@ def run() -> dict:
         url = line.split()[1]
         _throughput(url, 8, 32)  # warm-up: imports, connections
         one = _throughput(url, 1, 40)            # ideal 20 docs/s -> 2 s
+        s0 = _cpu_s(server.pid)
         many = _throughput(url, 64, 64 * 25)     # ideal 1,280 docs/s -> 1.25 s
+        s1 = _cpu_s(server.pid)
     finally:
         server.terminate()
         server.wait(10)
@@ -64,6 +75,7 @@ def run() -> dict:
         "c64_docs_per_s": many["docs_per_s"], "c64_ideal_docs_per_s": 64 / LATENCY_S,
         "c64_client_cpu_ms_per_doc": many["client_cpu_ms_per_doc"],
         "c64_client_cpu_share_of_one_core": many["client_cpu_share"],
+        "c64_server_cpu_ms_per_doc": round(1000 * (s1 - s0) / many["docs"], 3) if s0 is not None else None,
         "load_average_1min": round(os.getloadavg()[0], 1), "cpu_count": os.cpu_count(),
         "speedup": round(speedup, 1), "ideal_speedup": 64,
         "efficiency": round(speedup / 64, 3), "target_efficiency": TARGET_EFFICIENCY,
