@@ -162,7 +162,8 @@ class LabelConfig(Section):
     negative_word: str = "NEIN"
     """The answer word for 'not medical'. Its first token must differ from the positive word's."""
     decision_threshold: float = Field(0.5, gt=0, lt=1)
-    """P(medical) at and above which a probability-backend label is 1."""
+    """transformers backend: P(medical) at and above which the label is 1. (openai: the label is the
+    answer word, P(medical) from log-probabilities is recorded beside it; lexicon: its own threshold.)"""
     flush_every: int = Field(1024, ge=1)
     """Records between fsyncs of the incremental label file. Every record is written to the OS at once
     (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""

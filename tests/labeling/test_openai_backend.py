@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pandas as pd
 import pytest
@@ -173,3 +172,23 @@ def test_label_prob_from_top_logprobs():
     assert label_prob({"choices": [{"message": {"content": "JA"}}]}, "JA", "NEIN") is None
     assert label_prob({"choices": [{"logprobs": {"content": [{"top_logprobs": [{"token": "Die", "logprob": 0.0}]}]}}]},
                       "JA", "NEIN") is None
+
+
+def test_annotate_works_inside_a_running_event_loop():
+    """A Jupyter kernel already runs an event loop: the backend then runs its own in a worker thread."""
+    import asyncio
+
+    from definemed.labeling.backends.base import Doc
+    from definemed.labeling.backends.openai_chat import OpenAIAnnotator
+    from definemed.labeling.prompt import load_prompt
+
+    with MockChatServer() as srv:
+        a = OpenAIAnnotator(load_prompt("prompts/label_medical_de.v1.txt"), "JA", "NEIN", base_url=srv.base_url,
+                            model="m", concurrency=2)
+
+        async def inside_a_loop():
+            out = []
+            a.annotate([Doc("a", "Er ist krank."), Doc("b", "Ein Gartenfest.")], out.append)
+            return sorted((r.id, r.label) for r in out)
+
+        assert asyncio.run(inside_a_loop()) == [("a", 1), ("b", 0)]

@@ -102,6 +102,8 @@ class OpenAIAnnotator(Annotator):
         return self.model.split("/")[-1]
 
     def _clean(self, text: str) -> str:
+        """One line, and never the key (even if a server echoes it back)."""
+        text = " ".join(text.split())
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _payload(self, doc: Doc) -> bytes:
