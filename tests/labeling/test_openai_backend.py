@@ -116,6 +116,22 @@ def test_truncated_last_line_is_relabelled(tmp_path, out_root):
     assert len(pd.read_parquet(out / "labels.parquet")) == 16
 
 
+def test_unanswerable_documents_stop_the_run_unless_allowed(tmp_path, out_root):
+    texts = mixed_texts(16)
+    texts[5] = texts[5] + " #e400"
+    write_corpus(out_root, texts)
+    out = out_root / "data" / "test" / "01_label"
+    with MockChatServer() as srv:
+        with pytest.raises(DefinemedError, match=r"1 of 16 documents got no answer after all retries \(e\.g\. HTTP 400"):
+            run_label_stage(load_config(openai_config(tmp_path, srv.base_url, n_docs=16)))
+        assert not (out / "labels.parquet").exists() and len(part_ids(out_root)) == 15
+        s = run_label_stage(load_config(openai_config(tmp_path, srv.base_url, n_docs=16, max_failed_share=0.1)))
+    assert s["n_resumed"] == 15 and s["n_failed"] == 1
+    labels = pd.read_parquet(out / "labels.parquet").set_index("id")
+    assert labels.loc["<urn:test:00005>", "label"] == -1
+    assert labels.loc["<urn:test:00005>", "raw"].startswith("<no answer: HTTP 400")
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

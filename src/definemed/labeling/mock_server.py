@@ -6,6 +6,7 @@ first-token top_logprobs). Its behaviour per document is set by markers in the d
     #slow     the first attempt sleeps `slow_s` (longer than the client timeout), later ones answer
     #e500     HTTP 500 on the first two attempts
     #badjson  always HTTP 200 with a body that is not JSON
+    #e400     always HTTP 400 (e.g. a prompt the server will never accept)
     #chatty   a chatty sentence around the label word
     #nolabel  a chatty sentence without any label word
 Anything else gets the bare label word. The "true" label: JA when the document contains "krank".
@@ -62,6 +63,8 @@ class MockChatServer:
             await asyncio.sleep(self.slow_s)
         if "#e500" in doc and n <= 2:
             return web.Response(status=500, text="internal error")
+        if "#e400" in doc:
+            return web.json_response({"error": {"message": "This model's maximum context length is exceeded"}}, status=400)
         if "#badjson" in doc:
             return web.Response(status=200, text='{"choices": [{"message": {"content": "JA"', content_type="application/json")
         yes = truth(doc)
