@@ -164,6 +164,10 @@ class LabelConfig(Section):
     decision_threshold: float = Field(0.5, gt=0, lt=1)
     """transformers backend: P(medical) at and above which the label is 1. (openai: the label is the
     answer word, P(medical) from log-probabilities is recorded beside it; lexicon: its own threshold.)"""
+    on_settings_change: Literal["restart", "refuse"] = "restart"
+    """Partial labels made with other settings (prompt, model, budget, sample ...): restart moves them
+    to 01_label/superseded/<time>/ and starts over (so `make reproduce` works after an edit); refuse
+    stops with a message (the paper profile, where labels cost GPU hours)."""
     flush_every: int = Field(1024, ge=1)
     """Records between fsyncs of the incremental label file. Every record is written to the OS at once
     (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""

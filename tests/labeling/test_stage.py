@@ -55,10 +55,16 @@ def test_lexicon_stage_contract_resume_and_changed_settings(tmp_path, small_corp
     again = run_label_stage(cfg)
     assert again["n_resumed"] == 300 and again["n_labelled_now"] == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out), labels)
-    changed = load_config(f, overrides={"label.lexicon.threshold": 9.0})
+    changed = load_config(f, overrides={"label.lexicon.threshold": 9.0, "label.on_settings_change": "refuse"})
     with pytest.raises(DefinemedError, match="different settings \\(lexicon\\); rerun with --force"):
         run_label_stage(changed)
     assert run_label_stage(changed, force=True)["n_labelled_now"] == 300
+    back = load_config(f)  # tiny default: restart, keeping the superseded labels
+    with pytest.warns(UserWarning, match="settings changed \\(lexicon\\); earlier labels moved to"):
+        assert run_label_stage(back)["n_labelled_now"] == 300
+    old = list((out.parent / "superseded").glob("*/labels.parquet"))
+    assert len(old) == 1 and len(pd.read_parquet(old[0])) == 300
+    pd.testing.assert_frame_equal(pd.read_parquet(out).drop(columns="latency_s"), labels.drop(columns="latency_s"))
 
 
 def test_lexicon_reads_german_medicine_and_errs_where_expected():

@@ -124,7 +124,8 @@ def fingerprint(cfg: Config, annotator: Annotator, ids) -> dict:
 
 
 def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_dir: Path, fp: dict, *,
-                    max_chars: int, flush_every: int = 1024, max_failed_share: float = 0.0) -> dict:
+                    max_chars: int, flush_every: int = 1024, max_failed_share: float = 0.0,
+                    on_settings_change: str = "refuse") -> dict:
     """Label documents into `out_dir` (parts/ + labels.parquet), resuming from earlier parts.
 
     Returns counts. Raises DefinemedError (nothing final written) if documents got no answer and their
@@ -133,7 +134,7 @@ def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_
     if len(set(ids)) != len(ids):
         raise DefinemedError("document ids: duplicates in the sample")
     t0 = time.time()
-    store = RecordStore(out_dir, fp, flush_every)
+    store = RecordStore(out_dir, fp, flush_every, on_settings_change)
     done = store.done()
     resumed = sum(i in done for i in ids)
     todo, empty = prepare([i for i in ids], texts, max_chars)
@@ -205,7 +206,8 @@ def run_label_stage(cfg: Config, force: bool = False, corpus_dir: Path | None = 
     ids = sample["id"].tolist()
     fp = fingerprint(cfg, annotator, ids)
     summary = label_documents(ids, sample["text"].tolist(), annotator, out, fp, max_chars=cfg.label.max_chars,
-                              flush_every=cfg.label.flush_every, max_failed_share=cfg.label.openai.max_failed_share)
+                              flush_every=cfg.label.flush_every, max_failed_share=cfg.label.openai.max_failed_share,
+                              on_settings_change=cfg.label.on_settings_change)
     summary["n_expert_docs"] = int(sample["is_expert"].sum())
     io.write_json(out / "summary.json", summary)
     return summary

@@ -4,12 +4,15 @@ A run appends to a new part file `parts/part-NNNNN.jsonl`; a killed run leaves a
 last line, which the next run ignores (and that document is labelled again). Reading the parts gives
 one record per document id (the first complete one), so a resumed run labels exactly the documents
 that are missing: none twice, none lost. `run.json` fingerprints what produced the records (backend,
-model, prompt hash, budget, sample), and a resume with different settings is refused.
+model, prompt hash, budget, sample); a resume with different settings is refused, or (on_change=
+"restart") the old records are moved to superseded/<time>/ and the run starts over.
 """
 from __future__ import annotations
 
 import json
 import os
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -37,24 +40,35 @@ class Record:
 class RecordStore:
     """Append-only JSON-lines parts under `root/parts`, with a fingerprint file `root/run.json`."""
 
-    def __init__(self, root: str | Path, fingerprint: dict, flush_every: int = 1024):
+    def __init__(self, root: str | Path, fingerprint: dict, flush_every: int = 1024, on_change: str = "refuse"):
         self.root = Path(root)
         self.parts = self.root / "parts"
         self.fingerprint = fingerprint
         self.flush_every = flush_every
         self._fh = None
         self._since_sync = 0
-        self._check_fingerprint()
+        self._check_fingerprint(on_change)
 
-    def _check_fingerprint(self) -> None:
+    def _check_fingerprint(self, on_change: str) -> None:
+        """Existing records made with other settings: refuse, or move them to superseded/ and restart."""
         f = self.root / "run.json"
-        if f.exists():
-            old = io.read_json(f)
-            diff = sorted(k for k in set(old) | set(self.fingerprint) if old.get(k) != self.fingerprint.get(k))
-            if diff and any(self.parts.glob("part-*.jsonl")):
-                raise DefinemedError(
-                    f"{f}: existing partial labels were made with different settings ({', '.join(diff)}); "
-                    "rerun with --force to start over")
+        if not (f.exists() and any(self.parts.glob("part-*.jsonl"))):
+            return
+        old = io.read_json(f)
+        diff = sorted(k for k in set(old) | set(self.fingerprint) if old.get(k) != self.fingerprint.get(k))
+        if not diff:
+            return
+        if on_change != "restart":
+            raise DefinemedError(
+                f"{f}: existing partial labels were made with different settings ({', '.join(diff)}); "
+                "rerun with --force to start over")
+        dest = self.root / "superseded" / time.strftime("%Y%m%d-%H%M%S")
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("parts", "run.json", "labels.parquet", "summary.json"):
+            if (self.root / name).exists():
+                os.replace(self.root / name, dest / name)
+        warnings.warn(f"{f}: settings changed ({', '.join(diff)}); earlier labels moved to {dest}, starting over",
+                      stacklevel=2)
 
     # ---- reading ---------------------------------------------------------------------------
     def iter_records(self) -> Iterator[dict]:
