@@ -78,13 +78,106 @@ class ModelsConfig(Section):
     """Never needed for Mistral / Qwen2; kept False unless a config opts in."""
 
 
+class LabelOpenAIConfig(Section):
+    """The `openai` annotator backend: any OpenAI-compatible chat endpoint (vLLM, TGI, SGLang, llama.cpp)."""
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    """Endpoint root; requests go to <base_url>/chat/completions. vLLM's default port is 8000."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (sent as a Bearer token, never logged).
+    None: no Authorization header (a vLLM server started without --api-key)."""
+    concurrency: int = Field(64, ge=1)
+    """Requests in flight. vLLM batches concurrent requests; 64 keeps one 8x7B replica busy."""
+    timeout_s: float = Field(120.0, gt=0)
+    """Per-request timeout; a long document on a loaded server can take a minute."""
+    retries: int = Field(5, ge=0)
+    """Extra attempts after a timeout, a connection error, HTTP 429/5xx or a malformed response."""
+    backoff_s: float = Field(1.0, ge=0)
+    """First retry delay; doubled on every further attempt (with jitter), capped by backoff_max_s."""
+    backoff_max_s: float = Field(60.0, ge=0)
+    """Upper bound of one retry delay."""
+    parse_retries: int = Field(1, ge=0)
+    """Extra attempts when the answer names no label; after them the document is recorded invalid (-1)."""
+    max_tokens: int = Field(8, ge=1)
+    """Answer budget: the prompt asks for one word, a little slack lets chatty answers still parse."""
+    temperature: float = Field(0.0, ge=0)
+    """Greedy decoding: the annotation is a classification, not a sample."""
+    logprobs: bool = True
+    """Ask for the first answer token's top log-probabilities (vLLM supports it) -> P(medical)."""
+    top_logprobs: int = Field(5, ge=1, le=20)
+    """How many alternatives of the first answer token to ask for."""
+    max_consecutive_failures: int = Field(32, ge=1)
+    """Stop the run (exit 1) when this many documents in a row failed after all retries with no
+    success in between: the server is down or refuses every request."""
+    max_failed_share: float = Field(0.0, ge=0, le=1)
+    """Share of documents allowed to fail for good (recorded invalid) before the labels are written;
+    0: any failed document stops the run before labels.parquet, and a rerun retries only those."""
+
+
+class LabelTransformersConfig(Section):
+    """The `transformers` annotator backend: a local causal LM, label read from next-token probabilities."""
+
+    model_path: str | None = None
+    """A local HF folder (safetensors) or hub ID; None uses `label.model`."""
+    batch_size: int = Field(8, ge=1)
+    """Documents per forward pass (left-padded)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype; auto: bfloat16 on a GPU, float32 on a CPU."""
+    device: str = "auto"
+    """auto: cuda if available, else cpu."""
+    max_prompt_tokens: int = Field(4096, ge=16)
+    """Prompts longer than this (after the character budget) are cut from the left of the document."""
+
+
+class LabelLexiconConfig(Section):
+    """The `lexicon` backend: the tiny profile's stand-in for Mixtral-8x7B (which cannot run on 2 CPU cores)."""
+
+    lexicon_file: str = "src/definemed/labeling/lexicon_de.txt"
+    """Hand-written weighted German medical terms (not derived from the corpus generator's topics)."""
+    threshold: float = Field(4.0, gt=0)
+    """Score (weighted term hits per 100 words) at and above which a document is labelled medical;
+    chosen a priori (about one strong clinical term per 25 words), never tuned on the expert labels."""
+    slope: float = Field(1.0, gt=0)
+    """Steepness of the logistic map from score to the probability-like value."""
+    max_count_per_term: int = Field(3, ge=1)
+    """A term counts at most this often, so one repeated sentence cannot make a document medical."""
+
+
 class LabelConfig(Section):
-    """Stage 01: LLM annotation."""
+    """Stage 01: LLM annotation of a document sample, and its agreement with the expert labels."""
 
     backend: Literal["lexicon", "openai", "transformers"] = "lexicon"
+    """lexicon: tiny stand-in; openai: an OpenAI-compatible server (the paper: vLLM + Mixtral);
+    transformers: a local causal LM."""
     model: str = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+    """The annotator model (the paper's); sent as `model` to the server."""
     n_docs: int = Field(4_000, ge=1)
-    """Documents to label (the paper: 260k)."""
+    """Documents to label (the paper: 260k). The seeded sample always contains every expert-annotated document."""
+    prompt_file: str = "prompts/label_medical_de.v1.txt"
+    """Versioned annotation prompt with exactly one {document} placeholder (relative to the repository)."""
+    max_chars: int = Field(4_000, ge=100)
+    """Document budget in characters (about 1,000 tokens); longer documents are cut at a word boundary."""
+    positive_word: str = "JA"
+    """The answer word for 'medical' (the prompt asks for exactly this word)."""
+    negative_word: str = "NEIN"
+    """The answer word for 'not medical'. Its first token must differ from the positive word's."""
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+    """transformers backend: P(medical) at and above which the label is 1. (openai: the label is the
+    answer word, P(medical) from log-probabilities is recorded beside it; lexicon: its own threshold.)"""
+    on_settings_change: Literal["restart", "refuse"] = "restart"
+    """Partial labels made with other settings (prompt, model, budget, sample ...): restart moves them
+    to 01_label/superseded/<time>/ and starts over (so `make reproduce` works after an edit); refuse
+    stops with a message (the paper profile, where labels cost GPU hours)."""
+    flush_every: int = Field(1024, ge=1)
+    """Records between fsyncs of the incremental label file. Every record is written to the OS at once
+    (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""
+    n_bootstrap: int = Field(1_000, ge=10)
+    """Bootstrap resamples of the expert documents for the confidence intervals."""
+    ci: float = Field(0.95, gt=0, lt=1)
+    """Confidence level of the bootstrap intervals."""
+    openai: LabelOpenAIConfig = Field(default_factory=LabelOpenAIConfig)
+    transformers: LabelTransformersConfig = Field(default_factory=LabelTransformersConfig)
+    lexicon: LabelLexiconConfig = Field(default_factory=LabelLexiconConfig)
 
 
 class ClassifierConfig(Section):
