@@ -88,14 +88,14 @@ class TypoDetector:
         if "-" in w or "'" in w or "’" in w:
             parts = [p for p in w.replace("’", "-").replace("'", "-").split("-") if p]
             return all(len(p) < self.min_len or self._known(p) for p in parts)
-        if w in self.en:
-            return True  # an English word is language mixing, not a typo
         return self._compound(w)
 
     def _known_uncached(self, word: str) -> bool:
         w = word.lower()
         if self._word_ok(w):
             return True
+        if w in self.en and self.en.word_usage_frequency(w) > 1e-6:
+            return True  # a common English word is language mixing (the other detector), not a typo
         return self._heuristic_ok(w) and not self._near_known(w)
 
     def check_word(self, word: str) -> bool:

@@ -27,12 +27,13 @@ def measure(answer: str, reference: str | None = None, min_ref_words: int = 1) -
         "density": len(set(content)) / len(ws) if ws else 0.0,
         "ref_words": None, "length_ratio": None, "ref_coverage": None,
     }
-    if reference and len(words(reference)) >= min_ref_words:
-        rw = words(reference)
+    rw = words(reference or "")
+    if rw:
         rc = set(content_words(reference))
+        out["ref_coverage"] = len(rc & set(content)) / len(rc) if rc else None
+    if len(rw) >= min_ref_words:
         out["ref_words"] = len(rw)
         out["length_ratio"] = len(ws) / len(rw)
-        out["ref_coverage"] = len(rc & set(content)) / len(rc) if rc else None
     return out
 
 
