@@ -40,6 +40,7 @@ quadriceps deltoideus gastrocnemius pankreas pancreas hepar lien thyreoidea hypo
 oblongata ventrikel atrium atrii sinus nodus bronchus bronchien alveolen alveoli pleura peritoneum
 aureus coli pylori pneumoniae epidermidis streptococcus staphylococcus escherichia candida albicans
 helicobacter clostridium difficile mycobacterium tuberculosis
+mediastinum retroperitoneum thorax abdomen perikard pericardium myokard endokard epikard
 anamnese diagnose therapie prognose indikation kontraindikation symptom
 syndrom
 """.split())
