@@ -172,8 +172,8 @@ async def _judge_all(items: list[dict], cfg: FailureConfig, rubric: Rubric, todo
         for fut in tqdm(asyncio.as_completed(tasks), total=len(tasks), desc="judge", unit="answer"):
             i, verdicts = await fut
             results[i] = verdicts
-            if cache is not None and all(v.status in ("ok", "error") for v in verdicts.values()):
-                # timeouts are not cached, so a rerun retries them
+            if cache is not None and all(v.status == "ok" for v in verdicts.values()):
+                # timeouts, server errors and unreadable replies are not cached: a rerun retries them
                 with cache.open("a", encoding="utf-8") as fh:
                     fh.write(json.dumps({"key": _key(rubric, cfg.judge_model, items[i]),
                                          "verdicts": {m: v.__dict__ for m, v in verdicts.items()}},
