@@ -18,9 +18,9 @@ FILLER = ["Grundsätzlich ist es wichtig, dass Patienten gut informiert sind.",
           "Die Behandlung sollte immer individuell abgestimmt werden.",
           "Viele Faktoren spielen hierbei eine Rolle.",
           "Eine ausgewogene Ernährung und Bewegung sind ebenfalls hilfreich."]
-# variant -> (p_wrong, p_english, p_typos, p_verbose, p_hedge)
-RATES = {"base": (0.5, 0.05, 0.3, 0.1, 0.5), "cpt": (0.3, 0.5, 0.4, 0.5, 0.3),
-         "slerp": (0.2, 0.8, 0.2, 0.6, 0.4), "reference": (0.1, 0.0, 0.05, 0.1, 0.5)}
+# variant -> (p_wrong, p_english, p_typos, p_verbose, p_hedge, p_contradiction)
+RATES = {"base": (0.5, 0.05, 0.3, 0.1, 0.5, 0.15), "cpt": (0.3, 0.5, 0.4, 0.5, 0.3, 0.1),
+         "slerp": (0.2, 0.8, 0.2, 0.6, 0.4, 0.05), "reference": (0.1, 0.0, 0.05, 0.1, 0.5, 0.02)}
 
 
 def fake_generations(cfg, n_questions: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -33,7 +33,7 @@ def fake_generations(cfg, n_questions: int = 30, seed: int = 0) -> pd.DataFrame:
             (f.name, "base"), (f"{f.name}-cpt", "cpt"), (f"{f.name}-slerp", "slerp")]
     rows = []
     for model, variant in models:
-        p_wrong, p_en, p_typo, p_verb, p_hedge = RATES[variant]
+        p_wrong, p_en, p_typo, p_verb, p_hedge, p_contra = RATES[variant]
         for f in facts:
             obj = f.object
             if r.random() < p_wrong:
@@ -44,6 +44,9 @@ def fake_generations(cfg, n_questions: int = 30, seed: int = 0) -> pd.DataFrame:
                 sents.append("Im Zweifel sollte man das ärztlich abklären lassen, möglicherweise gibt es Ausnahmen.")
             else:
                 sents.append("Das ist eindeutig so.")
+            if r.random() < p_contra and f.relation != "indication":
+                other = next(o for o in f.distractor_pool(bank) if o != obj)
+                sents.append(f"Andere Quellen nennen für {f.subject} dagegen {other}.")
             if r.random() < p_verb:
                 sents += r.sample(FILLER, 4) + FILLER[:2]
             if r.random() < p_en:

@@ -103,3 +103,16 @@ def test_llm_judge_timeouts_are_counted_in_the_table(tiny_cfg, detectors, out_ro
     hall = counts[counts["failure"] == "hallucination"]
     assert hall["not_judged"].sum() == 3
     assert hall["ours"].sum() == len(sample) - 3 - (det["answer"].str.strip() == "").sum()
+
+
+def test_reader_joins_stage06_layout(tmp_path):
+    """Stage 06 writes variant/qid/... and keeps reference and fact_id in winrate_questions.parquet."""
+    pd.DataFrame({"variant": ["m", "m-slerp"], "family": ["m", "m"], "kind": ["base", "slerp"], "qid": ["wr-1", "wr-1"],
+                  "question": ["Wozu gehört X?"] * 2, "answer": ["Statine.", None], "n_chars": [8, 0],
+                  "backend": ["transformers"] * 2}).to_parquet(tmp_path / "generations.parquet")
+    pd.DataFrame({"qid": ["wr-1", "wr-2"], "question": ["Wozu gehört X?", "?"], "reference": ["Betablocker", "x"],
+                  "pool": [["a"], ["b"]], "fact_id": [7, 8], "relation": ["drug_class", "organ"]}).to_parquet(
+        tmp_path / "winrate_questions.parquet")
+    df = analysis.read_generations(tmp_path / "generations.parquet")
+    assert df["reference_answer"].tolist() == ["Betablocker"] * 2 and df["fact_id"].tolist() == [7, 7]
+    assert df["model"].tolist() == ["m", "m-slerp"] and df["answer"].tolist() == ["Statine.", ""]

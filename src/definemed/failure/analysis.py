@@ -2,7 +2,8 @@
 
 Input: data/<p>/06_evaluate/generations.parquet, one row per (model, question) with columns
 model, question_id, question, answer, reference_answer, fact_id (a few aliases are accepted, see
-ALIASES). Output: data/<p>/07_failure_analysis/detections.parquet, one row per sampled answer with a
+ALIASES: stage 06 writes variant, qid, question, answer and keeps reference and fact_id in
+winrate_questions.parquet beside it, which is joined in on qid). Output: data/<p>/07_failure_analysis/detections.parquet, one row per sampled answer with a
 flag, a status and the evidence of each failure mode.
 """
 from __future__ import annotations
@@ -47,6 +48,15 @@ def read_generations(path: str | Path) -> pd.DataFrame:
             alt = next((a for a in alts if a in df.columns), None)
             if alt:
                 df = df.rename(columns={alt: col})
+    qfile = path.parent / "winrate_questions.parquet"
+    if any(c not in df.columns for c in OPTIONAL) and "question_id" in df.columns and qfile.is_file():
+        # stage 06 keeps the reference answer and fact id beside the questions, not in each generation
+        q = pd.read_parquet(qfile)
+        q = q.rename(columns={a: c for c, alts in ALIASES.items() for a in alts if a in q.columns and c not in q.columns})
+        keep = ["question_id"] + [c for c in OPTIONAL if c in q.columns and c not in df.columns]
+        if "question_id" in q.columns and len(keep) > 1:
+            q = q[keep].astype({"question_id": str}).drop_duplicates("question_id")
+            df = df.astype({"question_id": str}).merge(q, on="question_id", how="left")
     missing = [c for c in COLUMNS if c not in df.columns and c not in OPTIONAL]
     if missing:
         raise DefinemedError(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, df.columns))})")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from definemed.config import FailureConfig
-from definemed.failure.terms import Terms, _edits1, english_dictionary, german_dictionary
+from definemed.failure.terms import Terms, _edits1, english_dictionary, german_dictionary, is_drug_like
 from definemed.failure.text import script_of, sentences, words
 from definemed.failure.verdict import Verdict
 
@@ -66,7 +66,9 @@ class TypoDetector:
                 stem = w[: -len(end)]
                 if end == "n" and not stem.endswith(("e", "el", "er")):
                     continue  # Betablocker-n, Kurve-n; never "Patient-n"
-                if self._word_ok(stem) or self.terms.is_term(stem):
+                if end[0] == "e" and stem.endswith("e"):
+                    continue  # never "werde-en"
+                if self._word_ok(stem):
                     return True
         return False
 
@@ -80,9 +82,11 @@ class TypoDetector:
         return any(self._word_ok(v) for v in _edits1(w)
                    if not (w.startswith(v) or v.startswith(w) or spelling_variant(v)))
 
-    def _heuristic_ok(self, w: str) -> bool:
-        if self.terms.is_term(w) or self._inflected(w):
-            return True
+    def _weak_ok(self, w: str) -> bool:
+        """Pattern-based acceptance (drug-name stems, Greek/Latin endings, compounds): right for
+        unseen terminology, but also for some misspellings, hence the _near_known check."""
+        if is_drug_like(w) or w in self.en:
+            return True  # rare English dictionary words are mostly terminology (paracetamol)
         if len(w) >= 8 and w.endswith(MEDICAL_SUFFIXES):
             return True
         if "-" in w or "'" in w or "’" in w:
@@ -92,11 +96,11 @@ class TypoDetector:
 
     def _known_uncached(self, word: str) -> bool:
         w = word.lower()
-        if self._word_ok(w):
-            return True
+        if self._word_ok(w) or self._inflected(w):
+            return True  # a dictionary word or term, or one with an inflection ending (Statine-n)
         if w in self.en and self.en.word_usage_frequency(w) > 1e-6:
             return True  # a common English word is language mixing (the other detector), not a typo
-        return self._heuristic_ok(w) and not self._near_known(w)
+        return self._weak_ok(w) and not self._near_known(w)
 
     def check_word(self, word: str) -> bool:
         """True when `word` counts as a typo."""
