@@ -10,8 +10,10 @@ names, noise switched off); noise is then planted with the corpus's own function
   into some of them (these must NOT count);
 - typos: every eligible word gets a typo with probability `eval_typo_rate`.
 
-A third set, REAL_DE, is hand-written German clinical text (real drug names, Latin, compounds, no
-noise): text from outside our generator, on which any flag is a false positive.
+Two hand-written sets of real German clinical text (real drug names, Latin, compounds) from outside
+our generator: REAL_DE (used while developing the heuristics: a sanity check; any flag there is a
+false positive) and HELDOUT_DE (written after the heuristics were frozen, never tuned on; noise is
+planted into it the same way: `heldout_sets`).
 """
 from __future__ import annotations
 
@@ -67,6 +69,41 @@ REAL_DE = [
     "Eine Pneumonie wird klinisch und radiologisch diagnostiziert.",
     "Der Blutdruck lag bei 150 zu 95 mmHg, die Herzfrequenz bei 88 Schlägen pro Minute.",
     "Die Patientin verträgt das Medikament gut und berichtet über keine Nebenwirkungen.",
+]
+
+# Written after the detectors' heuristics were frozen and never used to tune them: the held-out
+# check on real clinical German (no invented names). Noise is planted into it by the same functions.
+HELDOUT_DE = [
+    "Die Chemotherapie wurde wegen einer ausgeprägten Neutropenie um eine Woche verschoben.",
+    "Bei Kindern unter zwei Jahren sollte Fieber vorzugsweise rektal gemessen werden.",
+    "Eine depressive Episode wird nach ICD-10 anhand von Haupt- und Zusatzsymptomen eingeteilt.",
+    "Nach der Cholezystektomie darf die Patientin wieder leichte Kost zu sich nehmen.",
+    "Die Wundheilung verläuft komplikationslos, die Fäden können am zehnten Tag entfernt werden.",
+    "Der HbA1c-Wert spiegelt den durchschnittlichen Blutzucker der letzten drei Monate wider.",
+    "Eine Therapie mit Lithium erfordert regelmäßige Kontrollen des Serumspiegels.",
+    "Bei Verdacht auf eine tiefe Beinvenenthrombose wird zunächst der D-Dimer-Test bestimmt.",
+    "Die Mammographie wird Frauen zwischen fünfzig und neunundsechzig Jahren alle zwei Jahre angeboten.",
+    "Eine Gürtelrose kann sehr schmerzhaft sein und sollte frühzeitig antiviral behandelt werden.",
+    "Clopidogrel hemmt die Thrombozytenaggregation und wird nach einer Stentimplantation gegeben.",
+    "Die Schwangere klagte über Ödeme an beiden Unterschenkeln und erhöhten Blutdruck.",
+    "Eine Hyperkaliämie kann lebensbedrohliche Herzrhythmusstörungen auslösen.",
+    "Der Kniegelenkerguss wurde punktiert und das Punktat mikrobiologisch untersucht.",
+    "Bei Neurodermitis ist eine konsequente Hautpflege mit rückfettenden Cremes wichtig.",
+    "Die Computertomographie des Thorax zeigte einen Rundherd im rechten Oberlappen.",
+    "Salbutamol erweitert die Bronchien innerhalb weniger Minuten.",
+    "Die Nachsorge nach einem Darmkrebs umfasst regelmäßige Koloskopien und Tumormarker.",
+    "Eine Anämie zeigt sich häufig durch Blässe, Müdigkeit und eingeschränkte Belastbarkeit.",
+    "Der Patient wurde über Nutzen und Risiken der Narkose ausführlich aufgeklärt.",
+    "Bei einer allergischen Reaktion mit Atemnot muss sofort Adrenalin verabreicht werden.",
+    "Die Sehschärfe des linken Auges hat sich nach der Kataraktoperation deutlich verbessert.",
+    "Eine Schilddrüsenüberfunktion äußert sich oft durch Unruhe, Gewichtsverlust und Herzklopfen.",
+    "Die Dosis von Prednisolon wird über mehrere Wochen schrittweise reduziert.",
+    "Im Ultraschall fanden sich mehrere Gallensteine ohne Zeichen einer Entzündung.",
+    "Das Neugeborene wurde wegen einer Gelbsucht für zwei Tage mit Lichttherapie behandelt.",
+    "Die Physiotherapie soll die Beweglichkeit der Schulter nach der Operation wiederherstellen.",
+    "Ein Harnwegsinfekt bei Männern gilt grundsätzlich als kompliziert.",
+    "Die Blutgasanalyse ergab eine respiratorische Azidose.",
+    "Bitte nehmen Sie die Tabletten morgens nüchtern mit einem Glas Wasser ein.",
 ]
 
 
@@ -195,3 +232,22 @@ def false_positives_on(detector, texts: list[str]) -> dict:
     flags = [detector.detect(t) for t in texts]
     return {"n": len(texts), "flagged": sum(v.flag for v in flags),
             "evidence": [e for v in flags for e in v.evidence]}
+
+
+def heldout_sets(cfg: Config, seed: int) -> tuple[list[dict], list[dict]]:
+    """HELDOUT_DE in texts of two sentences, with noise planted as in mixing_set / typo_set:
+    (mixing items, typo items). Half of the mixing texts get an English sentence."""
+    r = random.Random(f"failure-heldout-{seed}")
+    texts = [" ".join(HELDOUT_DE[i:i + 2]) for i in range(0, len(HELDOUT_DE) - 1)]
+    mix = []
+    for k, t in enumerate(texts):
+        if k % 2:
+            en = english_sentences(r, 1)[0]
+            mix.append({"text": f"{t} {en}", "label": 1, "kind": "english_sentence", "planted": en})
+        else:
+            mix.append({"text": t, "label": 0, "kind": "german", "planted": ""})
+    typo = []
+    for t in texts:
+        noisy, planted, eligible = add_typos(t, cfg.failure.eval_typo_rate, r)
+        typo.append({"text": noisy, "planted": [p[1] for p in planted], "eligible": eligible})
+    return mix, typo
