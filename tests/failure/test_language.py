@@ -60,3 +60,11 @@ def test_span_threshold_is_configurable(tiny_cfg, fixed_terms):
     lax = LanguageMixDetector(tiny_cfg.failure.model_copy(update={"min_span_words": 6}), fixed_terms)
     assert strict.detect(text).flag
     assert not lax.detect(text).flag
+
+
+def test_unknown_language_code_is_a_config_error(tiny_cfg, fixed_terms):
+    from definemed.errors import DefinemedError
+    from definemed.failure.language import LanguageMixDetector
+
+    with pytest.raises(DefinemedError, match="'xx' is not an ISO 639-1 code"):
+        LanguageMixDetector(tiny_cfg.failure.model_copy(update={"languages": ["de", "xx"]}), fixed_terms)

@@ -14,6 +14,8 @@ Statinen." after a question about Velorixan is a claim about Velorixan.
 - contradiction: two incompatible claims about the same subject and relation in one answer (two
   different objects, or the same object asserted and denied). The bank has one object per subject and
   relation, so two objects are incompatible by construction.
+Markers are word lists (text.HEDGES, text.CERTAINTY): a corpus phrasing that contains "häufig" reads
+as hedged, and plain assertive wording without any marker counts as certain.
 What this does not see: wrong statements about anything outside the bank, paraphrased relations
 without a bank object, and subtle logical contradictions. That is what the paper profile's LLM judge
 (judge.py) is for.

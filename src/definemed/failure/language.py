@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from definemed.config import FailureConfig
+from definemed.errors import DefinemedError
 from definemed.failure.terms import Terms, english_dictionary, german_dictionary
 from definemed.failure.text import script_of, sentences, word_spans, words
 from definemed.failure.verdict import Verdict
@@ -21,9 +22,14 @@ from definemed.failure.verdict import Verdict
 def _detector(codes: tuple[str, ...]):
     from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
-    langs = [Language.from_iso_code_639_1(IsoCode639_1.from_str(c)) for c in codes]
+    langs = []
+    for c in codes:
+        try:
+            langs.append(Language.from_iso_code_639_1(IsoCode639_1.from_str(c)))
+        except ValueError:
+            raise DefinemedError(f"failure.languages: '{c}' is not an ISO 639-1 code lingua knows") from None
     if len(langs) < 2:
-        raise ValueError("failure.languages: need at least two languages (German and one other)")
+        raise DefinemedError("failure.languages: need at least two languages (German and one other)")
     return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
 
 
