@@ -64,7 +64,9 @@ print(f"{len(detections)} answers checked -> {out_dir / 'detections.parquet'}")
 # %%
 counts = analysis.counts_table(detections, cfg)
 tables.write_table(counts, "failure_counts", cfg.profile)
-display(analysis.wide_counts(counts))
+wide = analysis.wide_counts(counts)
+tables.write_table(wide, "failure_counts_by_model", cfg.profile)
+display(wide)
 display(counts[counts["paper"] != "—"])
 
 # %% [markdown]

@@ -65,7 +65,7 @@ def test_report_markdown_and_html(fake_outputs, out_root):
     assert "3.2 s" in md and "3.3 min" in md and "abcdef123456-dirty" in md
     assert "Total wall time of the stages: 3.6 min" in md
     assert "![corpus_lengths](corpus_lengths.png)" in md
-    assert "Counts: n = 7" in md and "nested" not in md
+    assert "Counts: n = 7, nested.a = 1" in md
     assert html.count("data:image/png;base64,") == 2  # self-contained
     assert "m&lt;b&gt;" in html and "<b>" not in html.replace("<body>", "")  # table cells escaped
     assert "1.235" in html

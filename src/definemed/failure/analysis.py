@@ -200,8 +200,9 @@ def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
 
 
 def wide_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Models as rows, failure modes as columns ('flagged/n'), for display."""
-    c = counts.assign(cell=counts["ours"].astype(str) + "/" + counts["n"].astype(str))
+    """Models as rows, failure modes as columns: 'flagged/n', with the paper's count where it has one."""
+    paper = counts["paper"].map(lambda p: f" (paper {p})" if str(p).replace(".", "").isdigit() else "")
+    c = counts.assign(cell=counts["ours"].astype(str) + "/" + counts["n"].astype(str) + paper)
     w = c.pivot(index="model", columns="failure", values="cell")
     return w.loc[list(dict.fromkeys(counts["model"])), list(MODES)].reset_index()
 

@@ -110,8 +110,12 @@ def stage_summary(sections: list[Section]) -> pd.DataFrame:
 
 def _scalar_counts(m: dict | None) -> dict:
     counts = (m or {}).get("counts", {}) or {}
-    return {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in counts.items()
-            if isinstance(v, (int, float, str, bool))}
+    flat = {}
+    for k, v in counts.items():  # one level of nesting, e.g. flagged.language_mixing
+        for kk, vv in (v.items() if isinstance(v, dict) else [(None, v)]):
+            if isinstance(vv, (int, float, str, bool)):
+                flat[f"{k}.{kk}" if kk else k] = f"{vv:.4g}" if isinstance(vv, float) else vv
+    return flat
 
 
 def _title(stage: str) -> str:
