@@ -116,3 +116,19 @@ def test_reader_joins_stage06_layout(tmp_path):
     df = analysis.read_generations(tmp_path / "generations.parquet")
     assert df["reference_answer"].tolist() == ["Betablocker"] * 2 and df["fact_id"].tolist() == [7, 7]
     assert df["model"].tolist() == ["m", "m-slerp"] and df["answer"].tolist() == ["Statine.", ""]
+
+
+def test_direction_table_compares_base_to_slerp_with_the_paper():
+    rows = []
+    for fam in ("mistral-7b-tiny", "qwen2.5-7b-tiny"):
+        for var, lm, ty in (("base", 10, 50), ("cpt", 50, 60), ("slerp", 150, 40)):
+            for mode in analysis.MODES:
+                v = {"language_mixing": lm, "typos": ty}.get(mode, 5)
+                rows.append({"model": f"{fam}-{var}", "family": fam, "variant": var, "failure": mode, "ours": v,
+                             "n": 216})
+    d = analysis.direction_table(pd.DataFrame(rows)).set_index(["family", "failure"])
+    assert d.loc[("mistral-7b-tiny", "language_mixing"), "agrees"] == "yes"
+    assert d.loc[("qwen2.5-7b-tiny", "language_mixing"), "agrees"] == "—"  # the paper gives no Qwen count
+    assert d.loc[("mistral-7b-tiny", "typos"), "agrees"] == "no"  # paper: up; here 50 -> 40
+    assert d.loc[("qwen2.5-7b-tiny", "typos"), "agrees"] == "yes"
+    assert d.loc[("qwen2.5-7b-tiny", "hallucination"), "ours"] == "same"

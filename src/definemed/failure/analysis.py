@@ -199,6 +199,38 @@ def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paper_direction(mode: str, family: str) -> str | None:
+    """The change from base to adapted (SLERP) model the paper reports: 'up', 'down' or None."""
+    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
+    if mode == "language_mixing":
+        return "up" if fam == "mistral" else None  # 12 -> 207 of 216
+    if mode == "typos":
+        return {"mistral": "up", "qwen": "down"}.get(fam)  # 85 -> 125, 118 -> 41
+    if mode == "verbosity":
+        return "up"
+    if mode in ("hallucination", "overconfidence", "contradiction"):
+        return "down"
+    return None
+
+
+def direction_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per family and mode: base and SLERP counts, the change, and whether its direction matches the
+    paper's. At tiny scale only directions are comparable, not sizes."""
+    rows = []
+    for fam in dict.fromkeys(counts.loc[counts["variant"] == "base", "family"]):
+        for mode in MODES:
+            c = counts[(counts["family"] == fam) & (counts["failure"] == mode)].set_index("variant")["ours"]
+            if "base" not in c or "slerp" not in c:
+                continue
+            diff = int(c["slerp"] - c["base"])
+            ours = "up" if diff > 0 else "down" if diff < 0 else "same"
+            want = paper_direction(mode, fam)
+            rows.append({"family": fam, "failure": mode, "base": int(c["base"]), "cpt": int(c.get("cpt", -1)),
+                         "slerp": int(c["slerp"]), "change": diff, "ours": ours, "paper": want or "—",
+                         "agrees": "—" if want is None else ("yes" if ours == want else "no")})
+    return pd.DataFrame(rows)
+
+
 def wide_counts(counts: pd.DataFrame) -> pd.DataFrame:
     """Models as rows, failure modes as columns: 'flagged/n', with the paper's count where it has one."""
     paper = counts["paper"].map(lambda p: f" (paper {p})" if str(p).replace(".", "").isdigit() else "")
