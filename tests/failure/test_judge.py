@@ -42,6 +42,7 @@ def test_rubric_is_versioned_german_and_formats_braces_in_answers():
     msgs = r.messages("Wozu gehört X?", "Antwort mit {geschweiften} Klammern", None)
     assert r.name == "failure_judge_v1" and "halluzination" in msgs[1]["content"]
     assert "{geschweiften}" in msgs[1]["content"] and '"ueberkonfidenz": false' in msgs[1]["content"]
+    assert "nan" not in r.messages("q", "a", float("nan"))[1]["content"].split("Referenzantwort")[1][:40]
 
 
 def test_missing_rubric_is_a_clear_error(tmp_path):

@@ -43,7 +43,8 @@ class Rubric:
     user: str
 
     def messages(self, question: str, answer: str, reference: str | None) -> list[dict]:
-        user = self.user.format(question=question or "", answer=answer or "", reference=reference or "")
+        text = lambda x: x if isinstance(x, str) else ""  # noqa: E731  (None / NaN from parquet -> "")
+        user = self.user.format(question=text(question), answer=text(answer), reference=text(reference))
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 
