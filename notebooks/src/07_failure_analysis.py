@@ -135,7 +135,7 @@ quality = tables.comparison([
     {"detector": "typos (words)", "set": f"planted typos ({typo['planted']} in {typo['n']} texts)",
      "precision": typo["precision"], "recall": typo["recall"], "f1": typo["f1"]},
     {"detector": "typos (answers)", "set": f"planted typos ({typo['n']} texts)",
-     "precision": typo["answer_precision"], "recall": typo["answer_recall"], "f1": float("nan")},
+     "precision": typo["answer_precision"], "recall": typo["answer_recall"], "f1": typo["answer_f1"]},
     {"detector": "language mixing", "set": f"HELDOUT_DE + planted English ({ho_mix['positives']} of {ho_mix['n']})",
      "precision": ho_mix["precision"], "recall": ho_mix["recall"], "f1": ho_mix["f1"]},
     {"detector": "typos (words)", "set": f"HELDOUT_DE + planted typos ({ho_typo['planted']} in {ho_typo['n']})",

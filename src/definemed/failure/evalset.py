@@ -222,7 +222,7 @@ def evaluate_typos(detector, items: list[dict]) -> tuple[dict, list[dict]]:
         afn += has and not flag
         rows.append({**it, "flagged": list(flagged.elements())})
     res = {"n": len(items), "planted": tp + fn, **_prf(tp, fp, fn),
-           "answer_precision": _prf(atp, afp, afn)["precision"], "answer_recall": _prf(atp, afp, afn)["recall"],
+           **{f"answer_{k}": v for k, v in _prf(atp, afp, afn).items() if k in ("precision", "recall", "f1")},
            "planted_real_word_share": real_words / max(tp + fn, 1)}
     return res, rows
 
