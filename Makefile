@@ -56,7 +56,11 @@ $(M)/05_merge.json: $(M)/04_cpt.json
 $(M)/06_evaluate.json: $(M)/05_merge.json
 $(M)/07_failure_analysis.json: $(M)/06_evaluate.json
 
-reproduce: $(STAMP) $(foreach s,$(NOTEBOOK_STAGES) $(EXTRA_STAGES),$(M)/$(s).json) ## Run the pipeline (PROFILE=tiny by default)
+# The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
+figures/$(PROFILE)/report.html: $(foreach s,$(NOTEBOOK_STAGES) $(EXTRA_STAGES),$(M)/$(s).json) src/definemed/report/build.py | $(STAMP)
+	$(PY) -m definemed report --profile $(PROFILE)
+
+reproduce: $(STAMP) $(foreach s,$(NOTEBOOK_STAGES) $(EXTRA_STAGES),$(M)/$(s).json) figures/$(PROFILE)/report.html ## Run the pipeline (PROFILE=tiny by default)
 	@echo "reproduce ($(PROFILE)): done; executed notebooks in build/$(PROFILE)/notebooks, figures in figures/$(PROFILE)"
 
 stages: ## Show which stage manifests exist

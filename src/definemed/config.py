@@ -215,10 +215,59 @@ class MergeConfig(Section):
 
 
 class FailureConfig(Section):
-    """Stage 07: failure analysis."""
+    """Stage 07: failure analysis (language mixing, typos, verbosity, judged errors)."""
 
     n_samples: int = Field(216, ge=1)
-    """Answers per model (the paper: 216)."""
+    """Answers per model (the paper: 216); the same questions for every model, seeded sample."""
+    languages: list[str] = Field(default_factory=lambda: ["de", "en", "la", "fr", "es", "it", "nl"])
+    """ISO 639-1 codes lingua chooses among. Few languages = fewer confusions on short German spans;
+    Latin must be in the list so medical Latin is recognised as Latin rather than as English."""
+    allowed_languages: list[str] = Field(default_factory=lambda: ["la"])
+    """Non-German languages that do not count as mixing (medical Latin)."""
+    min_span_words: int = Field(3, ge=1)
+    """A non-German span counts when it has at least this many words that are not medical terms:
+    single English loanwords ('Screening', 'Follow-up') are normal in German medical text."""
+    min_confidence: float = Field(0.6, ge=0, le=1)
+    """Lingua confidence the span's language must reach (over the span with terms removed)."""
+    typo_min_word_len: int = Field(4, ge=1)
+    """Shorter words are not checked (the noise function also only plants typos in 4+ letter words)."""
+    min_typos: int = Field(1, ge=1)
+    """An answer is flagged for typos from this many unknown words on."""
+    allowlist_min_count: int = Field(5, ge=1)
+    """A corpus word unknown to the dictionary is terminology when it occurs at least this often."""
+    allowlist_typo_ratio: float = Field(20.0, ge=1)
+    """... unless a word one edit away is this many times more frequent (a recurring misspelling)."""
+    allowlist_max_docs: int = Field(20_000, ge=1)
+    """Corpus documents read to build the allow-list (paper: a sample of FineMed-de)."""
+    verbose_ratio: float = Field(2.0, gt=0)
+    """An answer is verbose when it has at least this many times the reference answer's words."""
+    verbose_max_words: int = Field(150, ge=1)
+    """Without a usable reference answer: verbose above this many words."""
+    verbose_min_ref_words: int = Field(5, ge=1)
+    """References shorter than this (a one-word answer key such as 'Betablocker') give no usable
+    length ratio; the absolute limit `verbose_max_words` applies instead."""
+    judge: Literal["factbank", "llm"] = "factbank"
+    """factbank: the tiny stand-in that checks claims against the fact bank and hedging markers;
+    llm: an OpenAI-compatible judge with the versioned German rubric (prompts/<rubric>.md)."""
+    rubric: str = "failure_judge_v1"
+    """Rubric file in prompts/ (versioned: a changed rubric gets a new name)."""
+    judge_model: str = "mistralai/Mistral-Small-24B-Instruct-2501"
+    """Judge model name sent to the backend."""
+    judge_base_url: str = "http://127.0.0.1:8000/v1"
+    """OpenAI-compatible endpoint (e.g. a vLLM server on the cluster)."""
+    judge_api_key_env: str = "OPENAI_API_KEY"
+    """Environment variable holding the API key (read at run time, never logged or written)."""
+    judge_timeout_s: float = Field(60.0, gt=0)
+    """Per-request timeout; a timed-out answer is counted as 'timeout', not retried forever."""
+    judge_retries: int = Field(1, ge=0)
+    """Extra attempts after a timeout or a server error."""
+    judge_concurrency: int = Field(4, ge=1)
+    """Requests in flight at once."""
+    eval_n_texts: int = Field(400, ge=10)
+    """Texts in each labelled detector-quality set (planted English spans; planted typos)."""
+    eval_typo_rate: float = Field(0.05, gt=0, le=1)
+    """Typo rate of the labelled typo set (same noise function as the corpus, a higher rate so that
+    there are enough typos to measure recall)."""
 
 
 class EvaluateConfig(Section):

@@ -1,0 +1,15 @@
+"""Stage 07: failure analysis of the models' German answers.
+
+Detectors, each returning per answer a `Verdict` (flag, evidence, status):
+- `language.LanguageMixDetector`: non-German spans (lingua + dictionaries; medical Latin allowed)
+- `typos.TypoDetector`: pyspellchecker's German dictionary with a medical allow-list (`terms`)
+- `verbosity.VerbosityDetector`: length, ratio to the reference answer, information density
+- `claims.FactChecker` (tiny stand-in) or `judge.run_judge` (LLM judge, German rubric in prompts/):
+  hallucination, overconfidence, contradiction
+`analysis` drives the stage; `evalset` measures the detectors on labelled text with planted noise.
+"""
+from definemed.failure.verdict import Verdict
+
+STAGE = "07_failure_analysis"
+
+__all__ = ["STAGE", "Verdict"]

@@ -1,0 +1,290 @@
+"""Stage 07 driver code: read stage 06's generations, sample answers, run every detector, count.
+
+Input: data/<p>/06_evaluate/generations.parquet, one row per (model, question) with columns
+model, question_id, question, answer, reference_answer, fact_id (a few aliases are accepted, see
+ALIASES: stage 06 writes variant, qid, question, answer and keeps reference and fact_id in
+winrate_questions.parquet beside it, which is joined in on qid). Output: data/<p>/07_failure_analysis/detections.parquet, one row per sampled answer with a
+flag, a status and the evidence of each failure mode.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from definemed import io, paths
+from definemed.config import Config
+from definemed.errors import DefinemedError
+from definemed.failure.verdict import Verdict
+from definemed.seed import rng
+
+STAGE = "07_failure_analysis"
+MODES = ("language_mixing", "typos", "verbosity", "hallucination", "overconfidence", "contradiction")
+COLUMNS = ("model", "question_id", "question", "answer", "reference_answer", "fact_id")
+OPTIONAL = ("reference_answer", "fact_id")
+# other names the evaluation stage may use for the same column
+ALIASES = {"question_id": ("qid", "id", "item_id"), "reference_answer": ("reference", "target", "gold"),
+           "answer": ("generation", "response", "output"), "model": ("variant", "model_name")}
+
+
+def generations_path(cfg: Config) -> Path:
+    return paths.stage_dir(cfg.profile, "06_evaluate") / "generations.parquet"
+
+
+def read_generations(path: str | Path) -> pd.DataFrame:
+    """Read and validate the generations table; a missing file or column is a one-line error."""
+    path = Path(path)
+    if not path.is_file():
+        raise DefinemedError(f"{path}: no generations file (run stage 06_evaluate first)")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises several types for a corrupt file
+        raise DefinemedError(f"{path}: not a readable parquet file ({type(e).__name__})") from None
+    for col, alts in ALIASES.items():
+        if col not in df.columns:
+            alt = next((a for a in alts if a in df.columns), None)
+            if alt:
+                df = df.rename(columns={alt: col})
+    qfile = path.parent / "winrate_questions.parquet"
+    if any(c not in df.columns for c in OPTIONAL) and "question_id" in df.columns and qfile.is_file():
+        # stage 06 keeps the reference answer and fact id beside the questions, not in each generation
+        q = pd.read_parquet(qfile)
+        q = q.rename(columns={a: c for c, alts in ALIASES.items() for a in alts if a in q.columns and c not in q.columns})
+        keep = ["question_id"] + [c for c in OPTIONAL if c in q.columns and c not in df.columns]
+        if "question_id" in q.columns and len(keep) > 1:
+            q = q[keep].astype({"question_id": str}).drop_duplicates("question_id")
+            df = df.astype({"question_id": str}).merge(q, on="question_id", how="left")
+    missing = [c for c in COLUMNS if c not in df.columns and c not in OPTIONAL]
+    if missing:
+        raise DefinemedError(f"{path}: missing column(s) {', '.join(missing)} (have: {', '.join(map(str, df.columns))})")
+    if "reference_answer" not in df.columns:
+        df["reference_answer"] = None
+    if "fact_id" not in df.columns:
+        df["fact_id"] = -1
+    df = df[list(COLUMNS)].copy()
+    df["answer"] = df["answer"].fillna("").astype(str)
+    df["question"] = df["question"].fillna("").astype(str)
+    df["question_id"] = df["question_id"].astype(str)
+    df["fact_id"] = pd.to_numeric(df["fact_id"], errors="coerce").fillna(-1).astype(int)
+    if df.empty:
+        raise DefinemedError(f"{path}: no rows")
+    dup = df.duplicated(["model", "question_id"])
+    if dup.any():
+        r = df[dup].iloc[0]
+        raise DefinemedError(f"{path}: duplicate answer for model {r['model']!r}, question {r['question_id']!r}")
+    return df
+
+
+def sample_answers(df: pd.DataFrame, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """n questions (seeded) that every model answered; the same questions for every model."""
+    models = sorted(df["model"].unique())
+    common = set.intersection(*(set(df.loc[df["model"] == m, "question_id"]) for m in models))
+    common = sorted(common)
+    if not common:
+        raise DefinemedError("generations: no question was answered by every model")
+    g = rng(seed, "failure", "sample")
+    k = min(n, len(common))
+    pick = set(np.asarray(common)[np.sort(g.choice(len(common), size=k, replace=False))].tolist())
+    out = df[df["question_id"].isin(pick)].sort_values(["model", "question_id"]).reset_index(drop=True)
+    return out, {"n_models": len(models), "n_common_questions": len(common), "n_sampled": k, "n_requested": n}
+
+
+def variant_of(model: str, cfg: Config) -> tuple[str, str]:
+    """(family, variant) of a model name: variant is base, cpt, slerp or reference."""
+    roles = {f.name: f.role for f in cfg.models.foundations}
+    for suffix, variant in (("-slerp", "slerp"), ("-cpt", "cpt")):
+        if model.endswith(suffix):
+            return model[: -len(suffix)], variant
+    return model, ("reference" if roles.get(model) == "reference" else "base")
+
+
+def paper_key(mode: str, family: str, variant: str) -> str | None:
+    """The data/paper_reported.yaml key of the paper's count for this cell, if the paper has one."""
+    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
+    if fam is None or variant not in ("base", "slerp"):
+        return None
+    if mode == "language_mixing" and fam == "mistral":
+        return f"failure.language_mixing_mistral_{variant}"
+    if mode == "typos":
+        return f"failure.typos_{fam}_{'base' if variant == 'base' else 'adapted'}"
+    if mode in ("verbosity", "hallucination", "overconfidence", "contradiction"):
+        return f"failure.{mode}"
+    return None
+
+
+class Detectors:
+    """Every detector of a profile, built once (the allow-list and the language models load here)."""
+
+    def __init__(self, cfg: Config, use_corpus_terms: bool = True):
+        from definemed.corpus import fact_bank
+        from definemed.failure.claims import FactChecker
+        from definemed.failure.language import LanguageMixDetector
+        from definemed.failure.terms import load_terms
+        from definemed.failure.typos import TypoDetector
+        from definemed.failure.verbosity import VerbosityDetector
+
+        self.cfg = cfg
+        self.terms = load_terms(cfg, use_corpus=use_corpus_terms)
+        self.language = LanguageMixDetector(cfg.failure, self.terms)
+        self.typos = TypoDetector(cfg.failure, self.terms)
+        self.verbosity = VerbosityDetector(cfg.failure)
+        self.facts = FactChecker(fact_bank(cfg)) if cfg.failure.judge == "factbank" else None
+
+    def judged(self, rows: list[dict], cache: Path | None) -> list[dict[str, Verdict]]:
+        if self.facts is not None:
+            return [self.facts.judge(r["answer"], r["question"], r["fact_id"] if r["fact_id"] >= 0 else None)
+                    for r in rows]
+        from definemed.failure.judge import run_judge
+
+        return run_judge(rows, self.cfg.failure, cache=cache)
+
+
+def _cell(v: Verdict) -> dict:
+    return {"flag": v.flag, "status": v.status, "evidence": json.dumps(v.evidence, ensure_ascii=False)}
+
+
+def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None) -> pd.DataFrame:
+    """One row per answer: <mode>_flag, <mode>_status, <mode>_evidence for every mode, plus the
+    measured numbers (words, sentences, characters, length ratio, density, typos, foreign share)."""
+    cfg = det.cfg
+    rows = sample.to_dict("records")
+    cache = paths.stage_dir(cfg.profile, STAGE) / f"judge_{cfg.failure.rubric}.jsonl"
+    judged = det.judged(rows, cache)
+    recs = []
+    for r, j in zip(tqdm(rows, desc="detectors", unit="answer"), judged):
+        fam, var = variant_of(r["model"], cfg)
+        ref = r["reference_answer"] if isinstance(r["reference_answer"], str) else None
+        v = {"language_mixing": det.language.detect(r["answer"]), "typos": det.typos.detect(r["answer"]),
+             "verbosity": det.verbosity.detect(r["answer"], ref), **j}
+        rec = {**r, "family": fam, "variant": var}
+        for mode in MODES:
+            rec.update({f"{mode}_{k}": x for k, x in _cell(v[mode]).items()})
+        m = v["verbosity"].details
+        rec.update({"n_words": m["n_words"], "n_sentences": m["n_sentences"], "n_chars": m["n_chars"],
+                    "length_ratio": m["length_ratio"], "density": m["density"], "ref_coverage": m["ref_coverage"],
+                    "n_typos": v["typos"].details.get("n_typos", 0),
+                    "foreign_share": v["language_mixing"].details.get("foreign_share", 0.0)})
+        recs.append(rec)
+    df = pd.DataFrame(recs)
+    if out is not None:
+        with io.atomic_path(out, suffix=".parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+    return df
+
+
+def _order(models: list[str], cfg: Config) -> list[str]:
+    rank = {"base": 0, "cpt": 1, "slerp": 2, "reference": 3}
+    return sorted(models, key=lambda m: (variant_of(m, cfg)[0], rank.get(variant_of(m, cfg)[1], 9)))
+
+
+def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per model and failure mode: answers flagged / answers, not judged (timeout, error), empty, and
+    the paper's count for the same cell beside ours."""
+    from definemed.reported import paper_text
+
+    rows = []
+    for model in _order(list(det["model"].unique()), cfg):
+        d = det[det["model"] == model]
+        fam, var = variant_of(model, cfg)
+        for mode in MODES:
+            st = d[f"{mode}_status"]
+            key = paper_key(mode, fam, var)
+            rows.append({"model": model, "family": fam, "variant": var, "failure": mode,
+                         "ours": int(d[f"{mode}_flag"].sum()), "n": len(d),
+                         "not_judged": int(st.isin(["timeout", "error"]).sum()), "empty": int((st == "empty").sum()),
+                         "paper": paper_text(key) if key else "—"})
+    return pd.DataFrame(rows)
+
+
+def paper_direction(mode: str, family: str) -> str | None:
+    """The change from base to adapted (SLERP) model the paper reports: 'up', 'down' or None."""
+    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
+    if mode == "language_mixing":
+        return "up" if fam == "mistral" else None  # 12 -> 207 of 216
+    if mode == "typos":
+        return {"mistral": "up", "qwen": "down"}.get(fam)  # 85 -> 125, 118 -> 41
+    if mode == "verbosity":
+        return "up"
+    if mode in ("hallucination", "overconfidence", "contradiction"):
+        return "down"
+    return None
+
+
+def direction_table(counts: pd.DataFrame) -> pd.DataFrame:
+    """Per family and mode: base and SLERP counts, the change, and whether its direction matches the
+    paper's. At tiny scale only directions are comparable, not sizes."""
+    rows = []
+    for fam in dict.fromkeys(counts.loc[counts["variant"] == "base", "family"]):
+        for mode in MODES:
+            c = counts[(counts["family"] == fam) & (counts["failure"] == mode)].set_index("variant")["ours"]
+            if "base" not in c or "slerp" not in c:
+                continue
+            diff = int(c["slerp"] - c["base"])
+            ours = "up" if diff > 0 else "down" if diff < 0 else "same"
+            want = paper_direction(mode, fam)
+            rows.append({"family": fam, "failure": mode, "base": int(c["base"]), "cpt": int(c.get("cpt", -1)),
+                         "slerp": int(c["slerp"]), "change": diff, "ours": ours, "paper": want or "—",
+                         "agrees": "—" if want is None else ("yes" if ours == want else "no")})
+    return pd.DataFrame(rows)
+
+
+def wide_counts(counts: pd.DataFrame) -> pd.DataFrame:
+    """Models as rows, failure modes as columns: 'flagged/n', with the paper's count where it has one."""
+    paper = counts["paper"].map(lambda p: f" (paper {p})" if str(p).replace(".", "").isdigit() else "")
+    c = counts.assign(cell=counts["ours"].astype(str) + "/" + counts["n"].astype(str) + paper)
+    w = c.pivot(index="model", columns="failure", values="cell")
+    return w.loc[list(dict.fromkeys(counts["model"])), list(MODES)].reset_index()
+
+
+def verbosity_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Mean length and density per model (the paper: verbosity up after specialisation)."""
+    g = det.groupby("model")
+    t = pd.DataFrame({
+        "words": g["n_words"].mean(), "sentences": g["n_sentences"].mean(), "characters": g["n_chars"].mean(),
+        "length_ratio": g["length_ratio"].mean(), "density": g["density"].mean(),
+        "ref_coverage": g["ref_coverage"].mean(), "typos_per_answer": g["n_typos"].mean(),
+    })
+    t = t.loc[_order(list(t.index), cfg)].reset_index()
+    t.insert(1, "variant", [variant_of(m, cfg)[1] for m in t["model"]])
+    return t
+
+
+def examples(det: pd.DataFrame, mode: str, k: int = 2, seed: int = 0) -> pd.DataFrame:
+    """Up to k flagged answers per mode, each with its evidence (for the notebook)."""
+    d = det[det[f"{mode}_flag"]]
+    if d.empty:
+        return pd.DataFrame(columns=["model", "question", "answer", "evidence"])
+    d = d.sample(n=min(k, len(d)), random_state=seed)
+    return pd.DataFrame({"model": d["model"], "question": d["question"],
+                         "answer": d["answer"].str.slice(0, 300),
+                         "evidence": d[f"{mode}_evidence"].map(lambda s: "; ".join(json.loads(s))[:300])})
+
+
+def plot_counts(counts: pd.DataFrame):
+    """Bars: answers flagged per failure mode and model; the paper's numeric counts as black marks."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    order = list(dict.fromkeys(counts["model"]))
+    sns.barplot(data=counts, x="failure", y="ours", hue="model", hue_order=order, ax=ax)
+    n = int(counts["n"].max())
+    width = 0.8 / len(order)
+    modes = list(dict.fromkeys(counts["failure"]))
+    labelled = False
+    for _, r in counts.iterrows():
+        try:
+            paper = float(str(r["paper"]).replace(",", ""))
+        except ValueError:
+            continue
+        x = modes.index(r["failure"]) - 0.4 + width * (order.index(r["model"]) + 0.5)
+        ax.plot([x - width / 2, x + width / 2], [paper, paper], color="black", lw=2.5,
+                label=None if labelled else "paper (of 216)")
+        labelled = True
+    ax.set(xlabel="", ylabel=f"answers flagged (of {n})", title="Failure modes per model")
+    ax.legend(fontsize=7, ncol=2, loc="upper right")
+    fig.tight_layout()
+    return fig

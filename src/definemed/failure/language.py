@@ -1,0 +1,140 @@
+"""Language mixing: sentence- and span-level language identification with lingua (models in the wheel).
+
+An answer to a German question is *mixed* when a non-German span of at least `min_span_words` words
+that are not medical terms appears, in a language outside `allowed_languages` (medical Latin), with
+lingua confidence >= `min_confidence` on the span's words once terms are removed; or when a run of
+words in another script (Cyrillic, Greek, CJK, ...) appears. Drug names, fact-bank entities, medical
+Latin and corpus terminology are removed before a span's language is decided, so "Arteria carotis
+interna" or "Velorixan" never count, while "The patient was discharged" does.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from definemed.config import FailureConfig
+from definemed.errors import DefinemedError
+from definemed.failure.terms import Terms, english_dictionary, german_dictionary
+from definemed.failure.text import script_of, sentences, word_spans, words
+from definemed.failure.verdict import Verdict
+
+
+@lru_cache(maxsize=4)
+def _detector(codes: tuple[str, ...]):
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    langs = []
+    for c in codes:
+        try:
+            langs.append(Language.from_iso_code_639_1(IsoCode639_1.from_str(c)))
+        except ValueError:
+            raise DefinemedError(f"failure.languages: '{c}' is not an ISO 639-1 code lingua knows") from None
+    if len(langs) < 2:
+        raise DefinemedError("failure.languages: need at least two languages (German and one other)")
+    return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
+
+
+class LanguageMixDetector:
+    def __init__(self, cfg: FailureConfig, terms: Terms):
+        codes = tuple(sorted(set(cfg.languages) | {"de"}))
+        self.detector = _detector(codes)
+        self.allowed = {c.upper() for c in cfg.allowed_languages} | {"DE"}
+        self.min_words = cfg.min_span_words
+        self.min_conf = cfg.min_confidence
+        self.terms = terms
+        en = self._en = english_dictionary()
+        self._de = german_dictionary()
+        # corpus terms that are also English words (the corpus carries English boilerplate) stay countable
+        self._neutral_corpus = frozenset(w for w in terms.corpus if w not in en)
+
+    def _neutral(self, w: str) -> bool:
+        return self.terms.is_fixed_term(w) or w.lower() in self._neutral_corpus
+
+    def _foreign(self, text: str, english_run: bool = False) -> tuple[str, float] | None:
+        """(language, confidence) when text's top language is a counted foreign one, else None.
+        For a run of English-leaning dictionary words, lingua agreeing on English suffices (its
+        confidence on three or four words is spread over all candidate languages)."""
+        vals = self.detector.compute_language_confidence_values(text)
+        if not vals:
+            return None
+        top = vals[0]
+        code = top.language.iso_code_639_1.name
+        if code in self.allowed:
+            return None
+        if top.value < self.min_conf and not (english_run and code == "EN"):
+            return None
+        return code.lower(), float(top.value)
+
+    def _content(self, text: str) -> list[str]:
+        return [w for w in words(text) if script_of(w) == "LATIN" and not self._neutral(w)]
+
+    def _english_leaning(self, w: str) -> bool:
+        w = w.lower()
+        if w not in self._en:
+            return False
+        return w not in self._de or self._en.word_usage_frequency(w) > self._de.word_usage_frequency(w)
+
+    def _english_runs(self, s: str) -> list[tuple[int, int]]:
+        """Character spans of maximal runs of English-leaning words (by the two dictionaries' word
+        frequencies): lingua's own span boundaries drift by a word or two inside short sentences."""
+        out, run = [], []
+        for t in word_spans(s) + [(len(s), len(s), "")]:
+            if t[2] and (self._english_leaning(t[2]) or (run and self._neutral(t[2]))):
+                run.append(t)
+                continue
+            if len(run) >= self.min_words:
+                out.append((run[0][0], run[-1][1]))
+            run = []
+        return out
+
+    def detect(self, answer: str) -> Verdict:
+        sents = sentences(answer)
+        if not sents:
+            return Verdict(False, status="empty", details={"n_sentences": 0})
+        evidence: list[str] = []
+        langs: dict[str, int] = {}
+        foreign_words = 0
+        n_words = 0
+        for s in sents:
+            toks = word_spans(s)
+            n_words += len(toks)
+            # 1. other scripts: a run of min_span_words words, or most of the sentence
+            run: list[tuple[int, int, str]] = []
+            other = [t for t in toks if script_of(t[2]) not in ("LATIN", "NONE")]
+            for t in toks + [(0, 0, "")]:
+                if t[2] and script_of(t[2]) not in ("LATIN", "NONE"):
+                    run.append(t)
+                    continue
+                if run and (len(run) >= self.min_words or 2 * len(other) >= len(toks)):
+                    sc = script_of(run[0][2]).lower()
+                    evidence.append(f"[{sc}] {s[run[0][0]:run[-1][1]]}")
+                    langs[sc] = langs.get(sc, 0) + 1
+                    foreign_words += len(run)
+                run = []
+            # 2. the whole sentence in a foreign language
+            content = self._content(s)
+            if len(content) >= self.min_words:
+                mostly_en = sum(map(self._english_leaning, content)) >= 0.8 * len(content)
+                hit = self._foreign(" ".join(content), english_run=mostly_en)
+                if hit:
+                    evidence.append(f"[{hit[0]} {hit[1]:.2f}] {s}")
+                    langs[hit[0]] = langs.get(hit[0], 0) + 1
+                    foreign_words += len(content)
+                    continue
+            # 3. a foreign span inside a German sentence: lingua's spans and runs of English words
+            spans = [(a, b, True) for a, b in self._english_runs(s)] + [
+                (r.start_index, r.end_index, False) for r in self.detector.detect_multiple_languages_of(s)
+                if r.language.iso_code_639_1.name not in self.allowed]
+            for a, b, english_run in spans:
+                span = s[a:b].strip()
+                content = self._content(span)
+                if len(content) < self.min_words:
+                    continue
+                hit = self._foreign(" ".join(content), english_run=english_run)
+                if hit:
+                    evidence.append(f"[{hit[0]} {hit[1]:.2f}] …{span}…")
+                    langs[hit[0]] = langs.get(hit[0], 0) + 1
+                    foreign_words += len(content)
+                    break  # one piece of evidence per sentence
+        return Verdict(bool(evidence), evidence, details={
+            "n_sentences": len(sents), "n_words": n_words, "foreign_words": foreign_words,
+            "foreign_share": foreign_words / max(n_words, 1), "languages": langs})

@@ -1,0 +1,16 @@
+"""`python -m definemed report --profile P`: write figures/<P>/report.md and report.html."""
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def report(profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path.")) -> None:
+        """Collect every stage's tables, figures and manifests into one report page."""
+        from definemed.config import load_config
+        from definemed.report import build_report
+
+        cfg = load_config(profile)
+        out = build_report(cfg.profile)
+        typer.echo(f"report: {out['md']} and {out['html']}")

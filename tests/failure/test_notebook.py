@@ -1,0 +1,35 @@
+"""Stage 07's notebook runs end to end under papermill on fake generations, and the report follows."""
+from __future__ import annotations
+
+import json
+
+from definemed.config import load_config
+from definemed.corpus import build_corpus
+from definemed.failure.analysis import generations_path
+
+from ..conftest import SMALL_CORPUS, write_config
+from .fakes import write_fake_generations
+
+
+def test_failure_notebook_and_report(tmp_path, out_root):
+    from definemed.notebooks import run_notebook
+    from definemed.report import build_report
+
+    cfg_file = write_config(tmp_path / "small.yaml", corpus=SMALL_CORPUS,
+                            failure={"n_samples": 8, "eval_n_texts": 40})
+    cfg = load_config(cfg_file)
+    build_corpus(cfg)
+    write_fake_generations(cfg, generations_path(cfg), n_questions=10, seed=4)
+    out = run_notebook("07_failure_analysis", str(cfg_file))
+    nb = json.loads(out.read_text())
+    text = json.dumps(nb)
+    assert "STAND-IN" in text and "sampled 8 per model" in text
+    m = json.loads((out_root / "data" / "test" / "manifests" / "07_failure_analysis.json").read_text())
+    assert m["counts"]["n_answers"] == 8 * 7 and 0 <= m["counts"]["mixing_recall"] <= 1
+    tables = out_root / "figures" / "test" / "tables"
+    for name in ("failure_counts", "failure_verbosity", "failure_detector_quality"):
+        assert (tables / f"{name}.md").exists()
+    assert (out_root / "figures" / "test" / "failure_modes.png").exists()
+    rep = build_report("test")
+    md = rep["md"].read_text()
+    assert "## 07_failure_analysis" in md and "### Table: failure_counts" in md and "207" in md
