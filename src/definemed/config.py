@@ -171,8 +171,10 @@ class FilterConfig(Section):
     slurm_cpus_per_task: int = Field(8, ge=1)
     """datatrove Slurm executor: CPUs per task (readers and tokenization)."""
     slurm_mem_per_cpu_gb: int = Field(4, ge=1)
-    slurm_gres: str = "gpu:1"
-    """datatrove Slurm executor: generic resources per task (one GPU)."""
+    slurm_gpus_per_task: int = Field(1, ge=0)
+    """datatrove Slurm executor: GPUs per task (one classifier replica per GPU)."""
+    slurm_venv_path: str | None = None
+    """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
 class ZooConfig(Section):

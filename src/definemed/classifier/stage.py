@@ -91,6 +91,7 @@ def run_classifier(cfg: Config, labels_file: Path | None = None, corpus_dir: Pat
     trainer, summary = fine_tune(model, tokenizer, labels, c, run_dir / "checkpoints", cfg.seed)
     with io.atomic_dir(model_dir(cfg), force=True) as tmp:
         trainer.save_model(str(tmp))  # the best checkpoint (load_best_model_at_end), safetensors
+        (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never shipped, never loaded
     io.write_json(out / "training_log.json", trainer.state.log_history)
     clean_run_dir(run_dir)
     del trainer
