@@ -61,7 +61,7 @@ def training_arguments(c: ClassifierConfig, run_dir: Path, seed: int, **override
         metric_for_best_model=METRIC, greater_is_better=True, load_best_model_at_end=True,
         save_total_limit=2,  # the best and the latest checkpoint survive
         save_only_model=True, seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
-        dataloader_num_workers=0, train_sampling_strategy="group_by_length",
+        dataloader_num_workers=0, dataloader_pin_memory=False, train_sampling_strategy="group_by_length",
     )
     kw.update(overrides)
     return TrainingArguments(**kw)

@@ -47,11 +47,15 @@ def truth_evaluation(d: pd.DataFrame, threshold: float, beta: float, n_boot: int
 
 def composition(d: pd.DataFrame, by: str = "topic") -> pd.DataFrame:
     """Per topic (or domain): documents before, kept, the share kept, and the share of FineMed-de."""
-    g = d.groupby(by).agg(docs=("id", "size"), kept=("kept", "sum"), domain=("domain", "first"))
+    agg = {"docs": ("id", "size"), "kept": ("kept", "sum")}
+    if by != "domain":
+        agg["domain"] = ("domain", "first")
+    g = d.groupby(by).agg(**agg)
     g["share_kept"] = g["kept"] / g["docs"]
     g["share_of_corpus"] = g["docs"] / g["docs"].sum()
     g["share_of_finemed"] = g["kept"] / max(g["kept"].sum(), 1)
-    return g.reset_index().sort_values(["domain", by])
+    g = g.reset_index()
+    return g.sort_values(["domain", by] if by != "domain" else [by]).reset_index(drop=True)
 
 
 def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.DataFrame | None = None):
