@@ -61,3 +61,18 @@ def test_fbeta_rejects_bad_beta_and_shapes():
         fbeta([1, 0], [1, 0], 0)
     with pytest.raises(DefinemedError):
         fbeta([1, 0], [1, 0, 1], 1)
+
+
+def test_encoder_flops_match_twice_the_layer_parameters():
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    from definemed.classifier.cost import config_flops_per_doc
+
+    cfg = XLMRobertaConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    layer_params = sum(p.numel() for n, p in XLMRobertaModel(cfg).named_parameters()
+                       if n.startswith("encoder.") and n.endswith("weight") and p.dim() == 2)
+    t = 10  # short: the attention term (4 T^2 d per layer) is small against 2 * params * T
+    flops = config_flops_per_doc(cfg, t)
+    attention = 2 * 4 * t * t * 32
+    head = 2 * (32 * 32 + 64)
+    assert flops - attention - head == 2 * layer_params * t
