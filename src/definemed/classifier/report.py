@@ -19,9 +19,9 @@ def _ci(m: dict, k: str) -> str:
 def operating_point_table(op: dict, summary: dict) -> pd.DataFrame:
     """Ours (with 95 % bootstrap intervals) beside the paper's precision 0.95 / recall 0.8."""
     rows = [
-        {"quantity": "decision threshold", "evaluated on": "—", "ours": op["threshold"], "95% CI": "—",
+        {"quantity": "decision threshold", "evaluated on": "—", "ours": float(op["threshold"]), "95% CI": "—",
          "paper_key": "classifier.threshold"},
-        {"quantity": "F-beta beta", "evaluated on": "—", "ours": op["beta"], "95% CI": "—", "paper_key": "classifier.fbeta_beta"},
+        {"quantity": "F-beta beta", "evaluated on": "—", "ours": float(op["beta"]), "95% CI": "—", "paper_key": "classifier.fbeta_beta"},
     ]
     for key, name in SETS.items():
         if key not in op:
@@ -31,8 +31,10 @@ def operating_point_table(op: dict, summary: dict) -> pd.DataFrame:
             rows.append({"quantity": q if q != "fbeta" else f"F{op['beta']:g}", "evaluated on": f"{name} (n={m['n']})",
                          "ours": m[q], "95% CI": _ci(m, q),
                          "paper_key": f"classifier.{q}" if q in ("precision", "recall") else None})
-    rows.append({"quantity": "parameters", "evaluated on": "—", "ours": float(summary["n_params"]), "95% CI": "—",
+    rows.append({"quantity": "parameters", "evaluated on": "—", "ours": summary["n_params"], "95% CI": "—",
                  "paper_key": "classifier.params"})
+    for r in rows:  # text, so a parameter count and a precision share one column cleanly
+        r["ours"] = f"{r['ours'] / 1e6:.2f}M" if isinstance(r["ours"], int) else f"{r['ours']:.3f}"
     df = tables.comparison(rows)
     return df[["quantity", "evaluated on", "ours", "95% CI", "paper"]]
 
