@@ -22,10 +22,13 @@ def comparison_table(stats: dict) -> pd.DataFrame:
         {"quantity": "words per kept document", "ours": stats["words_kept"] / max(stats["n_kept"], 1), "paper_key": None},
     ]
     df = tables.comparison(rows)
-    df["ours"] = [f"{v:,.0f}" if float(v).is_integer() and v > 1 else f"{v:.4f}" if v < 1 else f"{v:,.1f}" for v in df["ours"]]
+    # shares as percent text, counts as integers (tabulate would reformat numeric-looking text)
+    df["ours"] = [f"{v:.2%}" if q.startswith("share") else (int(v) if float(v).is_integer() else round(v, 1))
+                  for q, v in zip(df["quantity"], df["ours"])]
+    df["paper"] = [f"{float(p):.2%}" if p == "0.0171" else p for p in df["paper"]]
     # the paper's words per kept document, derived from its two reported numbers
     df.loc[df["quantity"] == "words per kept document", "paper"] = f"{5.1e9 / 7.3e6:,.1f} (5.1B / 7.3M)"
-    df.loc[df["quantity"] == "share of words kept", "paper"] = f"{5.1e9 / 234.8e9:.4f} (5.1B / 234.8B)"
+    df.loc[df["quantity"] == "share of words kept", "paper"] = f"{5.1e9 / 234.8e9:.2%} (5.1B / 234.8B)"
     return df
 
 
@@ -65,10 +68,11 @@ def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.Da
     fig, ax = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.4), squeeze=False)
     ax = ax[0]
     bins = np.linspace(0, 1, 51)
+    colors = {"general": "C0", "borderline": "C1", "medical": "C2"}
     if d is not None:
         for dom in ("general", "borderline", "medical"):
             s = d.loc[d["domain"] == dom, "score"]
-            ax[0].hist(s, bins=bins, histtype="step", lw=1.5, label=f"{dom} (truth, n={len(s):,})")
+            ax[0].hist(s, bins=bins, histtype="step", lw=1.5, color=colors[dom], label=f"{dom} (truth, n={len(s):,})")
     else:
         ax[0].hist(scores["score"], bins=bins, histtype="stepfilled", alpha=0.7, label=f"all documents (n={len(scores):,})")
     ax[0].axvline(threshold, color="k", lw=0.8, label=f"threshold {threshold:g}")
@@ -80,12 +84,11 @@ def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.Da
         left = np.zeros(2)
         for dom in comp.index:
             vals = np.array([before[dom], after[dom]])
-            ax[1].barh(["full corpus", "FineMed-de"], vals, left=left, label=dom)
+            ax[1].barh(["full corpus", "FineMed-de"], vals, left=left, label=dom, color=colors.get(dom, "C7"))
             left += vals
         ax[1].set(xlabel="share of documents", title="domain composition before / after", xlim=(0, 1))
         ax[1].legend(fontsize=8, loc="lower right")
         comp_t = composition(d, "topic").sort_values("share_kept")
-        colors = {"general": "C0", "borderline": "C1", "medical": "C2"}
         ax[2].barh(comp_t["topic"], comp_t["share_kept"], color=[colors.get(x, "C7") for x in comp_t["domain"]])
         ax[2].set(xlabel="share of the topic's documents kept", title="kept per topic (colour: truth domain)", xlim=(0, 1))
         ax[2].tick_params(axis="y", labelsize=7)
