@@ -48,12 +48,12 @@ def test_early_stopping_keeps_the_best_fbeta_checkpoint(tiny, tmp_path):
 
 @pytest.fixture
 def small_stage(small_config, out_root, tmp_path):
-    """A 600-document corpus and a label file derived from its truth (test data, not the pipeline)."""
+    """A 400-document corpus and a label file derived from its truth (test data, not the pipeline)."""
     from tests.conftest import write_config
 
-    cfg_path = write_config(tmp_path / "s.yaml", corpus={"n_docs": 600, "shard_size": 250, "expert_sample": 100},
+    cfg_path = write_config(tmp_path / "s.yaml", corpus={"n_docs": 400, "shard_size": 200, "expert_sample": 60},
                             classifier={"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32,
-                                        "max_length": 32, "vocab_size": 400, "tokenizer_docs": 300, "epochs": 1,
+                                        "max_length": 24, "vocab_size": 300, "tokenizer_docs": 200, "epochs": 1,
                                         "eval_steps": 10, "batch_size": 16, "n_bootstrap": 50})
     cfg = load_config(cfg_path)
     build_corpus(cfg)
