@@ -50,7 +50,10 @@ def make_compute_metrics(threshold: float, beta: float) -> Callable:
 
 
 def training_arguments(c: ClassifierConfig, run_dir: Path, seed: int, **overrides):
+    import torch
     from transformers import TrainingArguments
+
+    gpu_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()  # paper profile on A100s
 
     kw = dict(
         output_dir=str(run_dir), num_train_epochs=c.epochs, learning_rate=c.learning_rate,
@@ -62,6 +65,7 @@ def training_arguments(c: ClassifierConfig, run_dir: Path, seed: int, **override
         save_total_limit=2,  # the best and the latest checkpoint survive
         save_only_model=True, seed=seed, data_seed=seed, report_to="none", disable_tqdm=True,
         dataloader_num_workers=0, dataloader_pin_memory=False, train_sampling_strategy="group_by_length",
+        bf16=gpu_bf16,
     )
     kw.update(overrides)
     return TrainingArguments(**kw)
