@@ -181,17 +181,93 @@ class LabelConfig(Section):
 
 
 class ClassifierConfig(Section):
-    """Stage 02: the XLM-RoBERTa medical classifier."""
+    """Stage 02: the XLM-RoBERTa medical classifier, distilled from the 01 labels."""
 
     base_model: str = "FacebookAI/xlm-roberta-base"
+    """Hub ID of the starting checkpoint (init: pretrained), or a name for the locally built model (init: scratch)."""
+    init: Literal["pretrained", "scratch"] = "pretrained"
+    """pretrained: fine-tune `base_model` (the paper, 279M parameters); scratch: a small XLMRobertaConfig
+    and a Unigram (SentencePiece-style) tokenizer trained here on the corpus (tiny; no hub access)."""
+    revision: str = "main"
+    """Hub revision of `base_model` (pretrained only)."""
     threshold: float = Field(0.9, gt=0, lt=1)
+    """Decision threshold on P(medical); the paper's 0.9 trades recall for precision."""
     fbeta_beta: float = Field(0.7, gt=0)
+    """beta < 1 weights precision above recall (the paper: 0.7); the early-stopping metric at `threshold`."""
+    max_length: int = Field(512, ge=8)
+    """Tokens per document seen by the classifier (XLM-R's limit is 512); longer documents are truncated."""
+    vocab_size: int = Field(8000, ge=100)
+    """Unigram vocabulary of the locally trained tokenizer (scratch only)."""
+    tokenizer_docs: int = Field(20_000, ge=1)
+    """Corpus documents the local tokenizer is trained on (scratch only)."""
+    hidden_size: int = Field(128, ge=8)
+    """Model width (scratch only); 128 keeps training of the tiny profile under about two minutes."""
+    num_layers: int = Field(2, ge=1)
+    """Transformer layers (scratch only)."""
+    num_heads: int = Field(4, ge=1)
+    """Attention heads (scratch only); must divide hidden_size."""
+    intermediate_size: int = Field(256, ge=8)
+    """Feed-forward width (scratch only)."""
+    epochs: float = Field(3.0, gt=0)
+    """Maximum training epochs; early stopping usually ends training sooner."""
+    learning_rate: float = Field(2e-5, gt=0)
+    """AdamW peak learning rate (2e-5 is the usual XLM-R fine-tuning value; a model trained from scratch needs more)."""
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_steps: int = Field(0, ge=0)
+    """Linear warm-up steps before the linear decay."""
+    batch_size: int = Field(32, ge=1)
+    """Training batch size (documents)."""
+    eval_steps: int = Field(200, ge=1)
+    """Evaluate F-beta on the validation split (and save a checkpoint) every this many steps."""
+    patience: int = Field(3, ge=1)
+    """Early stopping: evaluations without an F-beta improvement before training ends."""
+    val_share: float = Field(0.1, gt=0, lt=0.5)
+    """Share of the valid LLM labels held out for early stopping."""
+    test_share: float = Field(0.1, gt=0, lt=0.5)
+    """Share of the valid LLM labels held out for the final evaluation (never seen in training)."""
+    exclude_expert_docs: bool = True
+    """Drop expert-annotated documents from training, so the expert evaluation is out of sample."""
+    n_bootstrap: int = Field(1000, ge=10)
+    """Bootstrap resamples for the confidence intervals of precision, recall and F-beta."""
+    torch_threads: int = Field(2, ge=1)
+    """CPU threads for training and scoring (the tiny machine has 2 cores)."""
 
 
 class FilterConfig(Section):
     """Stage 03: scoring the corpus and keeping P(medical) >= threshold (threshold from `classifier`)."""
 
     batch_size: int = Field(64, ge=1)
+    """Documents per forward pass; batches are formed after sorting by length, so padding stays small."""
+    max_length: int | None = None
+    """Tokens per document when scoring; None uses classifier.max_length."""
+    prefetch_batches: int = Field(4, ge=1)
+    """Batches tokenized ahead by the background thread (tokenization off the critical path)."""
+    bf16: bool = True
+    """Score in bfloat16 autocast on a GPU (ignored on CPU, where float32 is used)."""
+    write_scores: bool = True
+    """Also write the score of every document (id, score) to 03_filter/scores/ for the figures."""
+    input_folder: str | None = None
+    """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
+    The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
+    glob_pattern: str = "*.parquet"
+    """datatrove engine: which files of `input_folder` to read."""
+    tasks: int = Field(1, ge=1)
+    """datatrove engine: tasks (each reads input files rank::tasks and writes one output shard)."""
+    workers: int = Field(1, ge=1)
+    """datatrove engine: tasks run at once (local executor) or array parallelism (Slurm)."""
+    doc_batch: int = Field(1024, ge=1)
+    """datatrove engine: documents handed to the classifier filter at once (sorted by length inside)."""
+    slurm_partition: str = "gpu"
+    """datatrove Slurm executor: partition name."""
+    slurm_time: str = "12:00:00"
+    """datatrove Slurm executor: time limit per task."""
+    slurm_cpus_per_task: int = Field(8, ge=1)
+    """datatrove Slurm executor: CPUs per task (readers and tokenization)."""
+    slurm_mem_per_cpu_gb: int = Field(4, ge=1)
+    slurm_gpus_per_task: int = Field(1, ge=0)
+    """datatrove Slurm executor: GPUs per task (one classifier replica per GPU)."""
+    slurm_venv_path: str | None = None
+    """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
 class ZooConfig(Section):

@@ -1,0 +1,153 @@
+"""The filter, shard by shard: read a corpus shard, score it, keep score >= threshold, write
+03_filter/shards/shard-XXXXX.parquet (FineWeb2 fields + score float32) atomically.
+
+Resumable: an output shard is final once it exists (written through a temporary name, so there is
+never a partial shard); its parquet metadata records the threshold and the model fingerprint, and a
+rerun skips shards whose record matches. `scores/scores-XXXXX.parquet` keeps every document's score
+(id, score) for the figures; `shard_stats/` the per-shard counts.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from definemed import io, paths
+from definemed.classifier.metrics import check_threshold
+from definemed.config import Config
+from definemed.corpus.loader import read_shard, shard_paths
+from definemed.corpus.schema import FINEWEB2_FIELDS, FINEWEB2_SCHEMA
+from definemed.errors import DefinemedError
+
+STAGE = "03_filter"
+OUTPUT_SCHEMA = FINEWEB2_SCHEMA.append(pa.field("score", pa.float32()))
+SCORES_SCHEMA = pa.schema([("id", pa.string()), ("score", pa.float32())])
+META_KEY = b"definemed.filter"
+
+
+def stage_dir(cfg: Config) -> Path:
+    return paths.stage_dir(cfg.profile, STAGE)
+
+
+def keep_mask(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The filter's rule: keep a document iff P(medical) >= threshold (threshold strictly in (0, 1))."""
+    return np.asarray(scores, dtype=np.float32) >= np.float32(check_threshold(threshold, "filter threshold"))
+
+
+def count_words(texts: pa.Array | pa.ChunkedArray) -> int:
+    """Whitespace-separated words (how the corpus sizes are counted)."""
+    if len(texts) == 0:
+        return 0
+    return int(pc.sum(pc.list_value_length(pc.utf8_split_whitespace(texts))).as_py() or 0)
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """sha256 (first 16 hex digits) of the classifier weights: a new model invalidates finished shards."""
+    h = hashlib.sha256()
+    with open(Path(model_dir) / "model.safetensors", "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def kept_table(table: pa.Table, scores: np.ndarray, threshold: float) -> pa.Table:
+    """The FineWeb2 fields of the kept documents, in input order, with their score."""
+    mask = keep_mask(scores, threshold)
+    out = table.select(FINEWEB2_FIELDS).filter(pa.array(mask))
+    out = out.append_column("score", pa.array(np.asarray(scores, dtype=np.float32)[mask], type=pa.float32()))
+    return out.cast(OUTPUT_SCHEMA)
+
+
+def _shard_record(path: Path) -> dict | None:
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowInvalid, OSError):
+        return None  # unreadable output: redo it
+    raw = meta.get(META_KEY)
+    return json.loads(raw) if raw else None
+
+
+def _write(table: pa.Table, path: Path, record: dict | None = None) -> None:
+    if record is not None:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()})
+    with io.atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint: str, write_scores: bool = True) -> dict:
+    """Score one shard and write its kept documents; returns the shard's counts."""
+    t0 = time.perf_counter()
+    table = read_shard(src)
+    texts = table.column("text")
+    if texts.null_count:
+        raise DefinemedError(f"{src}: {texts.null_count} document(s) with a null text")
+    scores = scorer.score(texts.to_pylist())
+    kept = kept_table(table, scores, threshold)
+    stats = {"shard": src.name, "n_docs": table.num_rows, "n_kept": kept.num_rows,
+             "words": count_words(texts), "words_kept": count_words(kept.column("text")),
+             "seconds": round(time.perf_counter() - t0, 3)}
+    record = {"threshold": float(threshold), "model": fingerprint, "source": src.name, **stats}
+    if write_scores:
+        ids = table.column("id")
+        _write(pa.table({"id": ids, "score": pa.array(scores, type=pa.float32())}, schema=SCORES_SCHEMA),
+               out_dir / "scores" / src.name.replace("shard-", "scores-"))
+    _write(kept, out_dir / "shards" / src.name, record)  # last: its existence marks the shard done
+    return stats
+
+
+def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | None = None,
+                  model_dir: Path | None = None, scorer=None, threshold: float | None = None) -> dict:
+    """Filter every shard of the corpus (skipping finished ones); returns totals and per-shard counts."""
+    from definemed.classifier.stage import model_dir as default_model_dir
+
+    threshold = check_threshold(cfg.classifier.threshold if threshold is None else threshold, "classifier.threshold")
+    corpus_dir = Path(corpus_dir) if corpus_dir else paths.stage_dir(cfg.profile, "00_corpus")
+    out_dir = Path(out_dir) if out_dir else stage_dir(cfg)
+    model_dir = Path(model_dir) if model_dir else default_model_dir(cfg)
+    sources = shard_paths(corpus_dir)
+    if not (model_dir / "model.safetensors").is_file():
+        raise DefinemedError(f"{model_dir}: no model.safetensors (run stage 02_classifier first)")
+    fingerprint = model_fingerprint(model_dir)
+    t0 = time.perf_counter()
+    per_shard, skipped = [], 0
+    for src in tqdm(sources, desc="filter shards", unit="shard"):
+        dest = out_dir / "shards" / src.name
+        rec = _shard_record(dest) if dest.exists() else None
+        if rec and rec.get("threshold") == threshold and rec.get("model") == fingerprint:
+            per_shard.append({k: rec[k] for k in ("shard", "n_docs", "n_kept", "words", "words_kept", "seconds")})
+            skipped += 1
+            continue
+        if scorer is None:
+            from definemed.classifier.inference import Scorer
+
+            f = cfg.filter
+            scorer = Scorer(model_dir, batch_size=f.batch_size, max_length=f.max_length or cfg.classifier.max_length,
+                            bf16=f.bf16, prefetch_batches=f.prefetch_batches, torch_threads=cfg.classifier.torch_threads)
+        per_shard.append(filter_shard(src, out_dir, scorer, threshold, fingerprint, cfg.filter.write_scores))
+    totals = {k: int(sum(s[k] for s in per_shard)) for k in ("n_docs", "n_kept", "words", "words_kept")}
+    totals.update(n_shards=len(sources), n_shards_skipped=skipped, threshold=threshold, model=fingerprint,
+                  seconds=round(time.perf_counter() - t0, 2),
+                  scored_seconds=round(sum(s["seconds"] for s in per_shard[:]) , 2))
+    io.write_json(out_dir / "filter_stats.json", {**totals, "shards": per_shard})
+    return totals
+
+
+def read_filtered(out_dir: Path) -> pa.Table:
+    files = sorted((Path(out_dir) / "shards").glob("shard-*.parquet"))
+    if not files:
+        raise DefinemedError(f"{out_dir}/shards: no filtered shards")
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def read_scores(out_dir: Path) -> pa.Table:
+    files = sorted((Path(out_dir) / "scores").glob("scores-*.parquet"))
+    if not files:
+        raise DefinemedError(f"{out_dir}/scores: no score files (filter.write_scores is off?)")
+    return pa.concat_tables([pq.read_table(f) for f in files])
