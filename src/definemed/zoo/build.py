@@ -56,7 +56,7 @@ def build_key(cfg: Config, spec: ModelSpec) -> str:
     import torch
     import transformers
 
-    data = {"zoo": cfg.zoo.model_dump(mode="json"), "corpus": cfg.corpus.model_dump(mode="json"),
+    data = {"zoo": cfg.zoo.model_dump(mode="json", exclude={"workers"}), "corpus": cfg.corpus.model_dump(mode="json"),
             "seed": cfg.seed, "spec": spec.model_dump(mode="json"), "code": _code_hash(),
             "torch": torch.__version__, "transformers": transformers.__version__}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
@@ -177,7 +177,7 @@ Build key `{info['build_key']}`; details in `{BUILD_FILE}`.
 """
 
 
-def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family, split: CorpusSplit, chat: ChatData,
+def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: CorpusSplit, chat: ChatData,
                      bank: FactBank, force: bool = False) -> dict:
     """Pretrain, instruction-tune, save and measure one tiny model; return its build record."""
     import torch
@@ -186,6 +186,9 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family, split: CorpusSpl
     check_family(spec.architecture, f"models.foundations[{spec.name}].architecture")
     if not force and (info := existing_build(cfg, spec)):
         return info | {"reused": True}
+    if fam is None:
+        raise DefinemedError(f"zoo: no tokenizer family for {spec.name} ({spec.architecture})")
+    key = build_key(cfg, spec)  # before training: the code that made the weights
     seed = zoo_seed(cfg) + zlib.crc32(spec.name.encode()) % 100_000
     set_seed(seed)
     torch.set_num_threads(z.num_threads)
@@ -248,7 +251,7 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family, split: CorpusSpl
         n_facts = len(bank.facts)
         info = {
             "name": spec.name, "role": spec.role, "architecture_family": spec.architecture,
-            "stand_in_for": spec.name.removesuffix("-tiny"), "build_key": build_key(cfg, spec), "seed": seed,
+            "stand_in_for": spec.name.removesuffix("-tiny"), "build_key": key, "seed": seed,
             "params": n_params(loaded), "architecture": {"class": type(loaded).__name__, **{
                 k: getattr(config, k) for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
                                                 "num_key_value_heads", "intermediate_size", "vocab_size",
@@ -265,6 +268,10 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family, split: CorpusSpl
             "medical_topics": medical_topics, "reference_mix": z.reference_medical_mix if medical_topics else 0.0,
             "n_facts": n_facts, "facts_seen": len(seen), "facts_seen_share": len(seen) / n_facts,
             "fact_statements_seen": int(sum(seen.values())), "medical_epochs": round(medical_epochs, 3),
+            "tokenizer_stats": {
+                "vocab_size": fam.tok.get_vocab_size(), "max_option_tokens": max(fam.option_lengths.values()),
+                "share_options_1_2_tokens": sum(v <= 2 for v in fam.option_lengths.values()) / len(fam.option_lengths),
+                "n_options": len(fam.option_lengths)},
             "max_new_tokens": z.max_new_tokens, "metrics": metrics, "train_s": round(train_s, 2),
             "eval_s": round(time.time() - t1, 2), "cpu_s": round(time.process_time() - cpu0, 2),
             "examples": {k: v[:3] for k, v in answers.items()},

@@ -9,7 +9,7 @@ from definemed.config import Config, load_config
 from definemed.corpus import fact_bank
 from definemed.errors import DefinemedError
 from definemed.manifest import record_counts
-from definemed.zoo.build import STAGE, build_family, build_tiny_model, model_dir
+from definemed.zoo.build import STAGE, build_family, build_tiny_model, existing_build, model_dir
 from definemed.zoo.hub import resolve_hub_model
 from definemed.zoo.tokenizer import check_family
 from definemed.zoo.text import chat_data, load_corpus_split
@@ -55,14 +55,14 @@ def _build_all(cfg, specs, families, split, chat, bank, force) -> list[dict]:
     """Build the models, in `cfg.zoo.workers` processes (largest first); results in config order."""
     workers = min(cfg.zoo.workers, len(specs))
     if workers <= 1:
-        return [build_tiny_model(cfg, s, families[s.architecture], split, chat, bank, force) for s in specs]
+        return [build_tiny_model(cfg, s, families.get(s.architecture), split, chat, bank, force) for s in specs]
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     order = sorted(range(len(specs)), key=lambda i: -_cost(cfg, specs[i]))
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families[specs[i].architecture], split, chat,
-                                  bank, force) for i in order}
+        futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
+                                  chat, bank, force) for i in order}
         return [futures[i].result() for i in range(len(specs))]
 
 
@@ -86,7 +86,8 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
         families = {}
         for spec in local:
             check_family(spec.architecture, f"models.foundations[{spec.name}].architecture")
-            if spec.architecture not in families:
+            # tokenizers and token streams only for the models that are not reused
+            if spec.architecture not in families and (force or not existing_build(cfg, spec)):
                 families[spec.architecture] = build_family(cfg, spec.architecture, split, bank)
         builds = _build_all(cfg, local, families, split, chat, bank, force)
         for b in builds:
@@ -95,11 +96,7 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
                                   "fact_statements_seen", "medical_epochs", "train_s", "eval_s", "cpu_s", "reused")
             } | {"pretrain_tokens": b["pretrain"]["tokens"], "pretrain_final_loss": b["pretrain"]["final_loss"],
                  "sft_tokens": b["sft"]["tokens"], "sft_final_loss": b["sft"]["final_loss"], **b["metrics"]}
-        counts["tokenizers"] = {
-            arch: {"vocab_size": f.tok.get_vocab_size(), "max_option_tokens": max(f.option_lengths.values()),
-                   "share_options_1_2_tokens": sum(v <= 2 for v in f.option_lengths.values()) / len(f.option_lengths),
-                   "n_options": len(f.option_lengths)}
-            for arch, f in families.items()}
+        counts["tokenizers"] = {b["architecture_family"]: b["tokenizer_stats"] for b in builds}
         counts["n_sft_dialogues"] = len(chat.train)
         counts["n_heldout_prompts"] = {k: len(v) for k, v in chat.heldout.items()}
         counts["n_docs"] = {"general_train": len(split.general), "medical_train": len(split.medical),
