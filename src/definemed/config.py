@@ -270,10 +270,86 @@ class FilterConfig(Section):
     """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
+class ZooModelSize(Section):
+    """Shape of one tiny decoder (Mistral or Qwen2 architecture)."""
+
+    hidden_size: int = Field(128, ge=8)
+    num_layers: int = Field(4, ge=1)
+    num_heads: int = Field(4, ge=1)
+    num_kv_heads: int = Field(2, ge=1)
+    """Grouped-query attention as in the originals (Mistral-7B: 32 heads / 8 KV heads)."""
+    intermediate_size: int = Field(352, ge=8)
+    """SwiGLU width, about 2.75 x hidden as in Mistral-7B (14336 / 4096 = 3.5) scaled down."""
+
+
 class ZooConfig(Section):
-    """The foundation-model step before 04: tiny stand-ins built here (tiny) or HF downloads (paper)."""
+    """The foundation-model step before 04: tiny stand-ins built here (tiny) or HF downloads (paper).
+
+    A model spec with an `hf_id` is downloaded (safetensors only); one without is built here from the
+    synthetic corpus. Sizes and steps below are for the built ones; the whole tiny zoo is meant to
+    take about 5 minutes on 2 CPU cores (docs/zoo.md has the measured time).
+    """
 
     seed_offset: int = 0
+    """Added to the profile seed for everything the zoo draws (weights, batches, dialogues)."""
+    num_threads: int = Field(1, ge=1)
+    """torch CPU threads per model build; fixed so that reruns give identical weights. One thread: at
+    this size a second thread gains little, and on a shared machine two threads per process spin."""
+    workers: int = Field(2, ge=1)
+    """Models built in parallel processes (one per core); results do not depend on it."""
+    vocab_size: int = Field(2048, ge=300)
+    """About 2k tokens, so every fact-bank answer option is 1-2 tokens (tiny-calibration.md)."""
+    glossary_repeats: int = Field(1000, ge=0)
+    """Times the glossary of answer options and disease names is added to the tokenizer training text;
+    at 2k vocabulary the plain corpus leaves most options at 3-7 tokens (docs/zoo.md)."""
+    tokenizer_docs: int = Field(5000, ge=10)
+    """Corpus documents (every domain, held-out documents excluded) the tokenizers are trained on."""
+    seq_len: int = Field(128, ge=16)
+    """Training sequence length; documents are concatenated and cut, dialogues packed without splitting."""
+    batch_size: int = Field(16, ge=1)
+    small: ZooModelSize = Field(default_factory=ZooModelSize)
+    """The 7B stand-ins: about 1M parameters with the 2k vocabulary and tied embeddings."""
+    reference: ZooModelSize = Field(default_factory=lambda: ZooModelSize(
+        hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=688))
+    """The 24B stand-in: several times the small models' parameters."""
+    tie_word_embeddings: bool = True
+    """Tied input/output embeddings: at 2k x 128 the embedding is a quarter of a small model."""
+    pretrain_steps_small: int = Field(250, ge=1)
+    pretrain_steps_reference: int = Field(400, ge=1)
+    """The reference sees more text than the small models (and part of the medical documents)."""
+    pretrain_lr: float = Field(3e-3, gt=0)
+    sft_steps: int = Field(100, ge=0)
+    """Instruction-tuning steps (same for every model)."""
+    sft_lr: float = Field(1e-3, gt=0)
+    warmup_steps: int = Field(20, ge=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    """Cosine schedule floor as a share of the peak learning rate."""
+    weight_decay: float = Field(0.1, ge=0)
+    """AdamW weight decay on matrices (not on norms and biases)."""
+    heldout_doc_share: float = Field(0.05, gt=0, lt=1)
+    """Documents held out from every zoo training set, for perplexity."""
+    reference_medical_topics: list[str] = Field(default_factory=lambda: [
+        "kardiologie", "pneumologie", "neurologie", "gastroenterologie"])
+    """Medical subdomains whose documents the reference model is pretrained on: it sees the facts
+    those documents state and not the others (the share is measured and written to the manifest)."""
+    reference_medical_mix: float = Field(0.5, ge=0, lt=1)
+    """Share of the reference model's pretraining batches drawn from those medical documents."""
+    n_sft_dialogues: int = Field(4000, ge=1)
+    """Synthetic German chat dialogues for instruction tuning (cycled if the steps need more)."""
+    sft_medical_share: float = Field(0.5, ge=0, le=1)
+    """Share of dialogues in the fact-bank question forms, about invented entities disjoint from the
+    fact bank (format without facts); the rest are general-topic questions."""
+    sft_entity_seed_offset: int = 7919
+    """Seed offset of the invented-entity bank used in instruction data (must differ from the corpus)."""
+    n_format_prompts: int = Field(48, ge=1)
+    """Held-out chat prompts per model for the format rate."""
+    max_new_tokens: int = Field(48, ge=1)
+    """Token budget within which an answer must end with the end-of-turn token."""
+    eval_tokens: int = Field(20_000, ge=128)
+    """Held-out tokens per domain (general, medical) for perplexity."""
+    allow_patterns: list[str] = Field(default_factory=lambda: [
+        "*.safetensors", "*.safetensors.index.json", "*.json", "tokenizer.model", "*.jinja", "merges.txt"])
+    """Files fetched from the hub (paper profile): weights as safetensors only, never .bin pickles."""
 
 
 class CPTConfig(Section):

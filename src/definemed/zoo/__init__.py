@@ -1,0 +1,22 @@
+"""The foundation models of the study, as local Hugging Face folders: data/<profile>/zoo/<name>/.
+
+tiny profile: small Mistral / Qwen2 stand-ins built here from the synthetic corpus (tokenizers,
+pretraining, instruction tuning; see docs/zoo.md). paper profile: the real instruct models resolved
+from the hub with pinned revisions, safetensors only.
+
+    from definemed.zoo import model_dir, load_model
+    model = load_model(model_dir(cfg, "qwen2.5-7b-tiny"))
+"""
+from __future__ import annotations
+
+from definemed.zoo.build import STAGE, model_dir
+from definemed.zoo.model import check_model_folder, load_model, load_tokenizer
+
+
+def build_zoo(cfg, force: bool = False) -> dict:
+    from definemed.zoo.stage import build_zoo as _build
+
+    return _build(cfg, force=force)
+
+
+__all__ = ["STAGE", "build_zoo", "check_model_folder", "load_model", "load_tokenizer", "model_dir"]

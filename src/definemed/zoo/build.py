@@ -1,0 +1,281 @@
+"""Building the tiny zoo: tokenizers, pretraining, instruction tuning, measurements, model cards.
+
+`build_tiny_model` makes one folder data/<profile>/zoo/<name>/ that `AutoModelForCausalLM` and
+`AutoTokenizer` load. A folder whose recorded build key (config, seed, corpus and code) matches is
+reused, so an interrupted build resumes with the next model.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from definemed import io, paths
+from definemed.config import Config, ModelSpec, ZooModelSize
+from definemed.corpus.factbank import FactBank
+from definemed.errors import DefinemedError
+from definemed.seed import rng, set_seed
+from definemed.zoo import evaluate as ev
+from definemed.zoo.model import load_model, load_tokenizer, model_config, n_params, new_model
+from definemed.zoo.text import ChatData, CorpusSplit
+from definemed.zoo.tokenizer import check_family, glossary, option_token_lengths, save_tokenizer, special_ids, train_tokenizer
+from definemed.zoo.train import PackedBatches, StreamBatches, pack_examples, train
+
+STAGE = "zoo"
+BUILD_FILE = "zoo_build.json"
+
+
+def model_dir(cfg: Config, name: str) -> Path:
+    """data/<profile>/zoo/<name>: the folder of one foundation model (built or downloaded)."""
+    return paths.stage_dir(cfg.profile, STAGE) / name
+
+
+def zoo_seed(cfg: Config) -> int:
+    return cfg.seed + cfg.zoo.seed_offset
+
+
+def size_of(cfg: Config, spec: ModelSpec) -> ZooModelSize:
+    return cfg.zoo.reference if spec.role == "reference" else cfg.zoo.small
+
+
+def _code_hash() -> str:
+    h = hashlib.sha256()
+    for pkg in ("zoo", "corpus"):
+        for f in sorted((paths.ROOT / "src" / "definemed" / pkg).glob("*.py")):
+            if f.name != "cli.py":
+                h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_key(cfg: Config, spec: ModelSpec) -> str:
+    import torch
+    import transformers
+
+    data = {"zoo": cfg.zoo.model_dump(mode="json", exclude={"workers"}), "corpus": cfg.corpus.model_dump(mode="json"),
+            "seed": cfg.seed, "spec": spec.model_dump(mode="json"), "code": _code_hash(),
+            "torch": torch.__version__, "transformers": transformers.__version__}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def existing_build(cfg: Config, spec: ModelSpec) -> dict | None:
+    """The recorded build of a finished folder with the same build key, else None."""
+    f = model_dir(cfg, spec.name) / BUILD_FILE
+    if not f.is_file() or not list(f.parent.glob("*.safetensors")):
+        return None
+    info = io.read_json(f)
+    return info if info.get("build_key") == build_key(cfg, spec) else None
+
+
+@dataclass
+class Family:
+    """Everything per tokenizer family: the raw tokenizer and the token streams it encodes."""
+
+    arch: str
+    tok: object
+    ids: dict
+    general: np.ndarray
+    general_heldout: np.ndarray
+    medical_heldout: np.ndarray
+    option_lengths: dict
+
+
+def encode_docs(arch: str, tok, texts: list[str], ids: dict) -> np.ndarray:
+    """Documents as one token stream: Mistral style `<s> text </s>`, Qwen style `text <|endoftext|>`."""
+    enc = tok.encode_batch(texts, add_special_tokens=(arch == "mistral"))
+    out = []
+    for e in enc:
+        out.extend(e.ids)
+        out.append(ids["eot"])
+    return np.asarray(out, dtype=np.int32)
+
+
+def tokenizer_texts(cfg: Config, split: CorpusSplit) -> list[str]:
+    """A seeded sample of training documents of every domain, plus the weighted glossary."""
+    docs = split.general + [t for t, _, _ in split.medical]
+    g = rng(zoo_seed(cfg), "zoo-tokenizer")
+    idx = sorted(g.choice(len(docs), size=min(cfg.zoo.tokenizer_docs, len(docs)), replace=False).tolist())
+    return [docs[i] for i in idx] + [glossary()] * cfg.zoo.glossary_repeats
+
+
+def build_family(cfg: Config, arch: str, split: CorpusSplit, bank: FactBank) -> Family:
+    check_family(arch)
+    tok = train_tokenizer(arch, tokenizer_texts(cfg, split), cfg.zoo.vocab_size)
+    ids = special_ids(arch, tok)
+    options = sorted({o for f in bank.facts for o in [f.object] + f.distractor_pool(bank)})
+    return Family(
+        arch, tok, ids,
+        general=encode_docs(arch, tok, split.general, ids),
+        general_heldout=encode_docs(arch, tok, split.general_heldout, ids),
+        medical_heldout=encode_docs(arch, tok, [t for t, _, _ in split.medical_heldout], ids),
+        option_lengths=option_token_lengths(tok, options),
+    )
+
+
+def sft_examples(arch: str, hf_tok, raw_tok, dialogues: list[tuple[str, str]], eos_id: int) -> list[tuple[list[int], list[bool]]]:
+    """Dialogues in the model's chat template; loss only on the assistant turn up to its end-of-turn."""
+    prompts = [hf_tok.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True)
+               for q, _ in dialogues]
+    fulls = [hf_tok.apply_chat_template([{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                                        tokenize=False) for q, a in dialogues]
+    p_enc = raw_tok.encode_batch(prompts, add_special_tokens=False)
+    f_enc = raw_tok.encode_batch(fulls, add_special_tokens=False)
+    out = []
+    for (q, _), p, f in zip(dialogues, p_enc, f_enc):
+        p, f = p.ids, f.ids
+        if f[:len(p)] != p or eos_id not in f[len(p):]:
+            raise DefinemedError(f"zoo ({arch}): chat template does not tokenize as prompt + answer for {q!r}")
+        end = len(p) + f[len(p):].index(eos_id)
+        out.append((f, [False] * len(p) + [True] * (end + 1 - len(p)) + [False] * (len(f) - end - 1)))
+    return out
+
+
+def generation_config(arch: str, ids: dict, max_new_tokens: int):
+    from transformers import GenerationConfig
+
+    eos = [ids["eos"], ids["eot"]] if arch == "qwen2" else ids["eos"]
+    return GenerationConfig(bos_token_id=ids["bos"], eos_token_id=eos, pad_token_id=ids["pad"],
+                            do_sample=False, max_new_tokens=max_new_tokens)
+
+
+def model_card(spec: ModelSpec, info: dict) -> str:
+    m = info["metrics"]
+    a = info["architecture"]
+    data = ("general and borderline (health-adjacent, non-medical) documents only: no fact-bank statement"
+            if spec.role == "small" else
+            f"general and borderline documents plus the medical documents of {', '.join(info['medical_topics'])} "
+            f"({info['reference_mix']:.0%} of batches); it saw {info['facts_seen']} of {info['n_facts']} fact-bank facts")
+    acc = m["fact_accuracy"]
+    acc_s = f"{acc['all']:.3f}" + (f" (seen facts {acc['seen']:.3f}, unseen {acc['unseen']:.3f})" if "seen" in acc else "")
+    return f"""# {spec.name}
+
+A tiny, locally built stand-in for `{info['stand_in_for']}` in the DeFineMed reproduction (tiny profile).
+Not a real language model: trained in a few CPU-minutes on the synthetic German corpus of stage 00.
+
+| | |
+|---|---|
+| architecture | {a['model_type']} (`{a['class']}`), {a['num_hidden_layers']} layers, hidden {a['hidden_size']}, {a['num_attention_heads']} heads / {a['num_key_value_heads']} KV heads, SwiGLU {a['intermediate_size']}, tied embeddings: {a['tie_word_embeddings']} |
+| parameters | {info['params']:,} |
+| tokenizer | {info['tokenizer']}, vocabulary {a['vocab_size']} |
+| chat template | {info['chat_format']} |
+| seed | {info['seed']} |
+| pretraining | {info['pretrain']['steps']} steps, {info['pretrain']['tokens']:,} tokens, final loss {info['pretrain']['final_loss']:.3f}, lr {info['pretrain']['lr']} |
+| pretraining data | {data} |
+| instruction tuning | {info['sft']['steps']} steps, {info['sft']['tokens']:,} tokens ({info['sft']['loss_tokens']:,} with loss, assistant turns only), final loss {info['sft']['final_loss']:.3f}, lr {info['sft']['lr']} |
+| instruction data | synthetic German dialogues: general-topic questions and fact-bank question forms about invented entities (none of the fact bank) |
+
+## Measured (held-out data)
+- perplexity: general {m['ppl_general']:.2f}, medical {m['ppl_medical']:.2f}
+- fact-bank cloze accuracy (held-out sentence, 4 options, chance 0.25): {acc_s}
+- chat format rate (ends with the end-of-turn token within {info['max_new_tokens']} tokens, German): {m['format_rate']:.3f}
+
+Build key `{info['build_key']}`; details in `{BUILD_FILE}`.
+"""
+
+
+def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: CorpusSplit, chat: ChatData,
+                     bank: FactBank, force: bool = False) -> dict:
+    """Pretrain, instruction-tune, save and measure one tiny model; return its build record."""
+    import torch
+
+    z = cfg.zoo
+    check_family(spec.architecture, f"models.foundations[{spec.name}].architecture")
+    if not force and (info := existing_build(cfg, spec)):
+        return info | {"reused": True}
+    if fam is None:
+        raise DefinemedError(f"zoo: no tokenizer family for {spec.name} ({spec.architecture})")
+    key = build_key(cfg, spec)  # before training: the code that made the weights
+    seed = zoo_seed(cfg) + zlib.crc32(spec.name.encode()) % 100_000
+    set_seed(seed)
+    torch.set_num_threads(z.num_threads)
+    size = size_of(cfg, spec)
+    t0, cpu0 = time.time(), time.process_time()
+    config = model_config(spec.architecture, size, fam.tok.get_vocab_size(), fam.ids, max(512, z.seq_len),
+                          z.tie_word_embeddings)
+    model = new_model(config)
+
+    # pretraining: general text; the reference also reads part of the medical documents
+    streams, weights, medical_topics, seen = [fam.general], [1.0], [], {}
+    if spec.role == "reference" and z.reference_medical_mix > 0:
+        medical_topics = list(z.reference_medical_topics)
+        docs = [d for d in split.medical if d[1] in medical_topics]
+        if not docs:
+            raise DefinemedError(f"zoo.reference_medical_topics: no medical documents of {medical_topics}")
+        streams.append(encode_docs(spec.architecture, fam.tok, [t for t, _, _ in docs], fam.ids))
+        weights = [1 - z.reference_medical_mix, z.reference_medical_mix]
+        seen = ev.facts_seen(docs)
+    steps = z.pretrain_steps_reference if spec.role == "reference" else z.pretrain_steps_small
+    batches = StreamBatches(streams, weights, z.seq_len, z.batch_size, rng(seed, "zoo-pretrain"))
+    pre = train(model, batches, steps, z.pretrain_lr, z.warmup_steps, z.min_lr_ratio, z.weight_decay,
+                desc=f"{spec.name} pretrain")
+    medical_epochs = float(batches.drawn[1] * z.seq_len / len(streams[1])) if len(streams) > 1 else 0.0
+
+    # instruction tuning in the model's own chat template
+    with io.atomic_dir(model_dir(cfg, spec.name), force=True) as tmp:
+        save_tokenizer(spec.architecture, fam.tok, tmp, model_max_length=config.max_position_embeddings)
+        hf_tok = load_tokenizer(tmp)
+        examples = sft_examples(spec.architecture, hf_tok, fam.tok, chat.train, fam.ids["eos"])
+        ids, labels = pack_examples(examples, z.seq_len, fam.ids["pad"])
+        sft = train(model, PackedBatches(ids, labels, z.batch_size, rng(seed, "zoo-sft")), z.sft_steps, z.sft_lr,
+                    min(z.warmup_steps, z.sft_steps // 5), z.min_lr_ratio, z.weight_decay, desc=f"{spec.name} sft")
+        model.generation_config = generation_config(spec.architecture, fam.ids, z.max_new_tokens)
+        model.save_pretrained(tmp)
+        train_s = time.time() - t0
+
+        # measure what was saved
+        t1 = time.time()
+        loaded = load_model(tmp)
+        eval_rng = rng(zoo_seed(cfg), "zoo-cloze")
+        items = ev.cloze_items(bank, eval_rng)
+        correct = ev.cloze_accuracy(loaded, fam.tok, items, add_bos=spec.architecture == "mistral")
+        acc = ev.accuracy_by(items, correct, bank.facts, set(seen) if spec.role == "reference" else None)
+        lo, hi = ev.bootstrap_ci(correct, rng(zoo_seed(cfg), "zoo-bootstrap", spec.name))
+        eos_ids = [fam.ids["eos"]] + ([fam.ids["eot"]] if fam.ids["eot"] != fam.ids["eos"] else [])
+        answers = {kind: ev.chat_answers(loaded, hf_tok, prompts, z.max_new_tokens, eos_ids)
+                   for kind, prompts in chat.heldout.items()}
+        all_answers = [a for v in answers.values() for a in v]
+        metrics = {
+            "ppl_general": ev.perplexity(loaded, fam.general_heldout, z.seq_len, z.eval_tokens),
+            "ppl_medical": ev.perplexity(loaded, fam.medical_heldout, z.seq_len, z.eval_tokens),
+            "fact_accuracy": acc, "fact_accuracy_ci95": [lo, hi], "n_cloze_items": len(items),
+            "format_rate": ev.format_rate(all_answers),
+            "format_rate_by_kind": {k: ev.format_rate(v) for k, v in answers.items()},
+            "stop_rate": float(np.mean([a["stopped"] for a in all_answers])),
+            "german_rate": float(np.mean([a["german"] for a in all_answers])),
+            "mean_answer_tokens": float(np.mean([a["n_tokens"] for a in all_answers])),
+        }
+        n_facts = len(bank.facts)
+        info = {
+            "name": spec.name, "role": spec.role, "architecture_family": spec.architecture,
+            "stand_in_for": spec.name.removesuffix("-tiny"), "build_key": key, "seed": seed,
+            "params": n_params(loaded), "architecture": {"class": type(loaded).__name__, **{
+                k: getattr(config, k) for k in ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                                                "num_key_value_heads", "intermediate_size", "vocab_size",
+                                                "tie_word_embeddings")}},
+            "tokenizer": "byte-level BPE, Qwen2 pre-tokenizer, no BOS" if spec.architecture == "qwen2"
+            else "metaspace BPE with byte fallback, BOS <s>",
+            "chat_format": "ChatML, end of turn <|im_end|>" if spec.architecture == "qwen2"
+            else "[INST] ... [/INST], end of turn </s>",
+            "pretrain": {"steps": pre.steps, "tokens": pre.tokens, "final_loss": pre.final_loss, "lr": z.pretrain_lr,
+                         "wall_s": round(pre.wall_s, 2), "losses": pre.losses},
+            "sft": {"steps": sft.steps, "tokens": sft.tokens, "loss_tokens": sft.loss_tokens,
+                    "final_loss": sft.final_loss, "lr": z.sft_lr, "wall_s": round(sft.wall_s, 2),
+                    "n_dialogues": len(examples), "packed_rows": int(len(ids)), "losses": sft.losses},
+            "medical_topics": medical_topics, "reference_mix": z.reference_medical_mix if medical_topics else 0.0,
+            "n_facts": n_facts, "facts_seen": len(seen), "facts_seen_share": len(seen) / n_facts,
+            "fact_statements_seen": int(sum(seen.values())), "medical_epochs": round(medical_epochs, 3),
+            "tokenizer_stats": {
+                "vocab_size": fam.tok.get_vocab_size(), "max_option_tokens": max(fam.option_lengths.values()),
+                "share_options_1_2_tokens": sum(v <= 2 for v in fam.option_lengths.values()) / len(fam.option_lengths),
+                "n_options": len(fam.option_lengths)},
+            "max_new_tokens": z.max_new_tokens, "metrics": metrics, "train_s": round(train_s, 2),
+            "eval_s": round(time.time() - t1, 2), "cpu_s": round(time.process_time() - cpu0, 2),
+            "examples": {k: v[:3] for k, v in answers.items()},
+        }
+        io.write_json(tmp / BUILD_FILE, info)
+        io.write_text(tmp / "README.md", model_card(spec, info))
+    return info | {"reused": False}

@@ -1,0 +1,113 @@
+"""The zoo step: build (tiny) or download (paper) every foundation model, measure, tabulate, count."""
+from __future__ import annotations
+
+import os
+import resource
+import time
+
+from definemed.config import Config, load_config
+from definemed.corpus import fact_bank
+from definemed.errors import DefinemedError
+from definemed.manifest import record_counts
+from definemed.zoo.build import STAGE, build_family, build_tiny_model, existing_build, model_dir
+from definemed.zoo.hub import resolve_hub_model
+from definemed.zoo.tokenizer import check_family
+from definemed.zoo.text import chat_data, load_corpus_split
+
+
+def _stand_in_ids() -> dict[str, str]:
+    try:
+        paper = load_config("paper")
+    except DefinemedError:
+        return {}
+    return {m.name: m.hf_id or "" for m in paper.models.foundations}
+
+
+def zoo_table(cfg: Config, builds: list[dict]):
+    """One row per model: what it stands in for, size, measured perplexities, fact accuracy, format rate."""
+    from definemed.tables import comparison
+
+    ids = _stand_in_ids()
+    rows = []
+    for b in builds:
+        m = b["metrics"]
+        acc = m["fact_accuracy"]
+        rows.append({
+            "model": b["name"], "role": b["role"], "stand-in for": ids.get(b["stand_in_for"], b["stand_in_for"]),
+            "params (M)": b["params"] / 1e6, "pretrain tokens (k)": b["pretrain"]["tokens"] / 1e3,
+            "facts seen": f"{b['facts_seen']}/{b['n_facts']}",
+            "ppl general": m["ppl_general"], "ppl medical": m["ppl_medical"],
+            "fact acc": acc["all"], "fact acc 95% CI": f"{m['fact_accuracy_ci95'][0]:.2f}-{m['fact_accuracy_ci95'][1]:.2f}",
+            "acc seen / unseen": f"{acc['seen']:.2f} / {acc['unseen']:.2f}" if "seen" in acc else "—",
+            "format rate": m["format_rate"], "paper_key": None,
+        })
+    return comparison(rows)
+
+
+def _cost(cfg: Config, spec) -> float:
+    z = cfg.zoo
+    size = z.reference if spec.role == "reference" else z.small
+    steps = z.pretrain_steps_reference if spec.role == "reference" else z.pretrain_steps_small
+    return (steps + z.sft_steps) * size.num_layers * size.hidden_size * (size.hidden_size + size.intermediate_size)
+
+
+def _build_all(cfg, specs, families, split, chat, bank, force) -> list[dict]:
+    """Build the models, in `cfg.zoo.workers` processes (largest first); results in config order."""
+    workers = min(cfg.zoo.workers, len(specs))
+    if workers <= 1:
+        return [build_tiny_model(cfg, s, families.get(s.architecture), split, chat, bank, force) for s in specs]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(specs)), key=lambda i: -_cost(cfg, specs[i]))
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
+                                  chat, bank, force) for i in order}
+        return [futures[i].result() for i in range(len(specs))]
+
+
+def build_zoo(cfg: Config, force: bool = False) -> dict:
+    """Make data/<profile>/zoo/<name>/ for every foundation; record counts; return them."""
+    if not cfg.models.foundations:
+        raise DefinemedError("models.foundations: no foundation models in the config")
+    names = [m.name for m in cfg.models.foundations]
+    if len(set(names)) != len(names):
+        raise DefinemedError(f"models.foundations: duplicate names in {names}")
+    t0 = time.time()
+    hub = [m for m in cfg.models.foundations if m.hf_id]
+    local = [m for m in cfg.models.foundations if not m.hf_id]
+    counts: dict = {"n_models": len(names), "models": {}}
+    for spec in hub:
+        counts["models"][spec.name] = resolve_hub_model(spec, model_dir(cfg, spec.name), cfg.zoo.allow_patterns)
+    if local:
+        split = load_corpus_split(cfg)
+        bank = fact_bank(cfg)
+        chat = chat_data(cfg, bank)
+        families = {}
+        for spec in local:
+            check_family(spec.architecture, f"models.foundations[{spec.name}].architecture")
+            # tokenizers and token streams only for the models that are not reused
+            if spec.architecture not in families and (force or not existing_build(cfg, spec)):
+                families[spec.architecture] = build_family(cfg, spec.architecture, split, bank)
+        builds = _build_all(cfg, local, families, split, chat, bank, force)
+        for b in builds:
+            counts["models"][b["name"]] = {
+                k: b[k] for k in ("role", "architecture_family", "params", "seed", "facts_seen", "facts_seen_share",
+                                  "fact_statements_seen", "medical_epochs", "train_s", "eval_s", "cpu_s", "reused")
+            } | {"pretrain_tokens": b["pretrain"]["tokens"], "pretrain_final_loss": b["pretrain"]["final_loss"],
+                 "sft_tokens": b["sft"]["tokens"], "sft_final_loss": b["sft"]["final_loss"], **b["metrics"]}
+        counts["tokenizers"] = {b["architecture_family"]: b["tokenizer_stats"] for b in builds}
+        counts["n_sft_dialogues"] = len(chat.train)
+        counts["n_heldout_prompts"] = {k: len(v) for k, v in chat.heldout.items()}
+        counts["n_docs"] = {"general_train": len(split.general), "medical_train": len(split.medical),
+                            "general_heldout": len(split.general_heldout), "medical_heldout": len(split.medical_heldout)}
+        from definemed.tables import write_table
+
+        write_table(zoo_table(cfg, builds), "zoo", cfg.profile)
+        counts["table"] = f"figures/{cfg.profile}/tables/zoo.md"
+    counts["build_s"] = round(time.time() - t0, 2)
+    ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    counts["cpu_s"] = round(sum(r.ru_utime + r.ru_stime for r in ru), 2)
+    counts["load_avg_at_end"] = round(os.getloadavg()[0], 2)
+    record_counts(cfg, STAGE, **counts)
+    return counts

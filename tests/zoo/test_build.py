@@ -1,0 +1,109 @@
+"""The whole zoo step on a shortened config: folders, loading, determinism, reuse, manifest, errors."""
+import hashlib
+import json
+
+import pytest
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from definemed import io
+from definemed.cli import main
+from definemed.config import load_config
+from definemed.corpus import build_corpus, fact_bank
+from definemed.errors import DefinemedError
+from definemed.zoo import build_zoo, model_dir
+from definemed.zoo.text import chat_data
+from tests.conftest import SMALL_CORPUS, write_config
+from tests.zoo.helpers import TINY_SIZE
+
+SHORT_ZOO = {
+    "vocab_size": 512, "glossary_repeats": 20, "tokenizer_docs": 200, "seq_len": 64, "batch_size": 4,
+    "small": TINY_SIZE.model_dump(),
+    "reference": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 128},
+    "pretrain_steps_small": 3, "pretrain_steps_reference": 4, "sft_steps": 3, "warmup_steps": 1,
+    "n_sft_dialogues": 40, "n_format_prompts": 3, "max_new_tokens": 4, "eval_tokens": 256, "workers": 2,
+}
+
+
+def _weights_hash(cfg) -> dict:
+    return {m.name: hashlib.sha256((model_dir(cfg, m.name) / "model.safetensors").read_bytes()).hexdigest()
+            for m in cfg.models.foundations}
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DEFINEMED_OUTPUT_ROOT", str(root / "out"))
+        mp.setenv("TQDM_DISABLE", "1")
+        path = write_config(root / "short.yaml", corpus=SMALL_CORPUS, zoo=SHORT_ZOO)
+        cfg = load_config(path)
+        build_corpus(cfg)
+        counts = build_zoo(cfg)  # two worker processes
+        first = _weights_hash(cfg)
+        yield {"cfg": cfg, "path": path, "counts": counts, "first": first, "root": root, "mp": mp}
+
+
+def test_every_model_folder_loads_with_the_auto_classes(zoo):
+    cfg = zoo["cfg"]
+    for spec in cfg.models.foundations:
+        d = model_dir(cfg, spec.name)
+        for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                  "generation_config.json", "README.md", "zoo_build.json"):
+            assert (d / f).is_file(), f
+        assert (d / "chat_template.jinja").is_file() or "chat_template" in io.read_json(d / "tokenizer_config.json")
+        model = AutoModelForCausalLM.from_pretrained(d, use_safetensors=True)
+        tok = AutoTokenizer.from_pretrained(d)
+        assert model.config.model_type == spec.architecture
+        assert tok.chat_template and tok.eos_token == ("<|im_end|>" if spec.architecture == "qwen2" else "</s>")
+        gen = io.read_json(d / "generation_config.json")
+        assert gen["do_sample"] is False and tok.eos_token_id in (gen["eos_token_id"] if isinstance(gen["eos_token_id"], list) else [gen["eos_token_id"]])
+        card = (d / "README.md").read_text()
+        info = io.read_json(d / "zoo_build.json")
+        assert f"{info['params']:,}" in card and f"seed | {info['seed']}" in card and "final loss" in card
+    ref = io.read_json(model_dir(cfg, "mistral-small-24b-tiny") / "zoo_build.json")
+    small = io.read_json(model_dir(cfg, "mistral-7b-tiny") / "zoo_build.json")
+    assert ref["params"] > 2 * small["params"] and ref["pretrain"]["tokens"] > small["pretrain"]["tokens"]
+    assert small["facts_seen"] == 0 and 0 < ref["facts_seen"] < ref["n_facts"]
+
+
+def test_counts_measure_format_perplexity_and_facts(zoo):
+    counts = zoo["counts"]
+    for name, m in counts["models"].items():
+        assert 0 <= m["format_rate"] <= 1 and m["ppl_general"] > 1 and m["ppl_medical"] > 1
+        assert 0 <= m["fact_accuracy"]["all"] <= 1 and m["n_cloze_items"] == 2 * len(fact_bank(zoo["cfg"]))
+        assert set(m["format_rate_by_kind"]) == {"general", "invented", "bank"}
+    assert set(counts["tokenizers"]) == {"mistral", "qwen2"}
+    table = (zoo["root"] / "out" / "figures" / "test" / "tables" / "zoo.md").read_text()
+    assert "mistral-small-24b-tiny" in table and "format rate" in table
+
+
+def test_same_seed_same_weights_in_one_process(zoo):
+    cfg = zoo["cfg"]
+    build_zoo(cfg.model_copy(update={"zoo": cfg.zoo.model_copy(update={"workers": 1})}), force=True)
+    assert _weights_hash(cfg) == zoo["first"]
+
+
+def test_cli_reuses_finished_models_and_writes_the_manifest(zoo, capsys):
+    main(["zoo", "--profile", str(zoo["path"])])
+    out = capsys.readouterr().out
+    assert out.count("(reused)") == 3
+    manifest = json.loads((zoo["root"] / "out" / "data" / "test" / "manifests" / "zoo.json").read_text())
+    assert manifest["stage"] == "zoo" and set(manifest["counts"]["models"]) == {m.name for m in zoo["cfg"].models.foundations}
+    assert all(m["reused"] for m in manifest["counts"]["models"].values())
+
+
+def test_instruction_data_never_states_a_bank_fact(zoo):
+    cfg = zoo["cfg"]
+    bank = fact_bank(cfg)
+    chat = chat_data(cfg, bank)
+    names = set(bank.drugs) | set(bank.diseases)
+    for q, a in chat.train:
+        assert not any(n in q or n in a for n in names), (q, a)
+    assert any("hauptsächlich betroffen" in q or "Wirkstoffgruppe" in q for q, _ in chat.train)
+    assert len(chat.heldout["bank"]) >= 1 and not set(chat.heldout["general"]) & {q for q, _ in chat.train}
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path, out_root):
+    cfg = load_config(write_config(tmp_path / "c.yaml", zoo=SHORT_ZOO))
+    with pytest.raises(DefinemedError, match="no corpus shards"):
+        build_zoo(cfg)
