@@ -40,17 +40,18 @@ class SlerpPlan:
     converting them three times (the arithmetic is the same either way).
     """
 
-    def __init__(self, t: float, a: torch.Tensor, b: torch.Tensor, *, device: torch.device | str | None = None,
+    def __init__(self, t: float, a: torch.Tensor, b: torch.Tensor, *, storage_dtype: torch.dtype | None = None,
+                 device: torch.device | str | None = None,
                  dot_threshold: float = DOT_THRESHOLD, eps: float = EPS, cache_elements: int = 8 * CHUNK_ELEMENTS):
         if a.shape != b.shape or a.dim() != 1:
             raise ValueError(f"slerp needs two flat tensors of equal length, got {tuple(a.shape)} and {tuple(b.shape)}")
-        if a.dtype != b.dtype:
-            raise ValueError(f"slerp needs inputs of one dtype, got {a.dtype} and {b.dtype}")
-        if not a.is_floating_point():
+        if not (a.is_floating_point() and b.is_floating_point()):
             raise TypeError("SLERP requires floating-point tensors")
+        # mergekit converts both inputs to the configured dtype, or promotes them to a common one
+        self.storage_dtype = storage_dtype or torch.promote_types(a.dtype, b.dtype)
         self.a, self.b = a, b
         self.n = a.numel()
-        self.dtype = compute_dtype(a.dtype)
+        self.dtype = compute_dtype(self.storage_dtype)
         self.device = torch.device(device) if device is not None else a.device
         # mergekit: t = torch.tensor([t]) in the coefficient dtype, reshaped to [outputs, 1]
         self.t = torch.tensor([t], dtype=self.dtype, device=self.device).reshape(-1, 1)
@@ -61,6 +62,9 @@ class SlerpPlan:
         self.cos: float = float("nan")
         self.linear: bool = False
 
+    def _load(self, v: torch.Tensor) -> torch.Tensor:
+        return v.to(self.device).to(self.storage_dtype).reshape(1, -1).to(self.dtype)
+
     # -- passes ----------------------------------------------------------------------------
     def _chunks(self):
         """float32 chunks [1, C] of a and b, in order (cached for small tensors)."""
@@ -68,8 +72,8 @@ class SlerpPlan:
             yield from self._cache
             return
         for start in range(0, self.n, CHUNK_ELEMENTS):
-            x = self.a[start:start + CHUNK_ELEMENTS].to(self.device, non_blocking=True).reshape(1, -1).to(self.dtype)
-            y = self.b[start:start + CHUNK_ELEMENTS].to(self.device, non_blocking=True).reshape(1, -1).to(self.dtype)
+            x = self._load(self.a[start:start + CHUNK_ELEMENTS])
+            y = self._load(self.b[start:start + CHUNK_ELEMENTS])
             if self._cache is not None:
                 self._cache.append((x, y))
             yield x, y
@@ -117,14 +121,12 @@ class SlerpPlan:
 
 def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor, dot_threshold: float = DOT_THRESHOLD,
           eps: float = EPS) -> torch.Tensor:
-    """SLERP from `v0` (t = 0) to `v1` (t = 1); the result has v0's shape and dtype (the pure function)."""
+    """SLERP from `v0` (t = 0) to `v1` (t = 1), the pure function: the result has v0's shape and the
+    inputs' dtype (promoted to a common one if they differ, as mergekit does)."""
     if v0.shape != v1.shape:
         raise ValueError(f"slerp: shapes differ: {tuple(v0.shape)} vs {tuple(v1.shape)}")
-    if v0.dtype != v1.dtype:  # mergekit promotes the two inputs to a common dtype first
-        common = torch.promote_types(v0.dtype, v1.dtype)
-        v0, v1 = v0.to(common), v1.to(common)
     plan = SlerpPlan(t, v0.reshape(-1), v1.reshape(-1), dot_threshold=dot_threshold, eps=eps)
-    out = torch.empty(v0.numel(), dtype=v0.dtype, device=plan.device)
+    out = torch.empty(v0.numel(), dtype=plan.storage_dtype, device=plan.device)
 
     def write(start: int, chunk: torch.Tensor) -> None:
         out[start:start + chunk.numel()] = chunk
