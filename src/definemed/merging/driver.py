@@ -163,13 +163,14 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
         add(name, name, name, resolve_t(spec, last, name, 0.0), "post", None)
 
     tied = "lm_head.weight" not in base.tensors and any(n.endswith("embed_tokens.weight") for n in b_rest)
-    if tied:
-        emb = next(j for j in plan.jobs if j.out.endswith("embed_tokens.weight"))
-        t_head = resolve_t(spec, last, "lm_head.weight", 0.0)
-        if t_head != emb.t:
-            raise DefinemedError(
-                f"{spec.source}: key 'parameters.t': the models tie lm_head.weight to {emb.out}, but t resolves "
-                f"to {t_head:g} for lm_head.weight and {emb.t:g} for {emb.out}; one shared tensor cannot take both")
+    if tied:  # as in mergekit, no lm_head.weight is written; a filter aimed at it cannot take effect
+        settings = [spec.parameters] + [s.parameters for s in spec.slices]
+        for setting in settings:
+            for c in setting or ():
+                if c.filter not in (None, "*") and c.filter in "lm_head.weight":
+                    raise DefinemedError(
+                        f"{spec.source}: key 'parameters.t': filter '{c.filter}' targets lm_head.weight, but the "
+                        "models tie it to the input embeddings (no separate tensor to merge)")
     return plan
 
 
