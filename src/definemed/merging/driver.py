@@ -187,13 +187,18 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
             writer.write(job.out, 0, a)
         elif job.t in (0.0, 1.0):
             # t = 0 / t = 1: SLERP's coefficients are exactly (1, 0) / (0, 1); copy the endpoint
-            src = a if job.t == 0.0 else b
-            step = 1 << 24
+            src, model, name = (a, plan.base, job.base_name) if job.t == 0.0 else (b, plan.other, job.other_name)
+            step = 1 << 22
             for start in range(0, job.numel, step):
                 chunk = src[start:start + step]
                 writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype))
+                model.release(name, start, step)
         else:
-            p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device)
+            def release(start: int, count: int) -> None:
+                plan.base.release(job.base_name, start, count)
+                plan.other.release(job.other_name, start, count)
+
+            p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device, release=release)
 
             def write(start: int, chunk: torch.Tensor) -> None:
                 writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype).cpu())
@@ -208,6 +213,7 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
 
 
 def default_threads() -> int:
+    """Tensors in flight at once: overlaps page faults and writes with arithmetic."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -270,13 +276,12 @@ def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: O
         raise DefinemedError(f"device '{device}': no CUDA device available")
     plan = plan_merge(spec)
     threads = threads or default_threads()
-    old_threads = torch.get_num_threads()
     try:
         with io.atomic_dir(out_dir, force=force) as tmp:
             outs = [OutTensor(j.out, j.out_dtype, j.shape) for j in plan.jobs]
             writer = ShardedWriter(tmp, outs, max_shard_bytes, metadata={"merge": "definemed-slerp"})
-            if threads > 1:
-                torch.set_num_threads(1)  # parallel over tensors, not inside one
+            # torch's intra-op thread count is left alone: it fixes how reductions split a tensor, and
+            # mergekit runs with the default, so equal thread counts give bit-identical results
             order = sorted(plan.jobs, key=lambda j: -j.numel)  # big tensors first: no straggler at the end
             bar = tqdm(total=sum(j.numel for j in plan.jobs), unit="param", unit_scale=True, desc="merge",
                        disable=not progress)
@@ -295,7 +300,6 @@ def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: O
                 bar.close()
             _finish(plan, tmp, out_dir.name)
     finally:
-        torch.set_num_threads(old_threads)
         plan.base.close()
         plan.other.close()
     merged = [j for j in plan.jobs if j.t is not None]
@@ -310,6 +314,7 @@ def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: O
 
 def _finish(plan: MergePlan, tmp: Path, name: str) -> None:
     spec = plan.spec
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private
     for f in TOKENIZER_FILES:
         src = spec.base_model / f
         if src.is_file():

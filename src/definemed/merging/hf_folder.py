@@ -147,16 +147,22 @@ class SafetensorsModel:
             return torch.empty(0, dtype=info.dtype)
         return torch.frombuffer(self._map(info.file), dtype=info.dtype, count=info.numel, offset=info.start)
 
-    def release(self, name: str) -> None:
-        """Drop the mapped pages of a tensor from this process's resident set (the page cache keeps them)."""
+    def release(self, name: str, start: int = 0, count: int | None = None) -> None:
+        """Drop the mapped pages of a tensor (or of elements [start, start + count)) from this process's
+        resident set; the page cache keeps them, so reading them again costs a minor fault only."""
         info = self.tensors[name]
         m = self._maps.get(info.file)
         if m is None or info.nbytes == 0:
             return
-        start = info.start - info.start % PAGE
-        end = min(len(m), info.start + info.nbytes)
+        item = info.dtype.itemsize
+        b0 = info.start + start * item
+        b1 = info.start + (info.nbytes if count is None else min(info.nbytes, (start + count) * item))
+        b0 -= b0 % PAGE
+        b1 = min(len(m), b1)
+        if b1 <= b0:
+            return
         try:
-            m.madvise(mmap.MADV_DONTNEED, start, end - start)
+            m.madvise(mmap.MADV_DONTNEED, b0, b1 - b0)
         except (OSError, ValueError, AttributeError):
             pass
 

@@ -38,11 +38,13 @@ class SlerpPlan:
     `a`, `b`: 1-D views (any floating dtype, same dtype, possibly memory-mapped); `t` in [0, 1].
     `cache_elements`: tensors up to this size keep their float32 chunks between passes instead of
     converting them three times (the arithmetic is the same either way).
+    `release(start, count)`: called after each chunk of a pass over the inputs has been used.
     """
 
     def __init__(self, t: float, a: torch.Tensor, b: torch.Tensor, *, storage_dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None,
-                 dot_threshold: float = DOT_THRESHOLD, eps: float = EPS, cache_elements: int = 8 * CHUNK_ELEMENTS):
+                 dot_threshold: float = DOT_THRESHOLD, eps: float = EPS, cache_elements: int = 8 * CHUNK_ELEMENTS,
+                 release: Callable[[int, int], None] | None = None):
         if a.shape != b.shape or a.dim() != 1:
             raise ValueError(f"slerp needs two flat tensors of equal length, got {tuple(a.shape)} and {tuple(b.shape)}")
         if not (a.is_floating_point() and b.is_floating_point()):
@@ -56,6 +58,7 @@ class SlerpPlan:
         # mergekit: t = torch.tensor([t]) in the coefficient dtype, reshaped to [outputs, 1]
         self.t = torch.tensor([t], dtype=self.dtype, device=self.device).reshape(-1, 1)
         self.dot_threshold, self.eps = dot_threshold, eps
+        self.release = release
         self._cache: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if self.n <= cache_elements else None
         self.coef_a: torch.Tensor | None = None
         self.coef_b: torch.Tensor | None = None
@@ -77,6 +80,8 @@ class SlerpPlan:
             if self._cache is not None:
                 self._cache.append((x, y))
             yield x, y
+            if self.release is not None:  # e.g. drop a memory-mapped chunk's pages once it is used
+                self.release(start, CHUNK_ELEMENTS)
 
     def coefficients(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Passes 1 and 2: the norms, the dot product of the directions, and the two coefficients."""
