@@ -157,3 +157,19 @@ def test_filter_on_a_tied_lm_head_is_refused(qwen_pair, tmp_path, capsys):
     cfg = slices_cfg(base, other, [{"filter": "lm_head", "value": 0.2}, {"value": 0.5}])
     err = run_cli(capsys, write_yaml(tmp_path / "m.yaml", cfg), tmp_path / "out")
     assert "'lm_head'" in err and "tie" in err
+
+
+def test_tensor_without_a_t_is_named(llama_pair, tmp_path, capsys):
+    base, other = llama_pair
+    cfg = slices_cfg(base, other, [{"filter": "self_attn", "value": 0.3}])  # no default entry
+    err = run_cli(capsys, write_yaml(tmp_path / "m.yaml", cfg), tmp_path / "out")
+    assert "model.embed_tokens.weight" in err and "parameters.t" in err
+
+
+def test_malformed_yaml_and_missing_model_folder(llama_pair, tmp_path, capsys):
+    base, other = llama_pair
+    (tmp_path / "bad.yaml").write_text("merge_method: slerp\nslices: [\n")
+    assert "malformed YAML" in run_cli(capsys, tmp_path / "bad.yaml", tmp_path / "out")
+    cfg = slices_cfg(base, tmp_path / "nowhere", 0.5)
+    err = run_cli(capsys, write_yaml(tmp_path / "m.yaml", cfg), tmp_path / "out")
+    assert "slices.0.sources.1.model" in err and "nowhere" in err

@@ -114,3 +114,23 @@ def test_layer_subset_rewrites_the_config(llama_pair, tmp_path):
     merge(cfg, tmp_path / "out", progress=False)
     assert json.loads((tmp_path / "out" / "config.json").read_text())["num_hidden_layers"] == 2
     assert "model.layers.2.mlp.up_proj.weight" not in tensors(tmp_path / "out")
+
+
+@pytest.mark.gpu
+def test_cuda_merge_matches_cpu(qwen_pair, tmp_path):
+    base, other = qwen_pair
+    merge(slices_cfg(base, other, PAPER_T), tmp_path / "cpu", progress=False, device="cpu")
+    merge(slices_cfg(base, other, PAPER_T), tmp_path / "gpu", progress=False, device="cuda")
+    a, b = tensors(tmp_path / "cpu"), tensors(tmp_path / "gpu")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-2, atol=1e-3)
+
+
+def test_no_cuda_device_is_an_error(llama_pair, tmp_path):
+    from definemed.errors import DefinemedError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(DefinemedError, match="no CUDA device"):
+        merge(slices_cfg(*llama_pair, 0.5), tmp_path / "out", device="cuda", progress=False)
+    assert not (tmp_path / "out").exists()
