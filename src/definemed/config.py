@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -360,10 +360,39 @@ class CPTConfig(Section):
     """The paper: micro batch 1 on memory-limited A100s."""
 
 
+T = Annotated[float, Field(ge=0, le=1)]
+
+
 class MergeConfig(Section):
-    """Stage 05: layer-wise, component-specific SLERP (mergekit-style)."""
+    """Stage 05: layer-wise, component-specific SLERP (mergekit-style); base = instruct, other = CPT."""
 
     method: Literal["slerp"] = "slerp"
+    """The paper merges by SLERP; nothing else is implemented."""
+    self_attn_t: list[T] = Field(default_factory=lambda: [0.0, 0.5, 0.3, 0.7, 1.0], min_length=1)
+    """t anchors for self-attention tensors, spread evenly over the layers (mergekit gradient). The paper's
+    exact values are not public; BioMistral's gradient-SLERP template (same CPT-then-merge recipe)."""
+    mlp_t: list[T] = Field(default_factory=lambda: [1.0, 0.5, 0.7, 0.3, 0.0], min_length=1)
+    """t anchors for MLP tensors (the mirror image of self_attn_t, as in the same template)."""
+    default_t: T = 0.5
+    """t of every other tensor (embeddings, norms, LM head)."""
+    dtype: Optional[Literal["bfloat16", "float16", "float32"]] = None
+    """Dtype of the merged weights; None keeps the inputs' dtype (the paper's models are bfloat16)."""
+    sweep_t: list[T] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
+    """Global t values of the trade-off sweep (one merge per value, same t for every tensor)."""
+    threads: Optional[int] = Field(None, ge=1)
+    """Tensors merged in parallel; None: min(4, CPU count)."""
+    device: str = "auto"
+    """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
+    max_shard_size: str = "5GB"
+    """Largest output safetensors shard (mergekit's default)."""
+    eval_docs: int = Field(200, ge=1)
+    """Held-out synthetic documents per domain (medical, general) for the perplexities."""
+    eval_seq_len: int = Field(256, ge=8)
+    """Tokens per document scored for perplexity (longer documents are cut)."""
+    format_prompts: int = Field(50, ge=1)
+    """Chat prompts for the instruction-format rate."""
+    format_max_new_tokens: int = Field(48, ge=1)
+    """Token budget within which an answer must end with the end-of-turn token."""
 
 
 class FailureConfig(Section):

@@ -1,0 +1,336 @@
+"""The streaming merge: a mergekit-style SLERP config -> a Hugging Face model folder.
+
+    merge("merge.yaml", "out/")      # or merge(spec_dict, ...)
+
+1. validate the config (`spec.load_spec`) and both model folders (same architecture, same tensor
+   names and shapes; a corrupt shard, a missing tensor or a shape mismatch is an error naming it);
+2. plan every output tensor: which input tensors, which t (filters and layer gradients resolved as
+   mergekit does), which dtype; the output layout is fixed before any arithmetic;
+3. merge tensor by tensor on a thread pool: inputs are memory-mapped views, SLERP runs in chunks of
+   2^20 elements, and each result chunk is written to its final place in the output shard; t = 0 and
+   t = 1 copy the endpoint;
+4. copy the base model's tokenizer, chat template and generation config, write config.json (layer
+   count and dtype updated), the normalised merge config `merge_config.yaml`, a per-tensor report
+   `merge_report.json` and a model card `README.md`.
+
+Everything is written into a temporary folder next to OUT_DIR and renamed at the end, so a failed
+merge leaves no partial output; an existing OUT_DIR is refused unless force=True.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from definemed import io
+from definemed.errors import DefinemedError
+from definemed.merging.hf_folder import OutTensor, SafetensorsModel, ShardedWriter, text_config
+from definemed.merging.slerp import SlerpPlan
+from definemed.merging.spec import MergeSpec, layer_position, load_spec, resolve_t
+
+LAYER_RE = re.compile(r"^(?P<prefix>.*?\blayers\.)(?P<idx>\d+)(?P<suffix>\..+)$")
+TOKENIZER_FILES = (
+    "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json", "tokenizer.model", "added_tokens.json",
+    "merges.txt", "vocab.json", "chat_template.jinja", "chat_template.json", "generation_config.json",
+)
+"""Copied from the base model (mergekit's list plus vocab.json)."""
+DEFAULT_SHARD_BYTES = 5 * 1000**3
+"""mergekit's default `--out-shard-size` (5B bytes)."""
+
+
+def is_post_weight(name: str) -> bool:
+    """Tensors after the decoder layers (final norm, LM head): mergekit's `post_weights`."""
+    return name.startswith("lm_head.") or bool(re.match(r"^(model\.)?norm\.", name))
+
+
+@dataclass
+class Job:
+    out: str
+    base_name: str
+    other_name: str
+    t: Optional[float]
+    """None: a non-floating tensor, copied (both inputs must agree)."""
+    kind: str
+    """pre, layer or post."""
+    layer: Optional[int]
+    shape: tuple[int, ...]
+    storage_dtype: torch.dtype
+    out_dtype: torch.dtype
+    numel: int
+    cos: float = float("nan")
+    linear: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class MergePlan:
+    spec: MergeSpec
+    base: SafetensorsModel
+    other: SafetensorsModel
+    jobs: list[Job] = field(default_factory=list)
+    layer_map: list[int] = field(default_factory=list)
+    """Output layer -> the base model's input layer."""
+
+
+def _dtype(name: Optional[str]) -> Optional[torch.dtype]:
+    return getattr(torch, name) if name else None
+
+
+def _split_layers(model: SafetensorsModel) -> tuple[dict[int, dict[str, str]], list[str]]:
+    layers: dict[int, dict[str, str]] = {}
+    rest = []
+    for name in model.tensors:
+        m = LAYER_RE.match(name)
+        if m:
+            layers.setdefault(int(m["idx"]), {})[m["prefix"] + "{}" + m["suffix"]] = name
+        else:
+            rest.append(name)
+    return layers, rest
+
+
+def plan_merge(spec: MergeSpec) -> MergePlan:
+    """Open both models, check they can be merged, and resolve every output tensor."""
+    base, other = SafetensorsModel(spec.base_model), SafetensorsModel(spec.other_model)
+    bc, oc = text_config(base.config), text_config(other.config)
+    for key in ("architectures", "model_type"):
+        if base.config.get(key) != other.config.get(key):
+            raise DefinemedError(f"{other.folder}: {key} {other.config.get(key)!r} differs from the base model's "
+                                 f"{base.config.get(key)!r}")
+    for key in ("hidden_size", "vocab_size", "num_attention_heads", "num_key_value_heads", "intermediate_size"):
+        if bc.get(key) != oc.get(key):
+            raise DefinemedError(f"{other.folder}: config {key} = {oc.get(key)} differs from the base model's "
+                                 f"{bc.get(key)} ({spec.base_model})")
+    plan = MergePlan(spec, base, other)
+    b_layers, b_rest = _split_layers(base)
+    o_layers, o_rest = _split_layers(other)
+    if not b_layers:
+        raise DefinemedError(f"{base.folder}: no decoder layers ('*.layers.N.*' tensors) found")
+    for name in sorted(set(o_rest) - set(b_rest)):
+        raise DefinemedError(f"{base.folder}: tensor {name} is missing (present in {other.folder})")
+    for name in sorted(set(b_rest) - set(o_rest)):
+        raise DefinemedError(f"{other.folder}: tensor {name} is missing (present in {base.folder})")
+    sd, od = _dtype(spec.dtype), _dtype(spec.out_dtype)
+
+    def add(out: str, bname: str, oname: str, t: float, kind: str, layer: Optional[int]) -> None:
+        bi, oi = base.tensors[bname], other.tensors[oname]
+        if bi.shape != oi.shape:
+            raise DefinemedError(f"{other.folder}: tensor {oname} has shape {list(oi.shape)}, the base model's "
+                                 f"{bname} has {list(bi.shape)}")
+        floating = bi.dtype.is_floating_point and oi.dtype.is_floating_point
+        if not floating:
+            if bi.dtype != oi.dtype:
+                raise DefinemedError(f"{other.folder}: tensor {oname}: non-floating dtypes differ ({oi.dtype} vs {bi.dtype})")
+            storage = bi.dtype
+        else:
+            storage = torch.promote_types(sd or bi.dtype, sd or oi.dtype)
+        plan.jobs.append(Job(out, bname, oname, t if floating else None, kind, layer, bi.shape, storage,
+                             (od or storage) if floating else storage, bi.numel))
+
+    last = len(spec.slices) - 1
+    pre = [n for n in b_rest if not is_post_weight(n)]
+    post = [n for n in b_rest if is_post_weight(n)]
+    for name in pre:
+        add(name, name, name, resolve_t(spec, 0, name, 0.0), "pre", None)
+    out_idx = 0
+    for si, s in enumerate(spec.slices):
+        for off in range(s.n_layers):
+            bl, ol = s.base.start + off, s.other.start + off
+            if bl not in b_layers:
+                raise DefinemedError(f"{base.folder}: layer {bl} has no tensors")
+            bt, ot = b_layers[bl], o_layers.get(ol, {})
+            for tpl in sorted(set(ot) - set(bt)):
+                raise DefinemedError(f"{base.folder}: tensor {tpl.format(bl)} is missing "
+                                     f"(present in {other.folder} as {tpl.format(ol)})")
+            pos = layer_position(off, s.n_layers)
+            for tpl, bname in bt.items():
+                if tpl not in ot:
+                    raise DefinemedError(f"{other.folder}: tensor {tpl.format(ol)} is missing")
+                out = tpl.format(out_idx)
+                add(out, bname, ot[tpl], resolve_t(spec, si, out, pos), "layer", out_idx)
+            plan.layer_map.append(bl)
+            out_idx += 1
+    for name in post:
+        add(name, name, name, resolve_t(spec, last, name, 0.0), "post", None)
+
+    tied = "lm_head.weight" not in base.tensors and any(n.endswith("embed_tokens.weight") for n in b_rest)
+    if tied:  # as in mergekit, no lm_head.weight is written; a filter aimed at it cannot take effect
+        settings = [spec.parameters] + [s.parameters for s in spec.slices]
+        for setting in settings:
+            for c in setting or ():
+                if c.filter not in (None, "*") and c.filter in "lm_head.weight":
+                    raise DefinemedError(
+                        f"{spec.source}: key 'parameters.t': filter '{c.filter}' targets lm_head.weight, but the "
+                        "models tie it to the input embeddings (no separate tensor to merge)")
+    return plan
+
+
+def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[str]) -> None:
+    t0 = time.perf_counter()
+    a = plan.base.tensor(job.base_name)
+    b = plan.other.tensor(job.other_name)
+    out_item = job.out_dtype.itemsize
+    try:
+        if job.t is None:
+            if not torch.equal(a, b):
+                raise DefinemedError(f"{plan.other.folder}: non-floating tensor {job.other_name} differs from the "
+                                     "base model's; it cannot be interpolated")
+            writer.write(job.out, 0, a)
+        elif job.t in (0.0, 1.0):
+            # t = 0 / t = 1: SLERP's coefficients are exactly (1, 0) / (0, 1); copy the endpoint
+            src, model, name = (a, plan.base, job.base_name) if job.t == 0.0 else (b, plan.other, job.other_name)
+            step = 1 << 22
+            for start in range(0, job.numel, step):
+                chunk = src[start:start + step]
+                writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype))
+                model.release(name, start, step)
+        else:
+            def release(start: int, count: int) -> None:
+                plan.base.release(job.base_name, start, count)
+                plan.other.release(job.other_name, start, count)
+
+            p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device, release=release)
+
+            def write(start: int, chunk: torch.Tensor) -> None:
+                writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype).cpu())
+
+            p.combine(write)
+            job.cos, job.linear = p.cos, p.linear
+    finally:
+        del a, b
+        plan.base.release(job.base_name)
+        plan.other.release(job.other_name)
+    job.seconds = time.perf_counter() - t0
+
+
+def default_threads() -> int:
+    """Tensors in flight at once: overlaps page faults and writes with arithmetic."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _out_config(plan: MergePlan) -> dict:
+    cfg = json.loads(json.dumps(plan.base.config))
+    text = text_config(cfg)
+    n_base = text["num_hidden_layers"]
+    text["num_hidden_layers"] = len(plan.layer_map)
+    if isinstance(text.get("layer_types"), list) and len(text["layer_types"]) == n_base:
+        text["layer_types"] = [text["layer_types"][i] for i in plan.layer_map]
+    dtype = plan.spec.out_dtype or plan.spec.dtype
+    if dtype:
+        cfg["dtype" if "torch_dtype" not in cfg else "torch_dtype"] = dtype
+    return cfg
+
+
+def _schedule_rows(plan: MergePlan) -> list[dict]:
+    rows: dict[int, dict] = {}
+    for j in plan.jobs:
+        if j.kind != "layer" or j.t is None:
+            continue
+        comp = "self_attn" if "self_attn" in j.out else "mlp" if "mlp" in j.out else "other"
+        rows.setdefault(j.layer, {}).setdefault(comp, set()).add(j.t)
+    return [{"layer": k, **{c: sorted(v) for c, v in d.items()}} for k, d in sorted(rows.items())]
+
+
+def model_card(plan: MergePlan, name: str, config_yaml: str) -> str:
+    spec = plan.spec
+    lines = [
+        "---", "base_model:", f"- {spec.base_model}", f"- {spec.other_model}", "library_name: transformers",
+        "tags:", "- merge", "- slerp", "- definemed", "---", "", f"# {name}", "",
+        "A SLERP merge made with `python -m definemed merge` (a streaming, mergekit-compatible SLERP).", "",
+        f"- base model (t = 0): `{spec.base_model}`", f"- other model (t = 1): `{spec.other_model}`",
+        f"- layers: {len(plan.layer_map)}, tensors: {len(plan.jobs)}", "",
+        "## Per-layer t", "", "| layer | self_attn | mlp | other |", "|---|---|---|---|",
+    ]
+    for r in _schedule_rows(plan):
+        fmt = lambda v: ", ".join(f"{x:.3f}" for x in v) if v else "—"  # noqa: E731
+        lines.append(f"| {r['layer']} | {fmt(r.get('self_attn'))} | {fmt(r.get('mlp'))} | {fmt(r.get('other'))} |")
+    rest = sorted({(j.out, j.t) for j in plan.jobs if j.kind != "layer" and j.t is not None})
+    lines += ["", "Outside the layers: " + ", ".join(f"`{n}` t = {t:g}" for n, t in rest), "",
+              "## Configuration", "", "```yaml", config_yaml.rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: Optional[int] = None,
+          device: Optional[str] = None, max_shard_bytes: int = DEFAULT_SHARD_BYTES, progress: bool = True) -> dict:
+    """Run a SLERP merge; return a summary (paths, counts, seconds). See the module docstring."""
+    t_start = time.perf_counter()
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not force:
+        raise DefinemedError(f"{out_dir}: output folder exists (use --force to replace it)")
+    spec = config if isinstance(config, MergeSpec) else load_spec(config)
+    for m in spec.models:
+        if out_dir.resolve() == m or m.is_relative_to(out_dir.resolve()):
+            raise DefinemedError(f"{out_dir}: the output folder would replace the input model {m}")
+    if device in (None, "auto"):
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DefinemedError(f"device '{device}': no CUDA device available")
+    plan = plan_merge(spec)
+    threads = threads or default_threads()
+    try:
+        with io.atomic_dir(out_dir, force=force) as tmp:
+            outs = [OutTensor(j.out, j.out_dtype, j.shape) for j in plan.jobs]
+            writer = ShardedWriter(tmp, outs, max_shard_bytes, metadata={"merge": "definemed-slerp"})
+            # torch's intra-op thread count is left alone: it fixes how reductions split a tensor, and
+            # mergekit runs with the default, so equal thread counts give bit-identical results
+            order = sorted(plan.jobs, key=lambda j: -j.numel)  # big tensors first: no straggler at the end
+            bar = tqdm(total=sum(j.numel for j in plan.jobs), unit="param", unit_scale=True, desc="merge",
+                       disable=not progress)
+            try:
+                with ThreadPoolExecutor(max_workers=threads) as pool:
+                    futures = {pool.submit(_run_job, j, plan, writer, device): j for j in order}
+                    for f in futures:
+                        f.add_done_callback(lambda f, j=futures[f]: bar.update(j.numel))
+                    done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                    for f in pending:
+                        f.cancel()
+                    for f in done:
+                        f.result()
+            finally:
+                writer.close()
+                bar.close()
+            _finish(plan, tmp, out_dir.name)
+    finally:
+        plan.base.close()
+        plan.other.close()
+    merged = [j for j in plan.jobs if j.t is not None]
+    return {
+        "out_dir": str(out_dir), "tensors": len(plan.jobs), "layers": len(plan.layer_map),
+        "shards": writer.n_shards, "bytes": writer.total_size, "threads": threads, "device": device,
+        "seconds": round(time.perf_counter() - t_start, 3),
+        "slerp_tensors": sum(1 for j in merged if j.t not in (0.0, 1.0)),
+        "copied_tensors": sum(1 for j in plan.jobs if j.t is None or j.t in (0.0, 1.0)),
+    }
+
+
+def _finish(plan: MergePlan, tmp: Path, name: str) -> None:
+    spec = plan.spec
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private
+    for f in TOKENIZER_FILES:
+        src = spec.base_model / f
+        if src.is_file():
+            shutil.copy2(src, tmp / f)
+    io.write_json(tmp / "config.json", _out_config(plan))
+    config_yaml = "# mergekit-compatible; normalised by definemed (absolute paths, explicit slices)\n" + \
+        yaml.safe_dump(spec.to_mergekit(), sort_keys=False)
+    (tmp / "merge_config.yaml").write_text(config_yaml, encoding="utf-8")
+    report = {
+        "source_config": spec.raw,
+        "base_model": str(spec.base_model), "other_model": str(spec.other_model),
+        "layer_map": plan.layer_map,
+        "tensors": [{"name": j.out, "base": j.base_name, "other": j.other_name, "kind": j.kind, "layer": j.layer,
+                     "t": j.t, "cos": None if j.cos != j.cos else round(j.cos, 6), "linear": j.linear,
+                     "dtype": str(j.out_dtype).removeprefix("torch."), "shape": list(j.shape)}
+                    for j in plan.jobs],
+    }
+    io.write_json(tmp / "merge_report.json", report)
+    (tmp / "README.md").write_text(model_card(plan, name, config_yaml), encoding="utf-8")
