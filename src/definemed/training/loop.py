@@ -155,7 +155,8 @@ def train(spec_path: str | Path) -> dict:
             kept = [ln for ln in old if ln and json.loads(ln)["step"] <= step]
             metrics_file.write_text("".join(ln + "\n" for ln in kept))
 
-        t_last, tok_since, real_since = time.perf_counter(), 0, 0
+        t_start = t_last = time.perf_counter()
+        tok_since = real_since = 0
         while step < spec.steps:
             bins_global = [order(cursor + j) for j in range(spec.global_batch)]
             n_global = int(sum(label_counts[b] for b in bins_global))  # known from the plan: no all-reduce
@@ -185,7 +186,7 @@ def train(spec_path: str | Path) -> dict:
             loss_val = loss_sum.item() / max(1, n_global)
             if rank == 0:
                 rec = {"step": step, "loss": loss_val, "lr": lr, "grad_norm": float(gnorm),
-                       "label_tokens": n_global}
+                       "label_tokens": n_global, "elapsed_s": time.perf_counter() - t_start}
                 if step % spec.log_every == 0 or step == spec.steps:
                     dt = time.perf_counter() - t_last
                     tps = real_since / dt
