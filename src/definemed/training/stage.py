@@ -60,7 +60,7 @@ def load_finemed(cfg: Config) -> pd.DataFrame:
     if not files:
         raise DefinemedError(f"{d}: no FineMed-de shards (run stage 03_filter first)")
     df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
-    df = df[df.text.str.len() > 0]
+    df = df[df.text.astype(str).map(len) > 0] if len(df) else df
     if df.empty:
         raise DefinemedError(f"{d}: FineMed-de is empty (no document passed the filter)")
     return df.reset_index(drop=True)
