@@ -116,3 +116,21 @@ def test_bad_input_fails_before_any_work(setup, reference, tmp_path):
         preflight(other, 2)
     with pytest.raises(DefinemedError, match="global_batch"):
         launch(_spec(setup, "bad_batch", global_batch=3), 2, echo=False)
+
+
+def test_peak_flops_lookup_and_mfu():
+    from definemed.training.flops import flops_per_token, mfu, peak_flops
+
+    assert peak_flops("NVIDIA A100-SXM4-40GB") == 312e12
+    assert peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops("Intel Xeon") is None and peak_flops(None) is None
+    fpt = flops_per_token(7e9, 32, 4096, 4096)
+    assert mfu(3000, fpt, 312e12) == pytest.approx(3000 * fpt / 312e12)
+    assert mfu(3000, fpt, None) is None
+
+
+@pytest.mark.gpu
+def test_gpu_bf16_nccl_run(setup):
+    n = min(2, torch.cuda.device_count())
+    metrics = launch(_spec(setup, "gpu", steps=2, checkpoint_every=0, global_batch=4), n, echo=False)
+    assert len(metrics) == 2 and np.isfinite(metrics[-1]["loss"])
