@@ -70,6 +70,27 @@ def test_golden_loss_curve(reference):
     assert losses[-1] < losses[0] - 0.1  # it learns
 
 
+def test_first_step_loss_equals_plain_hf_model(setup, reference):
+    """The sharded model (meta init, broadcast load, rebuilt rotary buffers) computes the same loss
+    as the plain Hugging Face model on the first global batch."""
+    from transformers import AutoModelForCausalLM
+
+    from definemed.packing import PackedDataset, PackingPlan
+    from definemed.training.loop import SequenceOrder, causal_lm_loss
+
+    spec, metrics = reference
+    plan = PackingPlan.load(spec.plan)
+    ds = PackedDataset(plan, TokenFile(spec.data))
+    order = SequenceOrder(plan.num_bins, spec.seed)
+    items = [ds[order(j)] for j in range(spec.global_batch)]
+    batch = {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in ("input_ids", "position_ids", "labels")}
+    model = AutoModelForCausalLM.from_pretrained(spec.model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        loss, n = causal_lm_loss(model, batch)
+    assert metrics[0]["label_tokens"] == int(n)
+    assert metrics[0]["loss"] == pytest.approx(float(loss) / int(n), rel=1e-5)
+
+
 def test_two_process_fsdp_equals_single_process(setup, reference):
     """Same global batch and data order on 1 process (gradient accumulation over all 4 sequences)
     and on 2 FSDP ranks (2 each, reduce-scatter): same losses and weights up to float noise."""
