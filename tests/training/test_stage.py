@@ -45,3 +45,18 @@ def test_packing_table_orders_strategies():
     bfd = t.loc["best-fit decreasing (ours)", "efficiency"]
     assert t.loc["one document per sequence, padded", "efficiency"] < bfd <= t.loc["concatenate and chunk", "efficiency"]
     assert bfd > 0.99 and (t.tokens_kept == lengths.sum()).all()
+
+
+def test_fingerprint_changes_with_inputs(small_config):
+    cfg = load_config(small_config)
+    zoo = stage.foundation_dir(cfg, "qwen2.5-7b-tiny")
+    zoo.mkdir(parents=True)
+    (zoo / "config.json").write_text("{}")
+    _write_finemed(cfg, ["a b c", "d e f"])
+    fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    assert fp == stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    _write_finemed(cfg, ["a b c", "d e f", "g h i"])
+    assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp
+    fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    (zoo / "config.json").write_text('{"hidden_size": 64}')
+    assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp

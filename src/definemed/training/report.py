@@ -13,12 +13,13 @@ from definemed.training import stage
 def perplexities(cfg: Config, name: str, which: str) -> dict:
     """Held-out perplexity of the foundation ('before') or the CPT model ('after'), cached as JSON."""
     f = stage.stage_dir(cfg) / "eval" / f"{name}-{which}.json"
-    if f.is_file():
-        return io.read_json(f)
+    fp = stage.fingerprint(cfg, name)
+    if f.is_file() and io.read_json(f).get("fingerprint") == fp:
+        return io.read_json(f)["perplexity"]
     model_dir = stage.foundation_dir(cfg, name) if which == "before" else stage.cpt_model_dir(cfg, name)
     d = stage.stage_dir(cfg) / "data" / name
     out = {split: stage.perplexity(model_dir, d / f"heldout_{split}", cfg.cpt.seq_len) for split in ("medical", "general")}
-    io.write_json(f, out)
+    io.write_json(f, {"fingerprint": fp, "perplexity": out})
     return out
 
 

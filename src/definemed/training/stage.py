@@ -12,6 +12,8 @@ Outputs under data/<profile>/04_cpt/:
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import shutil
 import time
@@ -51,6 +53,19 @@ def foundation_dir(cfg: Config, name: str) -> Path:
 
 def cpt_model_dir(cfg: Config, name: str) -> Path:
     return stage_dir(cfg) / "models" / name
+
+
+def fingerprint(cfg: Config, name: str) -> str:
+    """What the cached outputs of one model depend on: the cpt config and seed, the foundation
+    model's files and the FineMed-de / corpus shards (name, size, mtime). A change invalidates the
+    token files, the run (checkpoints) and the evaluations, so a rerun never reuses stale results."""
+    files = [f for f in sorted(foundation_dir(cfg, name).glob("*")) if f.is_file()]
+    for stage_name in ("03_filter", "00_corpus"):
+        files += sorted((paths.stage_dir(cfg.profile, stage_name) / "shards").glob("*.parquet"))
+    payload = {"cpt": cfg.cpt.model_dump(mode="json"), "seed": cfg.seed, "model": name,
+               "files": [[str(f.relative_to(paths.data_dir(cfg.profile))) if f.is_relative_to(paths.data_dir(cfg.profile))
+                          else f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_finemed(cfg: Config) -> pd.DataFrame:
@@ -148,8 +163,11 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
     """Token files and the packing plan of one model (its tokenizer); skipped if already written."""
     d = stage_dir(cfg) / "data" / name
     info_file = d / "prepared.json"
-    if info_file.is_file():
+    fp = fingerprint(cfg, name)
+    if info_file.is_file() and io.read_json(info_file).get("fingerprint") == fp:
         return io.read_json(info_file)
+    if d.exists():
+        shutil.rmtree(d)
     splits = splits or split_documents(cfg)
     tok = load_tokenizer(foundation_dir(cfg, name))
     d.mkdir(parents=True, exist_ok=True)
@@ -159,7 +177,7 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
     lengths = TokenFile(d / "train").lengths
     plan = plan_packing(lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, seed=cfg.seed)
     plan.save(d / "plan.npz")
-    info.update({"plan": plan.summary(), "n_replay_docs": int(splits.get("n_replay_docs", 0)),
+    info.update({"fingerprint": fp, "plan": plan.summary(), "n_replay_docs": int(splits.get("n_replay_docs", 0)),
                  "data": str(d / "train"), "plan_file": str(d / "plan.npz")})
     io.write_json(info_file, info)
     return info
@@ -189,11 +207,18 @@ def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, fo
 
     out = cpt_model_dir(cfg, name)
     spec = run_spec(cfg, name, info)
-    if out.is_dir() and (out / "config.json").is_file() and not force:
+    fp = info["fingerprint"]
+    done = out / "cpt_run.json"
+    if done.is_file() and io.read_json(done).get("fingerprint") == fp and not force:
         metrics = read_metrics(spec.run_dir)
         wall = io.read_json(stage_dir(cfg) / "loss" / f"{name}.json").get("wall_s") if (
             stage_dir(cfg) / "loss" / f"{name}.json").is_file() else None
     else:
+        stamp = spec.run_dir / "FINGERPRINT"
+        if spec.run_dir.exists() and (force or not stamp.is_file() or stamp.read_text().strip() != fp):
+            shutil.rmtree(spec.run_dir)  # checkpoints of other inputs must not be resumed
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fp + "\n")
         t0 = time.time()
         metrics = launch(spec, nproc or cfg.cpt.nproc_per_node)
         wall = time.time() - t0
@@ -202,6 +227,7 @@ def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, fo
             for f in export.iterdir():
                 shutil.copy2(f, tmp / f.name)
             io.write_json(tmp / "cpt_run.json", {"spec": spec.model_dump(mode="json"), "foundation": name,
+                                                  "fingerprint": fp,
                                                   "steps": len(metrics), "final_loss": metrics[-1]["loss"]})
     curve = pd.DataFrame(metrics)
     loss_dir = stage_dir(cfg) / "loss"
