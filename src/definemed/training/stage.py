@@ -89,8 +89,9 @@ def load_general(cfg: Config, exclude: set[str], n: int) -> pd.DataFrame:
         raise DefinemedError(f"{d}: no corpus shards for general held-out text")
     df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
     df = df[~df.id.isin(exclude)].reset_index(drop=True)
+    # in permutation order: the first documents (the held-out set) do not depend on n
     take = rng(cfg.seed, "cpt-general").permutation(len(df))[:n]
-    return df.iloc[np.sort(take)].reset_index(drop=True)
+    return df.iloc[take].reset_index(drop=True)
 
 
 def split_documents(cfg: Config) -> dict[str, pd.DataFrame]:
