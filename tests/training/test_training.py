@@ -119,7 +119,9 @@ def test_sigkill_after_checkpoint_then_resume_equals_uninterrupted(setup, refere
 
 
 def test_hsdp_2x2_mesh_on_4_processes(setup, reference):
-    metrics = launch(_spec(setup, "hsdp", dp_replicate=2, steps=2, checkpoint_every=0), 4, echo=False)
+    """2 replicas x 2 shards, with activation checkpointing: the same losses as the FSDP reference."""
+    metrics = launch(_spec(setup, "hsdp", dp_replicate=2, steps=2, checkpoint_every=0, activation_checkpointing=True),
+                     4, echo=False)
     np.testing.assert_allclose([m["loss"] for m in metrics], [m["loss"] for m in reference[1][:2]], rtol=1e-5)
     assert (setup / "hsdp" / "export" / "model.safetensors").is_file()
 
