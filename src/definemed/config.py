@@ -356,8 +356,53 @@ class CPTConfig(Section):
     """Stage 04: bin-packed continual pre-training with FSDP2 / HSDP."""
 
     seq_len: int = Field(256, ge=2)
+    """Tokens per packed sequence. Paper profile: 4,096 (a common CPT context for 7B models; the
+    paper does not state it). Tiny: 128, cheap on CPU and longer than the median document."""
     micro_batch_size: int = Field(1, ge=1)
     """The paper: micro batch 1 on memory-limited A100s."""
+    global_batch: int = Field(32, ge=1)
+    """Sequences per optimizer step over all ranks (gradient accumulation fills the rest).
+    32 follows BioMistral's CPT of Mistral-7B-Instruct; tiny: 16 (the calibration run's batch)."""
+    epochs: float = Field(3.0, gt=0)
+    """Passes over FineMed-de when `steps` is not set (BioMistral: 3 epochs)."""
+    steps: int | None = Field(None, ge=1)
+    """Optimizer steps; None derives them from `epochs`. Tiny: set so each fact is seen > 200 times."""
+    lr: float = Field(2e-5, gt=0)
+    """Peak learning rate (BioMistral: 2e-5). Tiny models need 3e-3 to learn facts within minutes."""
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    """Cosine decay ends at this fraction of the peak."""
+    warmup_steps: int = Field(100, ge=0)
+    """Linear warm-up steps."""
+    weight_decay: float = Field(0.1, ge=0)
+    """AdamW weight decay on matrices (not on norms or biases)."""
+    grad_clip: float = Field(1.0, ge=0)
+    """Max global gradient norm; 0 disables clipping."""
+    long_docs: Literal["split", "truncate"] = "split"
+    """Documents longer than seq_len: split into pieces (no token lost) or truncated."""
+    nproc_per_node: int = Field(2, ge=1)
+    """Processes per node (one per GPU; tiny: the 2 CPU cores)."""
+    nnodes: int = Field(1, ge=1)
+    """Nodes (Slurm script; the notebook launches single-node runs only)."""
+    dp_replicate: int = Field(1, ge=1)
+    """HSDP replicas: 1 = plain FSDP over all ranks; = nnodes shards within a node and replicates
+    across nodes (all-gathers stay on NVLink, only gradient all-reduce crosses nodes)."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer in backward (needed for 7B+ at seq_len 4096 on 40 GB)."""
+    mixed_precision: Literal["auto", "bf16", "fp32"] = "auto"
+    """auto: bf16 compute with fp32 gradient reduction on GPUs, fp32 on CPU."""
+    checkpoint_every: int = Field(500, ge=0)
+    """Steps between distributed checkpoints (and always at the end)."""
+    replay_share: float = Field(0.0, ge=0, lt=1)
+    """Share of general (non-FineMed-de) web tokens mixed in to limit forgetting. 0 = the paper's
+    recipe (pure FineMed-de)."""
+    heldout_docs: int = Field(200, ge=1)
+    """Documents held out of training for perplexity, from FineMed-de and from general text each."""
+    max_docs: int | None = Field(None, ge=1)
+    """Use at most this many FineMed-de documents (None: all)."""
+    torch_threads: int = Field(1, ge=1)
+    """Intra-op threads per process on CPU."""
+    log_every: int = Field(25, ge=1)
+    """Steps between log lines with tokens/s (and MFU on known GPUs)."""
 
 
 T = Annotated[float, Field(ge=0, le=1)]

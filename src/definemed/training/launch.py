@@ -1,0 +1,77 @@
+"""Launch a training run: checks first, then `torchrun` in a subprocess.
+
+Everything that can be wrong with the input is checked here before a process starts (the workers
+repeat the checks that do not need the process group): mesh vs world size, batch split, plan and
+token file, and a checkpoint to resume from that belongs to another model shape.
+
+    python -m torch.distributed.run --standalone --nproc-per-node 2 -m definemed.training.worker run.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from definemed import paths
+from definemed.errors import DefinemedError
+from definemed.packing import PackingPlan, TokenFile
+from definemed.training import checkpoint as ckpt_lib
+from definemed.training.spec import RunSpec
+
+
+def preflight(spec: RunSpec, nproc: int) -> None:
+    from definemed.training.model import meta_model, param_shapes
+
+    spec.check_world(nproc)
+    plan = PackingPlan.load(spec.plan)
+    if plan.seq_len != spec.seq_len:
+        raise DefinemedError(f"{spec.plan}: planned for seq_len {plan.seq_len}, run spec says {spec.seq_len}")
+    tokens = TokenFile(spec.data)
+    if len(tokens) != plan.num_docs:
+        raise DefinemedError(f"{spec.plan}: plan has {plan.num_docs} documents, {spec.data} has {len(tokens)}")
+    if plan.num_bins < 1:
+        raise DefinemedError(f"{spec.plan}: no sequence to train on")
+    if spec.resume:
+        last = ckpt_lib.latest(spec.run_dir / "checkpoints")
+        if last is not None:
+            ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
+
+
+def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool = True,
+           extra_env: dict | None = None) -> list[dict]:
+    """Run the spec on `nproc` local processes; return the per-step metrics (metrics.jsonl)."""
+    preflight(spec, nproc)
+    run = spec.run_dir
+    run.mkdir(parents=True, exist_ok=True)
+    spec_file = spec.write(run / "run.json")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(paths.ROOT / "src")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["OMP_NUM_THREADS"] = str(spec.torch_threads)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.update(extra_env or {})
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "--max-restarts=0", "-m", "definemed.training.worker", str(spec_file)]
+    log_file = log_file or run / "train.log"
+    tail: list[str] = []
+    with open(log_file, "a", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            tail = (tail + [line.rstrip()])[-15:]
+            if echo and (line.startswith("step ") or line.startswith("resumed") or line.startswith("error")):
+                print(line.rstrip(), flush=True)
+        rc = proc.wait()
+    if rc != 0:
+        errors = [t for t in tail if t.startswith("error:")]
+        msg = errors[-1].removeprefix("error: ") if errors else f"torchrun exited with {rc}; log {log_file}: " + " | ".join(tail[-4:])
+        raise DefinemedError(msg)
+    return read_metrics(run)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    f = Path(run_dir) / "metrics.jsonl"
+    if not f.is_file():
+        return []
+    return [json.loads(ln) for ln in f.read_text().splitlines() if ln.strip()]

@@ -1,0 +1,178 @@
+"""Model wiring for FSDP2, kept apart from the training loop (the torchtitan way).
+
+`build_model` creates the Hugging Face causal LM on the meta device on every rank, applies optional
+activation checkpointing and `fully_shard` per decoder layer then the root, allocates only the local
+shards, and loads the foundation weights: rank 0 reads the safetensors and the shards are broadcast
+(`set_model_state_dict(..., broadcast_from_rank0=True)`), so no rank ever holds a second full copy
+of the model besides rank 0's read buffer.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from definemed.errors import DefinemedError
+
+
+def read_config(model_dir: str | Path):
+    from transformers import AutoConfig
+
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise DefinemedError(f"{model_dir}: not a Hugging Face model folder (no config.json)")
+    if not list(model_dir.glob("*.safetensors")):
+        raise DefinemedError(f"{model_dir}: no .safetensors weights (pickled .bin files are never loaded)")
+    return AutoConfig.from_pretrained(model_dir, trust_remote_code=False)
+
+
+def decoder_layers(model: nn.Module) -> nn.ModuleList:
+    """The transformer blocks of a Hugging Face decoder-only model (Llama, Mistral, Qwen2 ...)."""
+    inner = getattr(model, "model", None)
+    layers = getattr(inner, "layers", None)
+    if not isinstance(layers, nn.ModuleList):
+        raise DefinemedError(f"{type(model).__name__}: no model.layers ModuleList to shard per block")
+    return layers
+
+
+def param_shapes(model: nn.Module) -> dict[str, list[int]]:
+    """Unsharded parameter shapes by name (works on meta, plain and FSDP-sharded models)."""
+    out = {}
+    for name, p in model.named_parameters():
+        shape = p.shape  # a DTensor reports its global shape
+        out[name.replace("._checkpoint_wrapped_module", "")] = list(shape)
+    return out
+
+
+def meta_model(model_dir: str | Path):
+    from transformers import AutoModelForCausalLM
+
+    cfg = read_config(model_dir)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa")
+    return model
+
+
+def _restore_buffers(model: nn.Module, device: torch.device) -> None:
+    """Non-persistent buffers (rotary inv_freq) are not in the state dict and are garbage after
+    to_empty(): rebuild the modules that own them from their config, as they were constructed."""
+    for mod in model.modules():
+        own = [n for n, _ in mod.named_buffers(recurse=False)]
+        if not own or not hasattr(mod, "config"):
+            continue
+        with torch.device(device):
+            fresh = type(mod)(mod.config)
+        for n in own:
+            getattr(mod, n).copy_(getattr(fresh, n))
+
+
+def mixed_precision_policy(kind: str, device: torch.device):
+    from torch.distributed.fsdp import MixedPrecisionPolicy
+
+    use_bf16 = kind == "bf16" or (kind == "auto" and device.type == "cuda")
+    if use_bf16:
+        # bf16 compute and all-gathers; gradients reduced in fp32 (reduce-scatter precision matters
+        # when summing over many ranks); master weights and optimizer state stay fp32.
+        return MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+    return MixedPrecisionPolicy()
+
+
+def build_model(model_dir: str | Path, mesh, device: torch.device, mixed_precision: str = "auto",
+                activation_checkpointing: bool = False) -> nn.Module:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+    from torch.distributed.fsdp import fully_shard
+
+    model = meta_model(model_dir)
+    model.config.use_cache = False  # packed training: a KV cache would let documents see each other
+    layers = decoder_layers(model)
+    if activation_checkpointing:
+        from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import checkpoint_wrapper
+
+        for i, layer in enumerate(layers):
+            layers[i] = checkpoint_wrapper(layer)
+    mp = mixed_precision_policy(mixed_precision, device)
+    n = len(layers)
+    for i, layer in enumerate(layers):
+        # the last block stays gathered after forward: backward starts with it right away
+        fully_shard(layer, mesh=mesh, mp_policy=mp, reshard_after_forward=i < n - 1)
+    fully_shard(model, mesh=mesh, mp_policy=mp)
+    model.to_empty(device=device)
+    _restore_buffers(model, device)
+
+    full_sd = None
+    if dist.get_rank() == 0:
+        from transformers import AutoModelForCausalLM
+
+        src = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True,
+                                                   trust_remote_code=False)
+        full_sd = src.state_dict()
+        del src
+    set_model_state_dict(model, full_sd or {},
+                         options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+    return model
+
+
+def count_params(model_dir: str | Path) -> dict:
+    """Parameter counts of a model folder's architecture (from config, nothing loaded)."""
+    m = meta_model(model_dir)
+    seen, total, emb = set(), 0, 0
+    for name, p in m.named_parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        if "embed_tokens" in name or name.startswith("lm_head"):
+            emb += p.numel()
+    cfg = m.config
+    return {"total": total, "non_embedding": total - emb, "layers": cfg.num_hidden_layers,
+            "hidden": cfg.hidden_size}
+
+
+def export_hf(model: nn.Module, model_dir: str | Path, out_dir: Path, export_dtype: str = "auto",
+              extra_files: dict[str, str] | None = None) -> Path | None:
+    """Gather the full weights to rank 0 and write a Hugging Face folder (safetensors, config,
+    tokenizer and generation config of the foundation). Collective: every rank must call it."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if dist.get_rank() != 0:
+        return None
+    import shutil
+
+    from transformers import AutoModelForCausalLM
+
+    from definemed.io import atomic_dir
+
+    cfg = read_config(model_dir)
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(export_dtype)
+    if dtype is None:
+        dtype = getattr(cfg, "dtype", None) or getattr(cfg, "torch_dtype", None) or torch.float32
+        dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    sd = {k.replace("._checkpoint_wrapped_module", ""): v for k, v in sd.items()}
+    hf = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    missing, unexpected = hf.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not (cfg.tie_word_embeddings and k == "lm_head.weight")]
+    if missing or unexpected:
+        raise DefinemedError(f"export: state dict mismatch (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if cfg.tie_word_embeddings:
+        hf.tie_weights()
+    hf = hf.to(dtype)
+    hf.config.use_cache = True  # for generation downstream; training forced it off
+    with atomic_dir(out_dir, force=True) as tmp:
+        hf.save_pretrained(tmp, safe_serialization=True)
+        src = Path(model_dir)
+        for f in src.iterdir():
+            if f.is_file() and (f.name.startswith("tokenizer") or f.name in (
+                    "special_tokens_map.json", "chat_template.jinja", "generation_config.json", "vocab.json",
+                    "merges.txt")):
+                shutil.copy2(f, tmp / f.name)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
+    return out_dir
+
+
+def read_shapes_file(path: Path) -> dict[str, list[int]]:
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -1,0 +1,262 @@
+"""Stage 04: continual pre-training of each small foundation model on FineMed-de.
+
+For each model with role `small`: tokenize FineMed-de with the model's own tokenizer into a
+memory-mapped token file (held-out documents set aside), plan the packing, launch the FSDP2 run
+with torchrun, export the final model to `04_cpt/models/<name>/`, and write its loss curve.
+Outputs under data/<profile>/04_cpt/:
+
+- data/<name>/train.{tokens,offsets}, plan.npz, heldout_{medical,general}.{tokens,offsets}
+- runs/<name>/          run.json, checkpoints/, metrics.jsonl, train.log (a rerun resumes here)
+- models/<name>/        the Hugging Face folder stage 05 reads
+- loss/<name>.{csv,json} per-step loss, learning rate, gradient norm, tokens/s
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from definemed import io, paths
+from definemed.config import Config
+from definemed.errors import DefinemedError
+from definemed.packing import (PackedDataset, TokenFile, chunking_efficiency, padding_efficiency, plan_packing,
+                               write_token_file)
+from definemed.seed import rng
+
+STAGE = "04_cpt"
+
+
+def stage_dir(cfg: Config) -> Path:
+    return paths.stage_dir(cfg.profile, STAGE)
+
+
+def small_models(cfg: Config) -> list[str]:
+    names = [m.name for m in cfg.models.foundations if m.role == "small"]
+    if not names:
+        raise DefinemedError("models.foundations: no model with role 'small' to adapt")
+    return names
+
+
+def foundation_dir(cfg: Config, name: str) -> Path:
+    try:
+        from definemed.zoo import model_dir
+    except ImportError:  # the zoo package is built separately; its folder layout is the contract
+        return paths.stage_dir(cfg.profile, "zoo") / name
+    return Path(model_dir(cfg, name))
+
+
+def cpt_model_dir(cfg: Config, name: str) -> Path:
+    return stage_dir(cfg) / "models" / name
+
+
+def fingerprint(cfg: Config, name: str) -> str:
+    """What the cached outputs of one model depend on: the cpt config and seed, the foundation
+    model's files and the FineMed-de / corpus shards (name, size, mtime). A change invalidates the
+    token files, the run (checkpoints) and the evaluations, so a rerun never reuses stale results."""
+    files = [f for f in sorted(foundation_dir(cfg, name).glob("*")) if f.is_file()]
+    for stage_name in ("03_filter", "00_corpus"):
+        files += sorted((paths.stage_dir(cfg.profile, stage_name) / "shards").glob("*.parquet"))
+    payload = {"cpt": cfg.cpt.model_dump(mode="json"), "seed": cfg.seed, "model": name,
+               "files": [[str(f.relative_to(paths.data_dir(cfg.profile))) if f.is_relative_to(paths.data_dir(cfg.profile))
+                          else f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_finemed(cfg: Config) -> pd.DataFrame:
+    """FineMed-de documents (id, text) from 03_filter, in a stable order."""
+    d = paths.stage_dir(cfg.profile, "03_filter") / "shards"
+    files = sorted(d.glob("*.parquet"))
+    if not files:
+        raise DefinemedError(f"{d}: no FineMed-de shards (run stage 03_filter first)")
+    df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
+    df = df[df.text.astype(str).map(len) > 0] if len(df) else df
+    if df.empty:
+        raise DefinemedError(f"{d}: FineMed-de is empty (no document passed the filter)")
+    return df.reset_index(drop=True)
+
+
+def load_general(cfg: Config, exclude: set[str], n: int) -> pd.DataFrame:
+    """A seeded sample of web documents that are not in FineMed-de (general text)."""
+    d = paths.stage_dir(cfg.profile, "00_corpus") / "shards"
+    files = sorted(d.glob("*.parquet"))
+    if not files:
+        raise DefinemedError(f"{d}: no corpus shards for general held-out text")
+    df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
+    df = df[~df.id.isin(exclude)].reset_index(drop=True)
+    # in permutation order: the first documents (the held-out set) do not depend on n
+    take = rng(cfg.seed, "cpt-general").permutation(len(df))[:n]
+    return df.iloc[take].reset_index(drop=True)
+
+
+def split_documents(cfg: Config) -> dict[str, pd.DataFrame]:
+    """train (FineMed-de minus held-out, plus replay), heldout_medical, heldout_general."""
+    med = load_finemed(cfg)
+    if cfg.cpt.max_docs:
+        med = med.iloc[:cfg.cpt.max_docs]
+    n_hold = min(cfg.cpt.heldout_docs, max(1, len(med) // 10))
+    perm = rng(cfg.seed, "cpt-heldout").permutation(len(med))
+    held = med.iloc[np.sort(perm[:n_hold])].reset_index(drop=True)
+    train = med.iloc[np.sort(perm[n_hold:])].reset_index(drop=True)
+    if train.empty:
+        raise DefinemedError("03_filter/shards: too few FineMed-de documents to hold some out and train")
+    general_pool = load_general(cfg, set(med.id), n_hold + (len(train) * 4 if cfg.cpt.replay_share else 0))
+    out = {"train": train, "heldout_medical": held, "heldout_general": general_pool.iloc[:n_hold]}
+    if cfg.cpt.replay_share:
+        # replay documents until they make up replay_share of the training characters
+        med_chars = train.text.str.len().sum()
+        want = med_chars * cfg.cpt.replay_share / (1 - cfg.cpt.replay_share)
+        pool = general_pool.iloc[n_hold:]
+        k = int(np.searchsorted(pool.text.str.len().cumsum().to_numpy(), want)) + 1
+        out["train"] = pd.concat([train, pool.iloc[:k]], ignore_index=True)
+        out["n_replay_docs"] = k
+    return out
+
+
+def load_tokenizer(model_dir: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+
+
+def tokenize_to_file(tokenizer, texts: list[str], path: Path, batch: int = 512) -> dict:
+    """Tokenize in batches (bos + text + eos, when the tokenizer has them) into a token file."""
+    from tqdm.auto import tqdm
+
+    bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+
+    def docs():
+        for i in tqdm(range(0, len(texts), batch), desc=f"tokenize {path.name}", leave=False):
+            for ids in tokenizer(texts[i:i + batch], add_special_tokens=False)["input_ids"]:
+                yield bos + ids + eos
+
+    return write_token_file(docs(), path)
+
+
+def packing_table(lengths: np.ndarray, seq_len: int, long_docs: str = "split", seed: int = 0) -> pd.DataFrame:
+    """Sequences and efficiency of BFD packing vs one padded document per sequence vs
+    concatenate-and-chunk (which cuts documents and mixes them inside a sequence)."""
+    t0 = time.perf_counter()
+    plan = plan_packing(lengths, seq_len, long_docs, seed=seed)
+    dt = time.perf_counter() - t0
+    pad = padding_efficiency(lengths, seq_len, long_docs)
+    chunk = chunking_efficiency(lengths, seq_len)
+    rows = [
+        {"strategy": "best-fit decreasing (ours)", "sequences": plan.num_bins, "efficiency": plan.efficiency,
+         "tokens_kept": plan.tokens_kept, "cross_document_attention": "none", "plan_seconds": dt},
+        {"strategy": "one document per sequence, padded", "sequences": pad["num_bins"],
+         "efficiency": pad["efficiency"], "tokens_kept": pad["tokens_kept"], "cross_document_attention": "none",
+         "plan_seconds": float("nan")},
+        {"strategy": "concatenate and chunk", "sequences": chunk["num_bins"], "efficiency": chunk["efficiency"],
+         "tokens_kept": chunk["tokens_kept"],
+         "cross_document_attention": f"{chunk['docs_cut']} documents cut", "plan_seconds": float("nan")},
+    ]
+    return pd.DataFrame(rows)
+
+
+def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
+    """Token files and the packing plan of one model (its tokenizer); skipped if already written."""
+    d = stage_dir(cfg) / "data" / name
+    info_file = d / "prepared.json"
+    fp = fingerprint(cfg, name)
+    if info_file.is_file() and io.read_json(info_file).get("fingerprint") == fp:
+        return io.read_json(info_file)
+    if d.exists():
+        shutil.rmtree(d)
+    splits = splits or split_documents(cfg)
+    tok = load_tokenizer(foundation_dir(cfg, name))
+    d.mkdir(parents=True, exist_ok=True)
+    info = {"model": name}
+    for split in ("train", "heldout_medical", "heldout_general"):
+        info[split] = tokenize_to_file(tok, splits[split].text.tolist(), d / split)
+    lengths = TokenFile(d / "train").lengths
+    plan = plan_packing(lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, seed=cfg.seed)
+    plan.save(d / "plan.npz")
+    info.update({"fingerprint": fp, "plan": plan.summary(), "n_replay_docs": int(splits.get("n_replay_docs", 0)),
+                 "data": str(d / "train"), "plan_file": str(d / "plan.npz")})
+    io.write_json(info_file, info)
+    return info
+
+
+def total_steps(cfg: Config, num_bins: int) -> int:
+    return cfg.cpt.steps or max(1, math.ceil(cfg.cpt.epochs * num_bins / cfg.cpt.global_batch))
+
+
+def run_spec(cfg: Config, name: str, info: dict):
+    from definemed.training.spec import RunSpec
+
+    c = cfg.cpt
+    return RunSpec(
+        model_dir=str(foundation_dir(cfg, name)), data=info["data"], plan=info["plan_file"],
+        out_dir=str(stage_dir(cfg) / "runs" / name), seq_len=c.seq_len, global_batch=c.global_batch,
+        micro_batch_size=c.micro_batch_size, steps=total_steps(cfg, info["plan"]["num_bins"]), lr=c.lr,
+        min_lr_ratio=c.min_lr_ratio, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, grad_clip=c.grad_clip,
+        dp_replicate=c.dp_replicate, activation_checkpointing=c.activation_checkpointing,
+        mixed_precision=c.mixed_precision, checkpoint_every=c.checkpoint_every, resume=True, seed=cfg.seed,
+        torch_threads=c.torch_threads, log_every=c.log_every)
+
+
+def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, force: bool = False) -> dict:
+    """Launch the FSDP run of one model (resuming an interrupted one) and publish its export."""
+    from definemed.training.launch import launch, read_metrics
+
+    out = cpt_model_dir(cfg, name)
+    spec = run_spec(cfg, name, info)
+    fp = info["fingerprint"]
+    done = out / "cpt_run.json"
+    if done.is_file() and io.read_json(done).get("fingerprint") == fp and not force:
+        metrics = read_metrics(spec.run_dir)
+        wall = io.read_json(stage_dir(cfg) / "loss" / f"{name}.json").get("wall_s") if (
+            stage_dir(cfg) / "loss" / f"{name}.json").is_file() else None
+    else:
+        stamp = spec.run_dir / "FINGERPRINT"
+        if spec.run_dir.exists() and (force or not stamp.is_file() or stamp.read_text().strip() != fp):
+            shutil.rmtree(spec.run_dir)  # checkpoints of other inputs must not be resumed
+        spec.run_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fp + "\n")
+        t0 = time.time()
+        metrics = launch(spec, nproc or cfg.cpt.nproc_per_node)
+        wall = time.time() - t0
+        export = spec.run_dir / "export"
+        with io.atomic_dir(out, force=True) as tmp:
+            for f in export.iterdir():
+                shutil.copy2(f, tmp / f.name)
+            io.write_json(tmp / "cpt_run.json", {"spec": spec.model_dump(mode="json"), "foundation": name,
+                                                  "fingerprint": fp,
+                                                  "steps": len(metrics), "final_loss": metrics[-1]["loss"]})
+    curve = pd.DataFrame(metrics)
+    loss_dir = stage_dir(cfg) / "loss"
+    io.write_text(loss_dir / f"{name}.csv", curve.to_csv(index=False))
+    io.write_json(loss_dir / f"{name}.json", {"model": name, "wall_s": wall, "steps": metrics})
+    tps = [m["tokens_per_s"] for m in metrics if m.get("tokens_per_s")]
+    return {"model": name, "steps": len(metrics), "first_loss": metrics[0]["loss"], "final_loss": metrics[-1]["loss"],
+            "wall_s": wall, "label_tokens_per_s": float(np.median(tps)) if tps else None,
+            "label_tokens": int(sum(m["label_tokens"] for m in metrics)), "model_dir": str(out)}
+
+
+def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2) -> dict:
+    """Token-level perplexity of a causal LM on a token file, documents packed and isolated."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from definemed.training.loop import causal_lm_loss
+
+    torch.set_num_threads(threads)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
+    tf = TokenFile(token_file)
+    ds = PackedDataset(plan_packing(tf.lengths, seq_len), tf)
+    nll, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(ds), 16):
+            items = [ds[j] for j in range(i, min(len(ds), i + 16))]
+            batch = {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in ("input_ids", "position_ids", "labels")}
+            loss, cnt = causal_lm_loss(model, batch)
+            nll += float(loss)
+            n += int(cnt)
+    return {"nll": nll / n, "perplexity": math.exp(nll / n), "tokens": n}

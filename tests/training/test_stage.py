@@ -1,0 +1,62 @@
+"""Stage 04 input handling: FineMed-de missing or empty, held-out split, packing table."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from definemed.config import load_config
+from definemed.errors import DefinemedError
+from definemed.training import stage
+
+
+def _write_finemed(cfg, texts):
+    d = cfg.stage_dir("03_filter") / "shards"
+    d.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": [f"d{i}" for i in range(len(texts))], "text": texts,
+                  "score": np.full(len(texts), 0.95, np.float32)}).to_parquet(d / "shard-00000.parquet")
+
+
+def test_missing_or_empty_finemed_is_a_clear_error(small_config):
+    cfg = load_config(small_config)
+    with pytest.raises(DefinemedError, match="no FineMed-de shards"):
+        stage.split_documents(cfg)
+    _write_finemed(cfg, [])
+    with pytest.raises(DefinemedError, match="FineMed-de is empty"):
+        stage.split_documents(cfg)
+
+
+def test_split_holds_out_disjoint_documents(small_config):
+    from definemed.corpus import build_corpus
+
+    cfg = load_config(small_config)
+    build_corpus(cfg)
+    _write_finemed(cfg, [f"Medizinischer Text Nummer {i}." for i in range(200)])
+    s = stage.split_documents(cfg)
+    assert len(s["heldout_medical"]) == 20 and len(s["train"]) == 180
+    assert not set(s["train"].id) & set(s["heldout_medical"].id)
+    assert len(s["heldout_general"]) == 20 and not set(s["heldout_general"].id) & set(s["train"].id)
+    assert stage.small_models(cfg) == ["mistral-7b-tiny", "qwen2.5-7b-tiny"]
+
+
+def test_packing_table_orders_strategies():
+    lengths = np.random.default_rng(0).lognormal(np.log(40), 1.0, 3000).astype(np.int64) + 1
+    t = stage.packing_table(lengths, 128).set_index("strategy")
+    bfd = t.loc["best-fit decreasing (ours)", "efficiency"]
+    assert t.loc["one document per sequence, padded", "efficiency"] < bfd <= t.loc["concatenate and chunk", "efficiency"]
+    assert bfd > 0.99 and (t.tokens_kept == lengths.sum()).all()
+
+
+def test_fingerprint_changes_with_inputs(small_config):
+    cfg = load_config(small_config)
+    zoo = stage.foundation_dir(cfg, "qwen2.5-7b-tiny")
+    zoo.mkdir(parents=True)
+    (zoo / "config.json").write_text("{}")
+    _write_finemed(cfg, ["a b c", "d e f"])
+    fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    assert fp == stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    _write_finemed(cfg, ["a b c", "d e f", "g h i"])
+    assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp
+    fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+    (zoo / "config.json").write_text('{"hidden_size": 64}')
+    assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp
