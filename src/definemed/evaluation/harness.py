@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from unittest import mock
 from pathlib import Path
 from typing import Any
 
@@ -88,16 +89,30 @@ def evaluate_tasks(lm, tasks: list[str], tasks_dir: Path, num_fewshot: int, seed
     """Run lm-eval's simple_evaluate on our tasks; returns its result dict (with per-sample logs)."""
     import lm_eval
 
+    import lm_eval.evaluator
+
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    res = lm_eval.simple_evaluate(
-        model=lm, tasks=tasks, num_fewshot=num_fewshot, task_manager=task_manager(tasks_dir),
-        log_samples=True, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
-        torch_random_seed=seed, fewshot_random_seed=seed,
-    )
+    # lm-eval's add_env_info shells out to pip / nvidia-smi (torch collect_env) on every call, about 2 s;
+    # the stage manifest records packages and hardware once, so a light version is used here.
+    with mock.patch.object(lm_eval.evaluator, "add_env_info", _light_env_info):
+        res = lm_eval.simple_evaluate(
+            model=lm, tasks=tasks, num_fewshot=num_fewshot, task_manager=task_manager(tasks_dir),
+            log_samples=True, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,
+            torch_random_seed=seed, fewshot_random_seed=seed,
+        )
     if res is None:
         raise DefinemedError("lm-eval returned no results (not rank 0?)")
     return res
+
+
+def _light_env_info(storage: dict) -> None:
+    import platform
+
+    import transformers
+
+    storage.update({"transformers_version": transformers.__version__, "python": platform.python_version(),
+                    "env_info": "see data/<profile>/manifests/06_evaluate.json"})
 
 
 def summary_rows(res: dict, variant: str, num_fewshot: int) -> list[dict]:
@@ -127,7 +142,7 @@ def sample_rows(res: dict, variant: str, num_fewshot: int) -> pd.DataFrame:
             doc = s["doc"]
             rows.append({
                 "variant": variant, "task": task, "num_fewshot": num_fewshot, "doc_id": int(s["doc_id"]),
-                "id": doc.get("id"), "fact_id": int(doc.get("fact_id", -1)), "relation": doc.get("relation", ""),
+                "id": doc.get("id"), "fact_id": int(doc.get("fact_id") if doc.get("fact_id") is not None else -1), "relation": doc.get("relation", ""),
                 "answer": int(s["target"]), "loglik": lls, "pred": int(max(range(len(lls)), key=lls.__getitem__)),
                 "acc": float(s["acc"]), "acc_norm": float(s["acc_norm"]),
                 "prompt": s["arguments"][0][0] if s.get("arguments") else "",

@@ -117,9 +117,8 @@ def read_items(path: str | Path) -> list[dict]:
 
 
 def write_items(path: str | Path, items: list[dict]) -> Path:
-    for i, it in enumerate(items):
-        validate_item(it, f"{path}: item {i}")
-    text = "".join(json.dumps({k: it.get(k) for k in FIELDS}, ensure_ascii=False) + "\n" for it in items)
+    items = [validate_item(it, f"{path}: item {i}") for i, it in enumerate(items)]
+    text = "".join(json.dumps({k: it[k] for k in FIELDS}, ensure_ascii=False) + "\n" for it in items)
     return io.write_text(path, text)
 
 
