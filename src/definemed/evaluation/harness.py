@@ -84,9 +84,16 @@ def wrap_hflm(model, tok, batch_size: int, max_length: int | None = None):
                 max_length=max_length or n_pos)
 
 
-def evaluate_tasks(lm, tasks: list[str], tasks_dir: Path, num_fewshot: int, seed: int,
+def load_tasks(tasks_dir: Path, names: list[str]) -> list:
+    """Build lm-eval Task objects once (each loads its local question files); `evaluate_tasks` can reuse
+    them for every model instead of rebuilding and reloading the datasets per model."""
+    return list(task_manager(tasks_dir).load(names)["tasks"].values())
+
+
+def evaluate_tasks(lm, tasks: list, tasks_dir: Path, num_fewshot: int, seed: int,
                    bootstrap_iters: int = 1000) -> dict[str, Any]:
-    """Run lm-eval's simple_evaluate on our tasks; returns its result dict (with per-sample logs)."""
+    """Run lm-eval's simple_evaluate on our tasks (names, or Task objects from `load_tasks`);
+    returns its result dict (with per-sample logs)."""
     import lm_eval
 
     import lm_eval.evaluator

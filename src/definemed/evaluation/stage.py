@@ -129,16 +129,24 @@ def _fingerprint(v: models.Variant, cfg: Config, tasks_dir: Path, wr: list[dict]
     return h.hexdigest()[:16]
 
 
-def score_variant(cfg: Config, v: models.Variant, model, tok, index: list[dict], tasks_dir: Path):
+def task_objects(cfg: Config, index: list[dict], tasks_dir: Path) -> dict[int, list]:
+    """lm-eval Task objects per shot count, built once per stage run and reused for every model."""
+    e = cfg.evaluate
+    out = {}
+    for k in e.num_fewshot:
+        names = [t["task"] for t in index if k == 0 or t["format"] in e.fewshot_formats]
+        if names:
+            out[k] = harness.load_tasks(tasks_dir, names)
+    return out
+
+
+def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path):
     """lm-eval accuracy (zero- and few-shot) of one loaded model; returns (summary rows, per-question frame)."""
     e = cfg.evaluate
     lm = harness.wrap_hflm(model, tok, e.batch_size, e.max_length)
     rows, frames = [], []
-    for k in e.num_fewshot:
-        names = [t["task"] for t in index if k == 0 or t["format"] in e.fewshot_formats]
-        if not names:
-            continue
-        res = harness.evaluate_tasks(lm, names, tasks_dir, k, cfg.seed)
+    for k, objs in tasks.items():
+        res = harness.evaluate_tasks(lm, objs, tasks_dir, k, cfg.seed)
         rows += harness.summary_rows(res, v.label, k)
         frames.append(harness.sample_rows(res, v.label, k))
     return rows, pd.concat(frames, ignore_index=True)
@@ -160,7 +168,13 @@ def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict])
                          "backend": e.generation_backend})
 
 
-def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict], force: bool = False) -> dict:
+def _is_done(cfg: Config, v: models.Variant, wr: list[dict]) -> bool:
+    done = stage_dir(cfg) / "variants" / v.label / "done.json"
+    return done.is_file() and io.read_json(done).get("fingerprint") == _fingerprint(v, cfg, stage_dir(cfg) / "tasks", wr)
+
+
+def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict], force: bool = False,
+                tasks: dict[int, list] | None = None) -> dict:
     """Score and answer with one variant, or reuse its finished results; returns its done.json record."""
     import torch
 
@@ -174,7 +188,9 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     t0 = time.time()
     model, tok = harness.load_model(v.path, cfg.models.trust_remote_code)
     set_seed(cfg.seed)
-    rows, samples = score_variant(cfg, v, model, tok, index, tasks_dir)
+    if tasks is None:
+        tasks = task_objects(cfg, index, tasks_dir)
+    rows, samples = score_variant(cfg, v, model, tok, tasks, tasks_dir)
     t1 = time.time()
     gens = answer_questions(cfg, v, model, tok, wr)
     t2 = time.time()
@@ -271,7 +287,12 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     index, wr = built["tasks"], built["winrate_questions"]
     vs = models.variants(cfg)
     models.check_folders(vs)
-    recs = [run_variant(cfg, v, index, wr, force) for v in tqdm(vs, desc="model variants", unit="model")]
+    tasks: dict[int, list] | None = None
+    recs = []
+    for v in tqdm(vs, desc="model variants", unit="model"):
+        if tasks is None and (force or not _is_done(cfg, v, wr)):
+            tasks = task_objects(cfg, index, out / "tasks")
+        recs.append(run_variant(cfg, v, index, wr, force, tasks))
     meta = pd.DataFrame([{"variant": v.label, "family": v.family, "kind": v.kind} for v in vs])
     fmt = pd.DataFrame(index)[["task", "base", "format", "group", "subject"]]
     acc = pd.concat([pd.read_parquet(out / "variants" / v.label / "accuracy.parquet") for v in vs], ignore_index=True)
