@@ -65,7 +65,7 @@ def _count_new(tok, rows) -> int:
 
 
 def generate_batched(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
-                     stats: GenStats | None = None, desc: str = "generate") -> list[str]:
+                     stats: GenStats | None = None, desc: str = "generate", **gen_kwargs) -> list[str]:
     """Greedy answers for `prompts`, `batch_size` at a time, left-padded. Prompts are sorted by length
     so a batch holds similar lengths (less padding); answers come back in the input order."""
     import torch
@@ -79,7 +79,7 @@ def generate_batched(model, tok, prompts: list[str], max_new_tokens: int, batch_
         idx = order[start:start + batch_size]
         enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens))
+            out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens), **gen_kwargs)
         gen = out[:, enc["input_ids"].shape[1]:]
         new_tokens += _count_new(tok, gen)
         for i, row in zip(idx, gen):
@@ -91,7 +91,8 @@ def generate_batched(model, tok, prompts: list[str], max_new_tokens: int, batch_
     return answers
 
 
-def generate_one_by_one(model, tok, prompts: list[str], max_new_tokens: int, stats: GenStats | None = None) -> list[str]:
+def generate_one_by_one(model, tok, prompts: list[str], max_new_tokens: int, stats: GenStats | None = None,
+                        **gen_kwargs) -> list[str]:
     """The unbatched reference: one prompt per `generate` call (what batching is measured against)."""
     import torch
 
@@ -101,7 +102,7 @@ def generate_one_by_one(model, tok, prompts: list[str], max_new_tokens: int, sta
     for p in prompts:
         enc = tok(p, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
-            out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens))
+            out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens), **gen_kwargs)
         gen = out[:, enc["input_ids"].shape[1]:]
         new_tokens += _count_new(tok, gen)
         answers.append(tok.decode(gen[0], skip_special_tokens=True).strip())
