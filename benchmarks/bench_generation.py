@@ -24,7 +24,7 @@ def run() -> dict:
     from definemed.evaluation.harness import load_model
     from definemed.evaluation.questions import winrate_questions
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # see EvaluateConfig.torch_threads: 2 threads on a shared 2-core machine thrash
     cfg = load_config("tiny")
     bank = fact_bank(cfg)
     texts = [f.sentence(k) for f in bank.facts for k in range(5)]

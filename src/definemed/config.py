@@ -200,8 +200,9 @@ class EvaluateConfig(Section):
     n_bootstrap: int = Field(2000, ge=100)
     """Bootstrap resamples over questions for the confidence intervals."""
     ci_level: float = Field(0.95, gt=0, lt=1)
-    torch_threads: int = Field(2, ge=1)
-    """CPU threads for torch (the tiny machine has 2 cores)."""
+    torch_threads: int = Field(1, ge=1)
+    """CPU threads for torch. 1 on the shared 2-core machine: with 2 threads and other jobs running, a tiny
+    forward pass was measured 25-40x slower (OpenMP threads waiting for each other); raise it on a free node."""
 
 
 class Config(Section):

@@ -12,6 +12,17 @@ def _texts() -> list[str]:
         "Frage: Welches Organ ist betroffen?\nAntwort: die Leber", "A. B. C. D. Answer:"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    # two OpenMP threads on two shared, busy cores were measured 25-40x slower than one
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     from definemed.evaluation import standin
