@@ -55,13 +55,8 @@ def _factbank_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]]
     bank = fact_bank(cfg)
     sets = [(qs, "mmlu") for qs in questions.mmlu_sets(bank, e.mmlu_subjects, cfg.seed, e.n_dev, e.max_test_per_task)]
     sets.append((questions.medqa_set(bank, cfg.seed, e.n_dev, e.max_test_per_task), "medqa"))
-    if e.heldout_sentences:
-        hs = questions.heldout_sentence_set(bank, cfg.seed, e.n_dev)
-        if e.max_test_per_task and len(hs.test) > e.max_test_per_task:
-            g = rng(cfg.seed, "evaluate", "heldout-cap")
-            keep = sorted(g.choice(len(hs.test), size=e.max_test_per_task, replace=False))
-            hs = questions.QuestionSet(hs.task, [hs.test[i] for i in keep], hs.dev)
-        sets.append((hs, "facts"))
+    if e.heldout_sentences:  # every test fact, uncapped: the direct probe of what CPT taught (short prompts, cheap)
+        sets.append((questions.heldout_sentence_set(bank, cfg.seed, e.n_dev), "facts"))
     wr = questions.winrate_questions(bank, cfg.seed, e.winrate_n_questions, e.n_dev)
     return sets, wr
 
