@@ -138,6 +138,10 @@ def plot_winrates(wrt: pd.DataFrame, order: list[str], reference: str):
         ax.set_title(f"{title} against {reference}")
         ax.set_ylim(0, 1)
     axes[0].set_ylabel("rate (95 % bootstrap CI)")
+    from matplotlib.patches import Patch
+
+    axes[1].legend(handles=[Patch(color=c, label=k) for k, c in (("instruct base", "C0"), ("CPT", "C1"), ("SLERP", "C2"))],
+                   loc="upper right", fontsize=8)
     fig.tight_layout()
     return fig
 
