@@ -497,8 +497,11 @@ class FailureConfig(Section):
 
 
 class EvaluateConfig(Section):
-    """Stage 06: benchmarks and win-rates."""
+    """Stage 06: multiple-choice benchmarks (lm-evaluation-harness) and win-rates against the reference model."""
 
+    source: Literal["factbank", "hub"] = "factbank"
+    """factbank: MMLU- and MedQA-style questions built here from the corpus's fact bank (held-out phrasings);
+    hub: the paper's public benchmarks (openGPT-X/mmlux, BioMistral/BioInstructQA)."""
     mmlu_dataset: str = "openGPT-X/mmlux"
     mmlu_subjects: list[str] = Field(
         default_factory=lambda: [
@@ -506,7 +509,68 @@ class EvaluateConfig(Section):
             "college_medicine", "medical_genetics", "professional_medicine",
         ]
     )
+    """MMLU subjects (hub: mmlux configs `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
+    mmlu_config_suffix: str = "_DE"
+    """mmlux config = subject + suffix."""
+    mmlu_test_split: str = "test"
+    mmlu_dev_split: str = "dev"
+    """The few-shot examples come from this split (MMLU's 5 dev questions per subject)."""
     medqa_dataset: str = "BioMistral/BioInstructQA"
+    medqa_config: str | None = None
+    """Hub config of the German items, if the dataset needs one."""
+    medqa_test_split: str = "test"
+    medqa_dev_split: str = "validation"
+    medqa_corpus_name: str = "MedQA"
+    """BioInstructQA mixes corpora; only items with this corpus_name are MedQA."""
+    medqa_n_options: int | None = Field(4, ge=2, le=5)
+    """Keep only items with this many options (MedQA's usual 4-option variant); null keeps all."""
+    formats: list[Literal["mc", "cloze"]] = Field(default_factory=lambda: ["mc"])
+    """mc: lm-eval's MMLU letter prompt (the field's standard); cloze: the options as continuations
+    (lm-eval's mmlu_continuation style). Tiny models cannot map letters to options, so tiny adds cloze."""
+    heldout_sentences: bool = False
+    """Also score held-out fact sentences cut before the object (factbank source only)."""
+    num_fewshot: list[int] = Field(default_factory=lambda: [0, 5])
+    """Shot counts to run (MMLU's standard is 5-shot from the dev split)."""
+    fewshot_formats: list[Literal["mc", "cloze", "sentence"]] = Field(default_factory=lambda: ["mc", "cloze", "sentence"])
+    """Formats that get the few-shot runs besides zero-shot (few-shot contexts are long and cost time)."""
+    n_dev: int = Field(5, ge=1)
+    """Dev (few-shot) questions per task; factbank: facts per relation reserved for dev, never tested."""
+    max_test_per_task: int | None = Field(None, ge=1)
+    """Cap on test questions per task (seeded sample); null = all. Keeps the tiny stage within minutes."""
+    batch_size: int = Field(32, ge=1)
+    """lm-eval batch size (log-likelihood requests per forward pass)."""
+    max_length: int | None = Field(None, ge=16)
+    """Context length for lm-eval; null = the model's max_position_embeddings."""
+    winrate_n_questions: int = Field(216, ge=1)
+    """Open questions every model answers for the win-rates (and stage 07's failure analysis)."""
+    max_new_tokens: int = Field(256, ge=1)
+    """Answer length cap for the win-rate generations."""
+    gen_batch_size: int = Field(16, ge=1)
+    """Prompts per batched `generate` call (transformers backend)."""
+    generation_backend: Literal["transformers", "openai"] = "transformers"
+    """transformers: local batched generation; openai: an OpenAI-compatible server (e.g. vLLM) per model."""
+    endpoint: str | None = None
+    """Base URL of the OpenAI-compatible server (e.g. http://localhost:8000/v1)."""
+    served_names: dict[str, str] = Field(default_factory=dict)
+    """Model variant label -> model name at the endpoint (default: the local folder path, vLLM's default)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """Name of the environment variable holding the API key (the key itself is never in a file)."""
+    judge: Literal["reference", "llm"] = "reference"
+    """reference: the fact-based stand-in judge (tiny); llm: an LLM judge behind `judge_endpoint`."""
+    judge_model: str = "meta-llama/Llama-3.3-70B-Instruct"
+    """The paper does not name its judge; our default is a strong open model from a third family."""
+    judge_endpoint: str | None = None
+    """Base URL of the judge's server (default: `endpoint`)."""
+    judge_prompt_version: str = "v1"
+    """prompts/judge_pairwise_de_<version>.txt; the version is recorded with every judgment."""
+    adapted_variant: Literal["cpt", "slerp"] = "slerp"
+    """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
+    n_bootstrap: int = Field(2000, ge=100)
+    """Bootstrap resamples over questions for the confidence intervals."""
+    ci_level: float = Field(0.95, gt=0, lt=1)
+    torch_threads: int = Field(1, ge=1)
+    """CPU threads for torch. 1 on the shared 2-core machine: with 2 threads and other jobs running, a tiny
+    forward pass was measured 25-40x slower (OpenMP threads waiting for each other); raise it on a free node."""
 
 
 class Config(Section):

@@ -1,0 +1,184 @@
+"""Tables and figures of stage 06, read only from its parquet outputs (never recomputing scores)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from definemed.config import Config
+from definemed.reported import paper_text
+from definemed.evaluation import winrate
+from definemed.evaluation.stage import stage_dir
+
+# Subjects for which the paper states a comparison (its numbers per subject are not public).
+PAPER_SUBJECT_NOTE = {"anatomy": "evaluate.qwen_slerp_vs_24b", "anatomie": "evaluate.qwen_slerp_vs_24b",
+                      "clinical_knowledge": "evaluate.qwen_slerp_vs_24b"}
+
+
+def load(cfg: Config) -> dict[str, pd.DataFrame]:
+    d = stage_dir(cfg)
+    names = ["accuracy", "loglik", "generations", "judgments", "pair_outcomes", "winrates", "ratios", "winrate_questions"]
+    return {n: pd.read_parquet(d / f"{n}.parquet") for n in names}
+
+
+def variant_order(cfg: Config) -> list[str]:
+    from definemed.evaluation.models import variants
+
+    return [v.label for v in variants(cfg)]
+
+
+def accuracy_table(acc: pd.DataFrame, order: list[str], fmt: str, num_fewshot: int = 0,
+                   metric: str = "acc") -> pd.DataFrame:
+    """Subjects (rows) x model variants (columns) for one format and shot count; an 'average' row
+    (unweighted mean over subjects, as MMLU reports) and the paper's statement beside."""
+    a = acc[(acc.format == fmt) & (acc.num_fewshot == num_fewshot)]
+    if a.empty:
+        return pd.DataFrame()
+    wide = a.pivot_table(index="subject", columns="variant", values=metric, aggfunc="first")
+    wide = wide[[v for v in order if v in wide.columns]]
+    groups = a.drop_duplicates("subject").set_index("subject")["group"]
+    mmlu_rows = [s for s in wide.index if groups[s] == "mmlu"]
+    other = [s for s in wide.index if groups[s] != "mmlu"]
+    wide = wide.loc[mmlu_rows + other]
+    if mmlu_rows:
+        wide.loc["MMLU average"] = wide.loc[mmlu_rows].mean()
+    n = a.drop_duplicates("subject").set_index("subject")["n"]
+    out = wide.reset_index().rename(columns={"subject": "benchmark"})
+    out.insert(1, "n", [int(n[s]) if s in n else int(n[mmlu_rows].sum()) for s in wide.index])
+    out["paper"] = [paper_text(PAPER_SUBJECT_NOTE[s]) if s in PAPER_SUBJECT_NOTE else "—" for s in wide.index]
+    return out
+
+
+def _per_question(ll: pd.DataFrame, variant: str, group: str, fmt: str, k: int) -> pd.Series:
+    x = ll[(ll.variant == variant) & (ll.group == group) & (ll.format == fmt) & (ll.num_fewshot == k)]
+    return x.set_index(["task", "id"])["acc"].sort_index()
+
+
+def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.DataFrame:
+    """Per family and benchmark group: base accuracy, CPT and SLERP accuracy, their gains over base
+    (percentage points, paired bootstrap CI over questions) and the relative gain in percent."""
+    from definemed.evaluation.models import variants
+
+    e = cfg.evaluate
+    rows = []
+    fams = [v.family for v in variants(cfg) if v.kind == "base"]
+    combos = ll[["group", "format"]].drop_duplicates().sort_values(["group", "format"]).itertuples(index=False)
+    combos = list(combos)
+    for fam in fams:
+        rel = {"cpt": [], "slerp": []}
+        for group, fmt in combos:
+            base = _per_question(ll, fam, group, fmt, num_fewshot)
+            if base.empty:
+                continue
+            row = {"family": fam, "benchmark": group, "format": fmt, "n": len(base), "base": base.mean()}
+            for kind in ("cpt", "slerp"):
+                other = _per_question(ll, f"{fam}-{kind}", group, fmt, num_fewshot).reindex(base.index)
+                d = winrate.paired_diff(other.to_numpy(), base.to_numpy(), e.n_bootstrap, cfg.seed,
+                                        f"gain-{fam}-{kind}-{group}-{fmt}", e.ci_level)
+                row[kind] = other.mean()
+                row[f"{kind}_gain_pts"] = 100 * d["diff"]
+                row[f"{kind}_gain_lo"], row[f"{kind}_gain_hi"] = 100 * d["diff_lo"], 100 * d["diff_hi"]
+                row[f"{kind}_beyond_ci"] = bool(d["diff_lo"] > 0 or d["diff_hi"] < 0)
+                r = 100 * (other.mean() / base.mean() - 1) if base.mean() else float("nan")
+                row[f"{kind}_rel_pct"] = r
+                rel[kind].append(r)
+            row["paper"] = "—"
+            rows.append(row)
+        rows.append({"family": fam, "benchmark": "average", "format": "all",
+                     "cpt_rel_pct": float(np.mean(rel["cpt"])) if rel["cpt"] else float("nan"),
+                     "slerp_rel_pct": float(np.mean(rel["slerp"])) if rel["slerp"] else float("nan"),
+                     "paper": paper_text("evaluate.mistral_cpt_gain_pct") + " % (Mistral-7B CPT)"
+                     if fam.startswith("mistral") else "—"})
+    return pd.DataFrame(rows)
+
+
+def _paper_winrate_key(variant: str, kind: str) -> str | None:
+    if variant.startswith("qwen") and kind == "base":
+        return "evaluate.qwen_winrate_base"
+    if variant.startswith("qwen") and kind == "slerp":
+        return "evaluate.qwen_winrate_adapted"
+    return None
+
+
+def winrate_table(wrt: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    w = wrt.set_index("variant").loc[[v for v in order if v in set(wrt.variant)]].reset_index()
+    out = pd.DataFrame({
+        "model": w.variant, "kind": w.kind, "W": w.win, "T": w.tie, "L": w.loss, "invalid": w.invalid, "N": w.n,
+        "W/N": w.win_rate, "W/N 95% CI": [f"[{a:.3f}, {b:.3f}]" for a, b in zip(w.win_rate_lo, w.win_rate_hi)],
+        "(W+T/2)/N": w.score, "(W+T/2)/N 95% CI": [f"[{a:.3f}, {b:.3f}]" for a, b in zip(w.score_lo, w.score_hi)],
+    })
+    out["paper W/N"] = [paper_text(k) if (k := _paper_winrate_key(v, kd)) else "—" for v, kd in zip(w.variant, w.kind)]
+    return out
+
+
+def ratio_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    r = ratios.copy()
+    out = pd.DataFrame({
+        "family": r.family, "adapted": r.adapted, "metric": r.key.map({"win_rate": "W/N", "score": "(W+T/2)/N"}),
+        "adapted / base": r.ratio, "ratio 95% CI": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(r.ratio_lo, r.ratio_hi)],
+        "adapted − base": r["diff"], "diff 95% CI": [f"[{a:+.3f}, {b:+.3f}]" for a, b in zip(r.diff_lo, r.diff_hi)],
+        "resamples with base = 0": r.ratio_undefined_share,
+    })
+    out["paper"] = ["0.09 → 0.31 (" + paper_text("evaluate.qwen_winrate_ratio") + "x)"
+                    if f.startswith("qwen") and a == "slerp" and k == "win_rate" else "—"
+                    for f, a, k in zip(r.family, r.adapted, r.key)]
+    return out
+
+
+def plot_winrates(wrt: pd.DataFrame, order: list[str], reference: str):
+    import matplotlib.pyplot as plt
+
+    w = wrt.set_index("variant").loc[[v for v in order if v in set(wrt.variant)]].reset_index()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    for ax, (key, title) in zip(axes, [("win_rate", "W/N"), ("score", "(W + T/2)/N")]):
+        x = np.arange(len(w))
+        err = np.vstack([w[key] - w[f"{key}_lo"], w[f"{key}_hi"] - w[key]])
+        colors = [{"base": "C0", "cpt": "C1", "slerp": "C2"}[k] for k in w.kind]
+        ax.bar(x, w[key], yerr=err, color=colors, capsize=3)
+        ax.set_xticks(x, w.variant, rotation=35, ha="right")
+        ax.set_title(f"{title} against {reference}")
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("rate (95 % bootstrap CI)")
+    from matplotlib.patches import Patch
+
+    axes[1].legend(handles=[Patch(color=c, label=k) for k, c in (("instruct base", "C0"), ("CPT", "C1"), ("SLERP", "C2"))],
+                   loc="upper right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy(acc: pd.DataFrame, order: list[str], num_fewshot: int = 0):
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    a = acc[acc.num_fewshot == num_fewshot].copy()
+    a["benchmark"] = a.group + " / " + a.format
+    g = a.groupby(["benchmark", "variant"], as_index=False).agg(acc=("acc", "mean"))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    sns.barplot(data=g, x="benchmark", y="acc", hue="variant", hue_order=[v for v in order if v in set(g.variant)], ax=ax)
+    n_opt = 4
+    ax.axhline(1 / n_opt, color="k", ls=":", lw=1, label="chance (4 options)")
+    ax.set_ylabel(f"accuracy ({num_fewshot}-shot, mean over subjects)")
+    ax.set_ylim(0, 1)
+    ax.legend(ncol=4, fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def cpt_statement(gains: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
+    """Sentences, computed from the tables, on whether CPT raised fact accuracy and win-rates beyond the CIs."""
+    lines = []
+    g = gains[gains.benchmark != "average"]
+    for r in g.itertuples():
+        for kind in ("cpt", "slerp"):
+            gain, lo, hi = getattr(r, f"{kind}_gain_pts"), getattr(r, f"{kind}_gain_lo"), getattr(r, f"{kind}_gain_hi")
+            verdict = ("raised it beyond the 95 % CI" if lo > 0 else "lowered it beyond the 95 % CI" if hi < 0
+                       else "did not change it beyond the 95 % CI")
+            lines.append(f"{r.family} {kind.upper()} on {r.benchmark} ({r.format}): {r.base:.3f} -> "
+                         f"{getattr(r, kind):.3f}, {gain:+.1f} points [{lo:+.1f}, {hi:+.1f}]: {verdict}.")
+    for r in ratios[ratios.key == "win_rate"].itertuples():
+        verdict = ("raised W/N beyond the 95 % CI" if r.diff_lo > 0 else "lowered W/N beyond the 95 % CI"
+                   if r.diff_hi < 0 else "did not change W/N beyond the 95 % CI")
+        ratio = f"ratio {r.ratio:.2f} [{r.ratio_lo:.2f}, {r.ratio_hi:.2f}]" if np.isfinite(r.ratio) else "ratio undefined (base W = 0)"
+        lines.append(f"{r.family} {r.adapted.upper()} vs base, win-rate against the reference: "
+                     f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}], {ratio}: {verdict}.")
+    return lines

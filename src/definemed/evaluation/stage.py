@@ -1,0 +1,313 @@
+"""Stage 06 driver: questions -> lm-eval scores and answers per model variant -> pairwise judgments.
+
+Writes under data/<profile>/06_evaluate/:
+    questions/<task>/{test,dev}.jsonl   task-format question files (tiny: built from the fact bank)
+    tasks/<task>.yaml, tasks.json       the lm-eval task YAMLs of this run and their index
+    winrate_questions.parquet           qid, question, reference, pool, fact_id, relation
+    variants/<label>/...                per-variant results + done.json (resume: a finished variant whose
+                                        model folder and settings are unchanged is not recomputed)
+    accuracy.parquet                    variant, family, kind, task, base, format, group, num_fewshot, n,
+                                        acc, acc_stderr, acc_norm, acc_norm_stderr
+    loglik.parquet                      per question: variant, task, num_fewshot, id, fact_id, answer,
+                                        loglik (list), pred, acc, acc_norm, prompt
+    generations.parquet                 variant, family, kind, qid, question, answer, n_chars, backend
+    judgments.parquet                   variant, qid, order (ab|ba), raw, verdict, valid, judge, prompt_version
+    pair_outcomes.parquet               variant, qid, verdict_ab, verdict_ba, outcome (win|tie|loss|invalid)
+    winrates.parquet                    variant, family, kind, win, tie, loss, invalid, n, win_rate, score + CIs
+    ratios.parquet                      family, adapted, key, ratio, CI, diff, CI
+"""
+from __future__ import annotations
+
+import gc
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from definemed import io, paths
+from definemed.config import Config
+from definemed.errors import DefinemedError
+from definemed.evaluation import generation, harness, judge as judges, models, questions, winrate
+from definemed.seed import rng, set_seed
+
+STAGE = "06_evaluate"
+
+
+def stage_dir(cfg: Config) -> Path:
+    return paths.stage_dir(cfg.profile, STAGE)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> Path:
+    with io.atomic_path(path, suffix=".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+    return path
+
+
+# ---------------------------------------------------------------- questions and tasks
+
+def _factbank_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]], list[dict]]:
+    from definemed.corpus import fact_bank
+
+    e = cfg.evaluate
+    bank = fact_bank(cfg)
+    sets = [(qs, "mmlu") for qs in questions.mmlu_sets(bank, e.mmlu_subjects, cfg.seed, e.n_dev, e.max_test_per_task)]
+    sets.append((questions.medqa_set(bank, cfg.seed, e.n_dev, e.max_test_per_task), "medqa"))
+    if e.heldout_sentences:  # every test fact, uncapped: the direct probe of what CPT taught (short prompts, cheap)
+        sets.append((questions.heldout_sentence_set(bank, cfg.seed, e.n_dev), "facts"))
+    wr = questions.winrate_questions(bank, cfg.seed, e.winrate_n_questions, e.n_dev)
+    return sets, wr
+
+
+def _hub_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]], list[dict]]:
+    from definemed.evaluation import loaders
+
+    e = cfg.evaluate
+    sets = []
+    for subject in e.mmlu_subjects:
+        conf = subject + e.mmlu_config_suffix
+        test = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_test_split))]
+        dev = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_dev_split))]
+        sets.append((questions.QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
+    test = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_test_split),
+                               e.medqa_corpus_name, e.medqa_n_options)
+    dev = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_dev_split),
+                              e.medqa_corpus_name, e.medqa_n_options)
+    sets.append((questions.QuestionSet("medqa_de", test, dev[: e.n_dev]), "medqa"))
+    g = rng(cfg.seed, "evaluate", "winrate")
+    pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
+    wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
+           "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
+           "relation": ""} for i in pick]
+    return sets, wr
+
+
+def build_questions(cfg: Config) -> dict:
+    """Write the question files, the task YAMLs and the win-rate questions; return the task index."""
+    out = stage_dir(cfg)
+    sets, wr = _factbank_sets(cfg) if cfg.evaluate.source == "factbank" else _hub_sets(cfg)
+    tasks_dir = out / "tasks"
+    if tasks_dir.exists():
+        for f in tasks_dir.glob("*.yaml"):
+            f.unlink()
+    index = []
+    for qs, group in sets:
+        files = questions.write_set(qs, out / "questions")
+        fmts = ["sentence"] if group == "facts" else list(cfg.evaluate.formats)
+        for fmt in fmts:
+            name = harness.write_task_yaml(tasks_dir, qs.task, fmt, files, group)
+            index.append({"task": name, "base": qs.task, "format": fmt, "group": group,
+                          "subject": qs.task.removeprefix("mmlu_de_") if group == "mmlu" else group,
+                          "n_test": len(qs.test), "n_dev": len(qs.dev)})
+    io.write_json(out / "tasks.json", index)
+    _write_parquet(pd.DataFrame(wr), out / "winrate_questions.parquet")
+    return {"tasks": index, "winrate_questions": wr}
+
+
+# ---------------------------------------------------------------- per-variant scoring and answers
+
+def _fingerprint(v: models.Variant, cfg: Config, tasks_dir: Path, wr: list[dict]) -> str:
+    h = hashlib.sha256()
+    h.update((v.path / "config.json").read_bytes())
+    for f in sorted(v.path.glob("*.safetensors")):
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(json.dumps(cfg.evaluate.model_dump(mode="json"), sort_keys=True).encode())
+    h.update(str(cfg.seed).encode())
+    for f in sorted(tasks_dir.glob("*.yaml")):
+        h.update(f.read_bytes())
+    for f in sorted((tasks_dir.parent / "questions").glob("*/*.jsonl")):
+        h.update(f.read_bytes())
+    h.update(json.dumps([q["question"] for q in wr]).encode())
+    return h.hexdigest()[:16]
+
+
+def task_objects(cfg: Config, index: list[dict], tasks_dir: Path) -> dict[int, list]:
+    """lm-eval Task objects per shot count, built once per stage run and reused for every model."""
+    e = cfg.evaluate
+    out = {}
+    for k in e.num_fewshot:
+        names = [t["task"] for t in index if k == 0 or t["format"] in e.fewshot_formats]
+        if names:
+            out[k] = harness.load_tasks(tasks_dir, names)
+    return out
+
+
+def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path):
+    """lm-eval accuracy (zero- and few-shot) of one loaded model; returns (summary rows, per-question frame)."""
+    e = cfg.evaluate
+    lm = harness.wrap_hflm(model, tok, e.batch_size, e.max_length)
+    rows, frames = [], []
+    for k, objs in tasks.items():
+        res = harness.evaluate_tasks(lm, objs, tasks_dir, k, cfg.seed)
+        rows += harness.summary_rows(res, v.label, k)
+        frames.append(harness.sample_rows(res, v.label, k))
+    return rows, pd.concat(frames, ignore_index=True)
+
+
+def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict]) -> pd.DataFrame:
+    """Each win-rate question answered by one variant through its chat template."""
+    e = cfg.evaluate
+    qs = [q["question"] for q in wr]
+    if e.generation_backend == "openai":
+        client = generation.OpenAIChat(e.endpoint, e.served_names.get(v.label, str(v.path)), e.api_key_env)
+        answers = client.answer(qs, e.max_new_tokens)
+    else:
+        prompts = generation.chat_prompts(tok, qs)
+        answers = generation.generate_batched(model, tok, prompts, e.max_new_tokens, e.gen_batch_size,
+                                              desc=f"answers {v.label}")
+    return pd.DataFrame({"variant": v.label, "family": v.family, "kind": v.kind, "qid": [q["qid"] for q in wr],
+                         "question": qs, "answer": answers, "n_chars": [len(a) for a in answers],
+                         "backend": e.generation_backend})
+
+
+def _is_done(cfg: Config, v: models.Variant, wr: list[dict]) -> bool:
+    done = stage_dir(cfg) / "variants" / v.label / "done.json"
+    return done.is_file() and io.read_json(done).get("fingerprint") == _fingerprint(v, cfg, stage_dir(cfg) / "tasks", wr)
+
+
+def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict], force: bool = False,
+                tasks: dict[int, list] | None = None) -> dict:
+    """Score and answer with one variant, or reuse its finished results; returns its done.json record."""
+    import torch
+
+    out = stage_dir(cfg)
+    tasks_dir = out / "tasks"
+    vdir = out / "variants" / v.label
+    fp = _fingerprint(v, cfg, tasks_dir, wr)
+    done = vdir / "done.json"
+    if not force and done.is_file() and io.read_json(done).get("fingerprint") == fp:
+        return io.read_json(done)
+    t0 = time.time()
+    model, tok = harness.load_model(v.path, cfg.models.trust_remote_code)
+    set_seed(cfg.seed)
+    if tasks is None:
+        tasks = task_objects(cfg, index, tasks_dir)
+    rows, samples = score_variant(cfg, v, model, tok, tasks, tasks_dir)
+    t1 = time.time()
+    gens = answer_questions(cfg, v, model, tok, wr)
+    t2 = time.time()
+    _write_parquet(pd.DataFrame(rows), vdir / "accuracy.parquet")
+    _write_parquet(samples, vdir / "loglik.parquet")
+    _write_parquet(gens, vdir / "generations.parquet")
+    del model, tok
+    gc.collect()
+    torch.set_num_threads(cfg.evaluate.torch_threads)
+    rec = {"fingerprint": fp, "variant": v.label, "path": str(v.path), "lm_eval_s": round(t1 - t0, 2),
+           "generation_s": round(t2 - t1, 2), "n_loglik_rows": len(samples), "n_answers": len(gens)}
+    io.write_json(done, rec)
+    return rec
+
+
+# ---------------------------------------------------------------- judging and win-rates
+
+def make_judge(cfg: Config):
+    e = cfg.evaluate
+    if e.judge == "reference":
+        return judges.ReferenceJudge()
+    client = generation.OpenAIChat(e.judge_endpoint or e.endpoint, e.judge_model, e.api_key_env)
+    return judges.LLMJudge(client, e.judge_prompt_version)
+
+
+def judge_pairs(cfg: Config, gens: pd.DataFrame, wr: list[dict], judge) -> pd.DataFrame:
+    """Judge every small variant's answer against the reference model's, in both orders."""
+    vs = models.variants(cfg)
+    ref = models.reference(vs)
+    q = {x["qid"]: x for x in wr}
+    ref_ans = gens[gens.variant == ref.label].set_index("qid")["answer"]
+    items, keys = [], []
+    for v in vs:
+        if v.kind == "reference":
+            continue
+        cand = gens[gens.variant == v.label].set_index("qid")["answer"]
+        for qid in q:
+            for order in ("ab", "ba"):
+                a, b = (cand[qid], ref_ans[qid]) if order == "ab" else (ref_ans[qid], cand[qid])
+                items.append({"question": q[qid]["question"], "answer_a": a, "answer_b": b,
+                              "reference": q[qid]["reference"], "pool": list(q[qid]["pool"])})
+                keys.append((v.label, qid, order))
+    raw = judge.judge(items)
+    if len(raw) != len(items):
+        raise DefinemedError(f"judge '{judge.name}': returned {len(raw)} judgments for {len(items)} pairs")
+    verdicts = [judges.parse_verdict(r) for r in raw]
+    return pd.DataFrame({"variant": [k[0] for k in keys], "qid": [k[1] for k in keys], "order": [k[2] for k in keys],
+                         "raw": [r if isinstance(r, str) else repr(r) for r in raw], "verdict": verdicts,
+                         "valid": [x is not None for x in verdicts], "judge": judge.name,
+                         "judge_model": cfg.evaluate.judge_model if judge.name == "llm" else "reference-fact-judge",
+                         "prompt_version": cfg.evaluate.judge_prompt_version if judge.name == "llm" else ""})
+
+
+def outcomes_from_judgments(j: pd.DataFrame) -> pd.DataFrame:
+    """One row per (variant, question): the two verdicts and the combined outcome."""
+    p = j.pivot_table(index=["variant", "qid"], columns="order", values="verdict", aggfunc="first", dropna=False)
+    p = p.reindex(columns=["ab", "ba"]).reset_index()
+    p = p.astype(object).where(p.notna(), None)
+    p["outcome"] = [winrate.pair_outcome(a, b) for a, b in zip(p["ab"], p["ba"])]
+    return p.rename(columns={"ab": "verdict_ab", "ba": "verdict_ba"})
+
+
+def winrate_tables(cfg: Config, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    e = cfg.evaluate
+    vs = models.variants(cfg)
+    rows, ratios = [], []
+    per = {v.label: outcomes[outcomes.variant == v.label].sort_values("qid")["outcome"].tolist()
+           for v in vs if v.kind != "reference"}
+    for v in vs:
+        if v.kind == "reference":
+            continue
+        s = winrate.summarize(per[v.label], e.n_bootstrap, cfg.seed, v.label, e.ci_level)
+        rows.append({"variant": v.label, "family": v.family, "kind": v.kind, **s})
+    for fam in dict.fromkeys(v.family for v in vs if v.kind != "reference"):
+        for adapted in ("cpt", "slerp"):
+            for key in ("win_rate", "score"):
+                r = winrate.paired_ratio(per[f"{fam}-{adapted}"], per[fam], e.n_bootstrap, cfg.seed,
+                                         f"{fam}-{adapted}", key, e.ci_level)
+                ratios.append({"family": fam, "adapted": adapted, "key": key, **r})
+    return pd.DataFrame(rows), pd.DataFrame(ratios)
+
+
+# ---------------------------------------------------------------- the stage
+
+def run_evaluation(cfg: Config, force: bool = False) -> dict:
+    """Run (or resume) stage 06 for a profile; returns counts for the manifest."""
+    import torch
+
+    torch.set_num_threads(cfg.evaluate.torch_threads)
+    set_seed(cfg.seed)
+    out = stage_dir(cfg)
+    t0 = time.time()
+    built = build_questions(cfg)
+    index, wr = built["tasks"], built["winrate_questions"]
+    vs = models.variants(cfg)
+    models.check_folders(vs)
+    tasks: dict[int, list] | None = None
+    recs = []
+    for v in tqdm(vs, desc="model variants", unit="model"):
+        if tasks is None and (force or not _is_done(cfg, v, wr)):
+            tasks = task_objects(cfg, index, out / "tasks")
+        recs.append(run_variant(cfg, v, index, wr, force, tasks))
+    meta = pd.DataFrame([{"variant": v.label, "family": v.family, "kind": v.kind} for v in vs])
+    fmt = pd.DataFrame(index)[["task", "base", "format", "group", "subject"]]
+    acc = pd.concat([pd.read_parquet(out / "variants" / v.label / "accuracy.parquet") for v in vs], ignore_index=True)
+    acc = acc.merge(meta, on="variant").merge(fmt, on="task")
+    _write_parquet(acc, out / "accuracy.parquet")
+    ll = pd.concat([pd.read_parquet(out / "variants" / v.label / "loglik.parquet") for v in vs], ignore_index=True)
+    _write_parquet(ll.merge(meta, on="variant").merge(fmt, on="task"), out / "loglik.parquet")
+    gens = pd.concat([pd.read_parquet(out / "variants" / v.label / "generations.parquet") for v in vs], ignore_index=True)
+    _write_parquet(gens, out / "generations.parquet")
+    j = judge_pairs(cfg, gens, wr, make_judge(cfg))
+    _write_parquet(j, out / "judgments.parquet")
+    oc = outcomes_from_judgments(j)
+    _write_parquet(oc, out / "pair_outcomes.parquet")
+    wrt, ratios = winrate_tables(cfg, oc)
+    _write_parquet(wrt, out / "winrates.parquet")
+    _write_parquet(ratios, out / "ratios.parquet")
+    counts = {"n_variants": len(vs), "n_tasks": len(index), "n_test_questions": int(sum(t["n_test"] for t in index)),
+              "n_winrate_questions": len(wr), "n_judgments": len(j), "n_invalid_judgments": int((~j.valid).sum()),
+              "n_invalid_pairs": int((oc.outcome == "invalid").sum()),
+              "lm_eval_s": round(sum(r["lm_eval_s"] for r in recs), 1),
+              "generation_s": round(sum(r["generation_s"] for r in recs), 1), "wall_s": round(time.time() - t0, 1)}
+    io.write_json(out / "stats.json", counts)
+    return counts

@@ -1,0 +1,98 @@
+"""Our task YAMLs give lm-eval's documented MMLU prompt and load through lm-eval from local files;
+a model folder that does not load is a clear error."""
+import json
+
+import pytest
+
+from definemed.errors import DefinemedError
+from definemed.evaluation import harness
+from definemed.evaluation.questions import write_items
+
+ITEMS = [
+    {"id": "t0", "subject": "anatomie", "question": "Welches Organ ist bei Morbus Kesow betroffen?",
+     "choices": ["die Milz", "die Haut", "das Herz", "die Lunge"], "answer": 2},
+    {"id": "t1", "subject": "anatomie", "question": "Wodurch wird Morbus Ruhhardt verursacht?",
+     "choices": ["Viren", "Pilze", "Bakterien", "Prionen"], "answer": 0},
+]
+DEV = [{"id": "d0", "subject": "anatomie", "question": "Zu welcher Gruppe gehört Velaxan?",
+        "choices": ["Statine", "Diuretika", "Betablocker", "Analgetika"], "answer": 3},
+       {"id": "d1", "subject": "anatomie", "question": "Welches Symptom ist typisch?",
+        "choices": ["Fieber", "Husten", "Juckreiz", "Atemnot"], "answer": 1}]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, tiny_model):
+    d = tmp_path_factory.mktemp("tasks")
+    files = {"test": write_items(d / "q" / "test.jsonl", ITEMS), "dev": write_items(d / "q" / "dev.jsonl", DEV)}
+    names = [harness.write_task_yaml(d / "tasks", "mmlu_de_anatomie", f, files, "mmlu") for f in ("mc", "cloze")]
+    model, tok = tiny_model
+    lm = harness.wrap_hflm(model, tok, batch_size=8)
+    zero = harness.evaluate_tasks(lm, names, d / "tasks", 0, seed=1)
+    few = harness.evaluate_tasks(lm, names[:1], d / "tasks", 2, seed=1)
+    return names, zero, few, d
+
+
+def test_documented_mmlu_prompt_and_continuations(run):
+    names, zero, _, _ = run
+    assert names == ["mmlu_de_anatomie", "mmlu_de_anatomie_cloze"]
+    s = sorted(zero["samples"]["mmlu_de_anatomie"], key=lambda x: x["doc_id"])[0]
+    prompt = ("Welches Organ ist bei Morbus Kesow betroffen?\nA. die Milz\nB. die Haut\nC. das Herz\n"
+              "D. die Lunge\nAnswer:")
+    assert [tuple(a) for a in s["arguments"]] == [(prompt, " A"), (prompt, " B"), (prompt, " C"), (prompt, " D")]
+    assert s["target"] == 2
+    c = sorted(zero["samples"]["mmlu_de_anatomie_cloze"], key=lambda x: x["doc_id"])[0]
+    cp = "Frage: Welches Organ ist bei Morbus Kesow betroffen?\nAntwort:"
+    assert [tuple(a) for a in c["arguments"]] == [(cp, " die Milz"), (cp, " die Haut"), (cp, " das Herz"), (cp, " die Lunge")]
+
+
+def test_fewshot_examples_come_from_dev_split(run):
+    _, _, few, _ = run
+    s = sorted(few["samples"]["mmlu_de_anatomie"], key=lambda x: x["doc_id"])[0]
+    ctx = s["arguments"][0][0]
+    assert ctx.startswith("Zu welcher Gruppe gehört Velaxan?\nA. Statine\n")
+    assert "D. Analgetika\nAnswer: D\n\nWelches Symptom ist typisch?" in ctx
+    assert "Answer: B\n\nWelches Organ ist bei Morbus Kesow" in ctx
+
+
+def test_metrics_stderr_and_per_question_logliks(run):
+    _, zero, _, _ = run
+    rows = harness.summary_rows(zero, "m", 0)
+    r = next(x for x in rows if x["task"] == "mmlu_de_anatomie")
+    assert r["n"] == 2 and 0 <= r["acc"] <= 1 and r["acc_stderr"] >= 0 and "acc_norm" in r
+    df = harness.sample_rows(zero, "m", 0)
+    assert len(df) == 4 and all(len(x) == 4 for x in df.loglik)
+    # acc is the argmax of the logged log-likelihoods
+    assert all(int(p == a) == acc for p, a, acc in zip(df.pred, df.answer, df.acc))
+    mean = df[df.task == "mmlu_de_anatomie"].acc.mean()
+    assert mean == pytest.approx(r["acc"])
+
+
+def test_task_yaml_binds_local_files(run):
+    _, _, _, d = run
+    import yaml
+
+    spec = yaml.safe_load((d / "tasks" / "mmlu_de_anatomie.yaml").read_text())
+    assert spec["include"].endswith("_mc_template_yaml")
+    assert spec["dataset_kwargs"]["data_files"]["test"].endswith("q/test.jsonl")
+    with pytest.raises(DefinemedError, match="unknown format 'essay'"):
+        harness.write_task_yaml(d / "tasks", "x", "essay", {}, "mmlu")
+
+
+def test_model_folder_that_does_not_load(tmp_path, tiny_model_dir):
+    with pytest.raises(DefinemedError, match="no config.json"):
+        harness.load_model(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text((tiny_model_dir / "config.json").read_text())
+    (bad / "pytorch_model.bin").write_bytes(b"pickle")
+    with pytest.raises(DefinemedError, match="no .safetensors weights"):
+        harness.load_model(bad)
+    (bad / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DefinemedError, match="bad: model folder does not load"):
+        harness.load_model(bad)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "nonexistent-arch"}))
+    (broken / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(DefinemedError, match="does not load"):
+        harness.load_model(broken)

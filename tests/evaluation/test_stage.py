@@ -1,0 +1,83 @@
+"""Stage 06 end to end on tiny random models placed where zoo / 04_cpt / 05_merge put theirs:
+outputs for stage 07, resume, and clear errors for missing or broken model folders."""
+import shutil
+
+import pandas as pd
+import pytest
+
+from definemed.cli import main
+from definemed.config import load_config
+from tests.conftest import SMALL_CORPUS, write_config
+
+EVAL = {"mmlu_subjects": ["anatomie", "kardiologie"], "formats": ["mc", "cloze"], "heldout_sentences": True,
+        "num_fewshot": [0], "n_dev": 1, "max_test_per_task": 6, "batch_size": 32, "winrate_n_questions": 6,
+        "max_new_tokens": 4, "gen_batch_size": 6, "n_bootstrap": 100}
+# one small family and the reference: 4 variants (base, cpt, slerp, reference)
+MODELS = {"foundations": [{"name": "qwen2.5-7b-tiny", "architecture": "qwen2", "role": "small"},
+                          {"name": "mistral-small-24b-tiny", "architecture": "mistral", "role": "reference"}]}
+
+
+def _place_models(cfg, src):
+    from definemed.evaluation.models import variants
+
+    for v in variants(cfg):
+        shutil.copytree(src, v.path)
+
+
+@pytest.fixture
+def cfg(tmp_path, out_root, tiny_model_dir):
+    path = write_config(tmp_path / "eval.yaml", corpus=SMALL_CORPUS, evaluate=EVAL, models=MODELS)
+    c = load_config(path)
+    _place_models(c, tiny_model_dir)
+    return c, path
+
+
+def test_stage_end_to_end_and_resume(cfg):
+    from definemed.evaluation import report, run_evaluation, stage_dir
+
+    c, _ = cfg
+    counts = run_evaluation(c)
+    d = stage_dir(c)
+    assert counts["n_variants"] == 4 and counts["n_tasks"] == 2 * 2 + 2 + 1
+    acc = pd.read_parquet(d / "accuracy.parquet")
+    assert set(acc.variant) == {"qwen2.5-7b-tiny", "qwen2.5-7b-tiny-cpt", "qwen2.5-7b-tiny-slerp",
+                                "mistral-small-24b-tiny"}
+    assert acc.acc.between(0, 1).all() and (acc.acc_stderr >= 0).all()
+    ll = pd.read_parquet(d / "loglik.parquet")
+    assert {"loglik", "pred", "answer", "fact_id"} <= set(ll.columns) and ll.loglik.map(len).eq(4).all()
+    g = pd.read_parquet(d / "generations.parquet")
+    assert len(g) == 4 * 6 and g.answer.map(lambda a: isinstance(a, str)).all()
+    j = pd.read_parquet(d / "judgments.parquet")
+    assert len(j) == 3 * 6 * 2 and j.valid.all() and set(j.order) == {"ab", "ba"}
+    wr = pd.read_parquet(d / "winrates.parquet")
+    assert len(wr) == 3 and (wr.n + wr.invalid == 6).all()
+    # identical models answer identically: the reference judge can only call ties
+    assert (wr.tie == 6).all() and (wr.score == 0.5).all()
+    ratios = pd.read_parquet(d / "ratios.parquet")
+    assert len(ratios) == 2 * 2
+    gains = report.family_gains(c, ll)
+    assert set(gains.family) == {"qwen2.5-7b-tiny"}
+    assert report.accuracy_table(acc, report.variant_order(c), "mc").columns[-1] == "paper"
+    assert report.cpt_statement(gains, ratios)
+    done = (d / "variants" / "qwen2.5-7b-tiny" / "done.json").read_text()
+    again = run_evaluation(c)  # resume: nothing recomputed
+    assert (d / "variants" / "qwen2.5-7b-tiny" / "done.json").read_text() == done
+    assert again["n_judgments"] == counts["n_judgments"]
+
+
+def test_missing_and_broken_model_folders(cfg, capsys):
+    c, path = cfg
+    from definemed.evaluation.models import variants
+
+    v = variants(c)
+    shutil.rmtree(v[1].path)
+    with pytest.raises(SystemExit) as e:
+        main(["evaluate", "--profile", str(path)])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model folders missing") and "qwen2.5-7b-tiny-cpt" in err
+    shutil.copytree(v[0].path, v[1].path)
+    (v[1].path / "model.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--profile", str(path)])
+    assert "04_cpt/models/qwen2.5-7b-tiny: model folder does not load" in capsys.readouterr().err
