@@ -14,7 +14,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 DATA := data/$(PROFILE)
 M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
-SRC := $(shell find src -name '*.py' -o -name '*.txt' -o -name '*.jinja' | sort) pyproject.toml
+SRC := $(shell find src -name '*.py' -o -name '*.txt' -o -name '*.jinja' -o -name '*_yaml' -o -name '*.yaml' | sort) pyproject.toml
 PROMPT_FILES := $(wildcard prompts/*)
 
 # Numbered notebooks that exist; each one's manifest is a target of `reproduce`.
