@@ -87,3 +87,21 @@ def test_hub_resolution_bad_input(tmp_path):
         resolve_hub_model(spec, tmp_path / "b", ["*.bin"], download=only_bin)
     with pytest.raises(DefinemedError, match=r"models.foundations\[m\].hf_id: required"):
         resolve_hub_model(ModelSpec(name="m"), tmp_path / "c", ["*.json"], download=only_bin)
+
+
+def test_paper_profile_downloads_every_foundation_with_safetensors_only(out_root, monkeypatch):
+    import huggingface_hub
+
+    from definemed.config import load_config
+    from definemed.zoo import build_zoo, model_dir
+
+    download, calls = _fake_download(["config.json", "model.safetensors", "tokenizer.json"])
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)
+    cfg = load_config("paper")
+    counts = build_zoo(cfg)
+    assert [c["repo_id"] for c in calls] == [m.hf_id for m in cfg.models.foundations]
+    for c in calls:
+        assert "*.bin" in c["ignore_patterns"] and not any(p.endswith(".bin") for p in c["allow_patterns"])
+    for m in cfg.models.foundations:
+        assert counts["models"][m.name]["path"] == str(model_dir(cfg, m.name))
+        assert str(model_dir(cfg, m.name)).startswith(str(out_root))
