@@ -207,6 +207,7 @@ def plot_schedule(sched: pd.DataFrame) -> plt.Figure:
         for comp, marker in (("self_attn", "o"), ("mlp", "s"), ("other", "^")):
             ax.plot(d["layer"], d[comp], marker=marker, label=comp)
         ax.set(title=name, xlabel="layer", ylim=(-0.05, 1.05))
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.axhline(0, color="grey", lw=0.5)
     axes[0][0].set_ylabel("t (0 = instruct base, 1 = CPT)")
     axes[0][-1].legend(loc="center left", bbox_to_anchor=(1, 0.5))
