@@ -425,7 +425,7 @@ class MergeConfig(Section):
     sweep_t: list[T] = Field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0])
     """Global t values of the trade-off sweep (one merge per value, same t for every tensor)."""
     threads: Optional[int] = Field(None, ge=1)
-    """Tensors merged in parallel; None: min(4, CPU count)."""
+    """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
     device: str = "auto"
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
     max_shard_size: str = "5GB"

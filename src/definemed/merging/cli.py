@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="mergekit-style SLERP YAML naming local model folders."),
         out_dir: Path = typer.Argument(..., help="Output model folder (written atomically)."),
         force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
-        threads: Optional[int] = typer.Option(None, help="Tensors merged in parallel (default: min(4, CPUs))."),
+        threads: Optional[int] = typer.Option(None, help="Tensors merged in parallel (default: 2 x CPUs, at most 8)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda | cuda:N: where the arithmetic runs."),
         max_shard_size: str = typer.Option("5GB", help="Largest output shard (mergekit's default: 5B bytes)."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
