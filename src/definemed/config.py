@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from definemed import paths
 from definemed.errors import ConfigError
+from definemed.io import read_yaml_mapping
 
 
 class Section(BaseModel):
@@ -616,16 +616,7 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     Raises ConfigError with a one-line message naming the file and key.
     """
     file = paths.config_file(profile_or_path)
-    if not file.is_file():
-        raise ConfigError(f"{file}: config file not found")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"{file}: malformed YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{file}: expected a mapping of sections at the top level")
+    raw = read_yaml_mapping(file, "config file", ConfigError)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, last = dotted.split(".")

@@ -61,5 +61,24 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def read_yaml_mapping(path: str | os.PathLike, what: str = "file", error=None) -> dict:
+    """Read a YAML file whose top level must be a mapping; errors name the file (and line)."""
+    from definemed.errors import DefinemedError
+
+    error = error or DefinemedError
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{path}: {what} not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise error(f"{path}: malformed YAML{where}: {getattr(e, 'problem', e)}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping at the top level")
+    return raw
+
+
 def write_yaml(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))

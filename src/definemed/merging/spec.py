@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
+
+from definemed.io import read_yaml_mapping
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from definemed.errors import DefinemedError
@@ -276,18 +277,7 @@ def _model_path(ref: str, source: str, key: str) -> Path:
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise DefinemedError(f"{path}: merge config not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise DefinemedError(f"{path}: malformed YAML{where}: {getattr(e, 'problem', e)}") from None
-    if not isinstance(raw, dict):
-        raise DefinemedError(f"{path}: expected a mapping at the top level")
-    return raw
+    return read_yaml_mapping(path, "merge config")
 
 
 def load_spec(config: str | os.PathLike | dict, num_layers=None) -> MergeSpec:
