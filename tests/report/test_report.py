@@ -40,6 +40,7 @@ def fake_outputs(out_root, tmp_path):
                        "corpus_stats", "rep")
     tables.write_table(pd.DataFrame({"model": ["m<b>"], "ours": [3], "paper": ["207"]}), "failure_counts", "rep")
     tables.write_table(pd.DataFrame({"x": [1.23456789]}), "loose_table", "rep")
+    tables.write_table(pd.DataFrame({"model": ["tiny"], "params": [1.0]}), "zoo", "rep")  # a step without a notebook
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     plotting.save_figure(fig, "corpus_lengths", "rep")
@@ -52,6 +53,7 @@ def test_sections_follow_stage_order_and_file_outputs_by_notebook(fake_outputs):
     secs = collect("rep", fake_outputs)
     assert [s.stage for s in secs] == ["00_corpus", "zoo", "07_failure_analysis", "other"]
     assert secs[0].tables == ["corpus_stats"] and secs[0].figures == ["corpus_lengths"]
+    assert secs[1].tables == ["zoo"], "outputs of a notebook-less step are filed under it by name"
     assert secs[-1].tables == ["loose_table"] and secs[-1].figures == ["stray_figure"]
 
 

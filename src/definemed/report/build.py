@@ -78,6 +78,9 @@ def collect(profile: str, notebooks_dir: Path | None = None) -> list[Section]:
     sections, used_t, used_f = [], set(), set()
     for stage in sorted(stages, key=_stage_key):
         nt, nf = notebook_outputs(stage, notebooks_dir)
+        if not nt and not nf:  # a step without a notebook (the zoo): outputs named after the step
+            nt = [t for t in tables if t == stage or t.startswith(stage + "_")]
+            nf = [f for f in figures if f == stage or f.startswith(stage + "_")]
         s = Section(stage, manifests.get(stage), [t for t in nt if t in tables], [f for f in nf if f in figures])
         used_t |= set(s.tables)
         used_f |= set(s.figures)
