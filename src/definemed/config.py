@@ -352,6 +352,35 @@ class ZooConfig(Section):
     """Files fetched from the hub (paper profile): weights as safetensors only, never .bin pickles."""
 
 
+class CPTClusterConfig(Section):
+    """The GPUs and interconnect a CPT run is planned for (`python -m definemed plan-cpt`, the
+    scaling model). Defaults: a JUWELS-Booster-like node of 4 A100-SXM4-40GB with NVLink 3 and
+    4 x HDR200 InfiniBand (the paper names A100 40/64 GB, not its cluster)."""
+
+    gpu: Optional[str] = "A100-SXM4-40GB"
+    """Device the plan is for (peak FLOP/s from `definemed.training.flops`); null: CPU processes
+    in fp32 (the tiny profile), no memory limit checked."""
+    gpu_memory_gib: float = Field(40.0, gt=0)
+    """Device memory. The plan refuses a configuration whose estimate exceeds it."""
+    reserved_gib: float = Field(3.0, ge=0)
+    """Memory not available to tensors: CUDA context and NCCL buffers (about 1-1.5 GiB) and
+    allocator fragmentation; an assumption, not a measurement."""
+    planned_mfu: float = Field(0.4, gt=0, le=1)
+    """Model FLOPs utilisation assumed for time and GPU-hours (40 %: typical of FSDP on A100 at
+    7B; an assumption, replaced by the measured MFU in train.log when there is one)."""
+    intra_node_gb_s: float = Field(300.0, gt=0)
+    """Per-GPU, per-direction bandwidth inside a node, GB/s (NVLink 3: 12 links x 25 GB/s)."""
+    inter_node_gb_s: float = Field(25.0, gt=0)
+    """Per-GPU, per-direction bandwidth between nodes, GB/s (one HDR200 InfiniBand port, 200
+    Gbit/s, per GPU)."""
+    comm_efficiency: float = Field(0.7, gt=0, le=1)
+    """Share of the link bandwidth NCCL collectives reach (bus bandwidth / link bandwidth); an
+    assumption."""
+    overlap: float = Field(0.8, ge=0, le=1)
+    """Share of the communication time FSDP hides behind compute (prefetched all-gathers,
+    asynchronous reduce-scatter); an assumption."""
+
+
 class CPTConfig(Section):
     """Stage 04: bin-packed continual pre-training with FSDP2 / HSDP."""
 
@@ -403,6 +432,23 @@ class CPTConfig(Section):
     """Intra-op threads per process on CPU."""
     log_every: int = Field(25, ge=1)
     """Steps between log lines with tokens/s (and MFU on known GPUs)."""
+    accumulate: Literal["reduce_scatter", "no_sync"] = "reduce_scatter"
+    """Gradient accumulation: reduce-scatter every micro batch (sharded gradients only; what fits
+    7B on 40 GB) or no_sync (full fp32 gradients per rank until the last micro batch)."""
+    loss_chunk_tokens: int = Field(1024, ge=1)
+    """Tokens per chunk of LM head + cross-entropy: full fp32 logits are never built (Qwen2.5's
+    152k vocabulary at 4,096 tokens would need 2.5 GB for them, 5 GB with their gradient)."""
+    nonfinite_patience: int = Field(0, ge=0)
+    """Steps in a row with a non-finite loss or gradient norm that are skipped before the run
+    stops with an error; 0 stops at the first."""
+    launcher: Literal["local", "slurm"] = "local"
+    """local: the stage runs torchrun on this node; slurm: the stage only publishes and reads a run
+    that `scripts/slurm/cpt_paper.sbatch` trained (and says so when it is not finished)."""
+    on_settings_change: Literal["restart", "refuse"] = "restart"
+    """A run folder of other inputs (config, data or foundation changed): restart deletes it and
+    trains anew; refuse stops with one line (paper: days of GPU time are never deleted silently).
+    A run of the same inputs is always resumed, never deleted."""
+    cluster: CPTClusterConfig = Field(default_factory=CPTClusterConfig)
 
 
 T = Annotated[float, Field(ge=0, le=1)]

@@ -62,7 +62,9 @@ def fingerprint(cfg: Config, name: str) -> str:
     files = [f for f in sorted(foundation_dir(cfg, name).glob("*")) if f.is_file()]
     for stage_name in ("03_filter", "00_corpus"):
         files += sorted((paths.stage_dir(cfg.profile, stage_name) / "shards").glob("*.parquet"))
-    payload = {"cpt": cfg.cpt.model_dump(mode="json"), "seed": cfg.seed, "model": name,
+    from definemed.training.run_record import OPERATIONAL_KEYS
+
+    payload = {"cpt": cfg.cpt.model_dump(mode="json", exclude=set(OPERATIONAL_KEYS)), "seed": cfg.seed, "model": name,
                "files": [[str(f.relative_to(paths.data_dir(cfg.profile))) if f.is_relative_to(paths.data_dir(cfg.profile))
                           else f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -203,59 +205,37 @@ def run_spec(cfg: Config, name: str, info: dict):
 
 
 def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, force: bool = False) -> dict:
-    """Launch the FSDP run of one model (resuming an interrupted one) and publish its export."""
-    from definemed.training.launch import launch, read_metrics
+    """Launch the FSDP run of one model (resuming an interrupted one) and publish its export; a run
+    the Slurm script finished is published and reused (`definemed.training.run_record`)."""
+    from definemed.training import run_record
 
-    out = cpt_model_dir(cfg, name)
-    spec = run_spec(cfg, name, info)
-    fp = info["fingerprint"]
-    done = out / "cpt_run.json"
-    if done.is_file() and io.read_json(done).get("fingerprint") == fp and not force:
-        metrics = read_metrics(spec.run_dir)
-        wall = io.read_json(stage_dir(cfg) / "loss" / f"{name}.json").get("wall_s") if (
-            stage_dir(cfg) / "loss" / f"{name}.json").is_file() else None
-    else:
-        stamp = spec.run_dir / "FINGERPRINT"
-        if spec.run_dir.exists() and (force or not stamp.is_file() or stamp.read_text().strip() != fp):
-            shutil.rmtree(spec.run_dir)  # checkpoints of other inputs must not be resumed
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fp + "\n")
-        t0 = time.time()
-        metrics = launch(spec, nproc or cfg.cpt.nproc_per_node)
-        wall = time.time() - t0
-        export = spec.run_dir / "export"
-        with io.atomic_dir(out, force=True) as tmp:
-            for f in export.iterdir():
-                shutil.copy2(f, tmp / f.name)
-            io.write_json(tmp / "cpt_run.json", {"spec": spec.model_dump(mode="json"), "foundation": name,
-                                                  "fingerprint": fp,
-                                                  "steps": len(metrics), "final_loss": metrics[-1]["loss"]})
-    curve = pd.DataFrame(metrics)
-    loss_dir = stage_dir(cfg) / "loss"
-    io.write_text(loss_dir / f"{name}.csv", curve.to_csv(index=False))
-    io.write_json(loss_dir / f"{name}.json", {"model": name, "wall_s": wall, "steps": metrics})
-    tps = [m["tokens_per_s"] for m in metrics if m.get("tokens_per_s")]
-    return {"model": name, "steps": len(metrics), "first_loss": metrics[0]["loss"], "final_loss": metrics[-1]["loss"],
-            "wall_s": wall, "label_tokens_per_s": float(np.median(tps)) if tps else None,
-            "label_tokens": int(sum(m["label_tokens"] for m in metrics)), "model_dir": str(out)}
+    return run_record.train(cfg, name, info, nproc=nproc, force=force)
 
 
-def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2) -> dict:
-    """Token-level perplexity of a causal LM on a token file, documents packed and isolated."""
+def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2, device: str = "auto",
+               dtype: str = "auto", batch_size: int = 16) -> dict:
+    """Token-level perplexity of a causal LM on a token file, documents packed and isolated.
+
+    device auto: CUDA when present (bf16 weights, batched, chunked loss), else CPU in fp32."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from definemed.training.loop import causal_lm_loss
 
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    torch_dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(
+        dtype, torch.bfloat16 if dev.type == "cuda" else torch.float32)
     torch.set_num_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch_dtype, use_safetensors=True).to(dev).eval()
     tf = TokenFile(token_file)
     ds = PackedDataset(plan_packing(tf.lengths, seq_len), tf)
     nll, n = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(ds), 16):
-            items = [ds[j] for j in range(i, min(len(ds), i + 16))]
-            batch = {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in ("input_ids", "position_ids", "labels")}
+        for i in range(0, len(ds), batch_size):
+            items = [ds[j] for j in range(i, min(len(ds), i + batch_size))]
+            batch = {k: torch.from_numpy(np.stack([it[k] for it in items])).to(dev)
+                     for k in ("input_ids", "position_ids", "labels")}
             loss, cnt = causal_lm_loss(model, batch)
             nll += float(loss)
             n += int(cnt)
