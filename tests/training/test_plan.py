@@ -34,6 +34,8 @@ def test_param_counts_match_published_sizes():
     # the exact sums of these architectures
     assert plan.param_counts(plan.ARCHITECTURES["mistralai/Mistral-7B-Instruct-v0.3"])["total"] == 7_248_023_552
     assert plan.param_counts(plan.ARCHITECTURES["Qwen/Qwen2.5-7B-Instruct"])["total"] == 7_615_616_512
+    # Qwen2.5-7B's model card: 6.53B non-embedding parameters
+    assert plan.param_counts(plan.ARCHITECTURES["Qwen/Qwen2.5-7B-Instruct"])["non_embedding"] == pytest.approx(6.53e9, rel=1e-3)
 
 
 def test_paper_profile_fits_a100_40_and_hsdp_2x4_does_not():

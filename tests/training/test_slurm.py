@@ -110,6 +110,10 @@ def test_slurm_job_requeues_resumes_publishes_and_the_stage_reuses_it(slurm_env)
     assert res["steps"] == 4 and res["final_loss"] == record["final_loss"]
     assert {k: v for k, v in after.items() if k in before} == before  # every file kept, unchanged
     assert not (run / "train.log").exists()  # no local torchrun was started
+    from definemed.training.plan import plan_vs_run
+
+    for row in plan_vs_run(cfg, MODEL):  # the plan's numbers are the run's (CPU plan, fp32)
+        assert row["plan"] == row["run"], row
     # another config (lr) on the same run folder: refused in one line, nothing deleted
     changed = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS,
                                        cpt={**{k: v for k, v in cfg.cpt.model_dump().items() if k != "cluster"},

@@ -43,7 +43,7 @@ ARCHITECTURES: dict[str, dict] = {
         model_type="mistral", vocab_size=131072, hidden_size=5120, intermediate_size=32768, num_hidden_layers=40,
         num_attention_heads=32, num_key_value_heads=8, head_dim=128, tie_word_embeddings=False),
 }
-PUBLISHED_PARAMS = {  # model cards: "7.25B" (Mistral-7B v0.3), "7.61B" / 7.62B (Qwen2.5-7B), "24B"
+PUBLISHED_PARAMS = {  # model cards: 7.25B (Mistral-7B v0.3); 7.61B total, 6.53B non-embedding (Qwen2.5-7B); 24B
     "mistralai/Mistral-7B-Instruct-v0.3": 7.25e9,
     "Qwen/Qwen2.5-7B-Instruct": 7.62e9,
     "mistralai/Mistral-Small-24B-Instruct-2501": 23.6e9,
@@ -284,3 +284,34 @@ def plan_table(plans: list[Plan]) -> "pd.DataFrame":  # noqa: F821
                     "MFU assumed": p.mfu})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def plan_vs_run(cfg: Config, name: str) -> list[dict]:
+    """The plan's numbers beside those of the finished run of this profile (its run record, the
+    published weights and, when the run tracked memory, the measured peak by kind)."""
+    from safetensors import safe_open
+
+    from definemed.training import run_record, stage
+    from definemed.training.launch import read_metrics
+
+    p = plan_for(cfg, name)
+    rec = run_record.read_record(cfg, name)
+    if rec is None:
+        raise DefinemedError(f"{stage.cpt_model_dir(cfg, name)}: no run record (train the model first)")
+    out = stage.cpt_model_dir(cfg, name)
+    real = 0
+    for f in sorted(out.glob("*.safetensors")):
+        with safe_open(str(f), "pt") as st:
+            real += sum(int(math.prod(st.get_slice(k).get_shape())) for k in st.keys())
+    spec = rec["spec"]
+    rows = [{"quantity": "parameters", "plan": p.params, "run": real},
+            {"quantity": "tokens per step", "plan": p.tokens_per_step, "run": spec["global_batch"] * spec["seq_len"]},
+            {"quantity": "optimizer steps", "plan": p.steps, "run": rec["steps"]}]
+    metrics = read_metrics(run_record.run_dir(cfg, name))
+    kinds = next((m["peak_mem_by_kind"] for m in reversed(metrics) if m.get("peak_mem_by_kind")), None)
+    if kinds:
+        rows += [{"quantity": "gradient bytes per rank", "plan": p.memory["gradients (fp32 shard)"],
+                  "run": kinds.get("Gradient")},
+                 {"quantity": "optimizer bytes per rank", "plan": p.memory["optimizer AdamW m, v (fp32 shard)"],
+                  "run": kinds.get("Optstate")}]
+    return [{"model": name, **r} for r in rows]

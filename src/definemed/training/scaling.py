@@ -57,6 +57,16 @@ def step_model(params: int, fpt: float, tokens_per_micro: int, micro_per_step: i
             "tokens_per_s": tokens / t_step, "global_batch": world * micro_per_step * tokens_per_micro}
 
 
+def cluster_config(cfg: Config) -> Config:
+    """The profile the cluster tables are computed for: this one if it plans for GPUs, else the
+    paper profile (the tiny profile runs on CPU; its cluster numbers would say nothing)."""
+    if cfg.cpt.cluster.gpu is not None:
+        return cfg
+    from definemed.config import load_config
+
+    return load_config("paper")
+
+
 def scaling_table(cfg: Config, name: str, nodes=(1, 2, 4, 8, 16)) -> pd.DataFrame:
     """Tokens/s, efficiency and the CPT's GPU-hours and days for FSDP and HSDP on 1-16 nodes."""
     c, cl = cfg.cpt, cfg.cpt.cluster
@@ -86,15 +96,20 @@ def scaling_table(cfg: Config, name: str, nodes=(1, 2, 4, 8, 16)) -> pd.DataFram
 
 
 def gpu_hour_table(cfg: Config, names: list[str]) -> pd.DataFrame:
-    """CPT GPU-hours per model at the configured mesh (the memory plan's numbers)."""
+    """CPT GPU-hours per model: at the planned MFU (the memory plan's number) and at the
+    throughput the scaling model gives the configured mesh (its communication included)."""
+    c = cfg.cpt
+    mode = "hsdp" if c.dp_replicate > 1 else "fsdp"
     rows = []
     for name in names:
         p = plan_lib.plan_for(cfg, name)
+        t = scaling_table(cfg, name, nodes=(c.nnodes,)).query("mode == @mode").iloc[0]
         rows.append({"model": name, "parameters (B)": p.params / 1e9, "tokens (B)": p.tokens_total / 1e9,
                      "tokens source": p.tokens_source, "GFLOP per token": p.flops_per_token / 1e9,
-                     "GPUs": p.world, "MFU assumed": p.mfu, "GPU-hours": p.gpu_hours,
-                     "days": p.wall_days, "fits": p.fits,
-                     "GiB per GPU": p.total_bytes / 2**30})
+                     "GPUs": p.world, "mesh": f"{mode.upper()} {t['mesh']}", "GiB per GPU": p.total_bytes / 2**30,
+                     "fits": p.fits, "MFU assumed": p.mfu, "GPU-hours at assumed MFU": p.gpu_hours,
+                     "modelled MFU on this mesh": t["mfu"], "GPU-hours modelled": t["gpu_hours"],
+                     "days modelled": t["days"]})
     return pd.DataFrame(rows)
 
 
