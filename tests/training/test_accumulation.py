@@ -41,12 +41,12 @@ def data(tmp_path_factory):
     return d
 
 
-def _run(d: Path, name: str, **kw) -> list[dict]:
+def _run(d: Path, name: str, nproc: int = 2, **kw) -> list[dict]:
     base = dict(model_dir=str(d / "model"), data=str(d / "tokens"), plan=str(d / "plan.npz"), out_dir=str(d / name),
                 seq_len=SEQ, global_batch=8, micro_batch_size=1, steps=3, lr=3e-3, warmup_steps=1,
                 checkpoint_every=0, log_every=1, seed=7)
     base.update(kw)
-    return launch(RunSpec(**base), 2, echo=False)
+    return launch(RunSpec(**base), nproc, echo=False)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,8 @@ def runs(data):
         "1x4": _run(data, "1x4"),  # one micro batch of 4 sequences, one loss chunk
         "1x1": _run(data, "1x1", global_batch=2, track_memory=True),  # 1 micro batch of 1
         "no_sync": _run(data, "no_sync", accumulate="no_sync", track_memory=True),
+        # HSDP 2 x 2: reduce-scatter every micro batch, all-reduce across replicas on the last of 2
+        "hsdp": _run(data, "hsdp", nproc=4, dp_replicate=2),
     }
 
 
@@ -65,7 +67,7 @@ def _weights(d: Path, name: str) -> dict:
 
 def test_same_weights_whatever_the_micro_batches_and_loss_chunks(data, runs):
     ref = _weights(data, "1x4")
-    for name in ("4x1", "no_sync"):
+    for name in ("4x1", "no_sync", "hsdp"):
         np.testing.assert_allclose([m["loss"] for m in runs[name]], [m["loss"] for m in runs["1x4"]], rtol=1e-5)
         other = _weights(data, name)
         assert other.keys() == ref.keys()

@@ -210,3 +210,13 @@ def test_launcher_shows_the_workers_own_error_line(setup, reference, tmp_path):
     msg = str(e.value)
     assert "torchrun exited" not in msg and "\n" not in msg
     assert msg.split(":")[0].endswith(("Error", "Exception")), msg
+
+
+@pytest.mark.gpu
+def test_gpu_perplexity_bf16_matches_cpu_fp32(setup):
+    from definemed.training.stage import perplexity
+
+    cpu = perplexity(setup / "model", setup / "tokens", SEQ, device="cpu")
+    gpu = perplexity(setup / "model", setup / "tokens", SEQ)  # auto: CUDA, bf16
+    assert gpu["tokens"] == cpu["tokens"]
+    assert gpu["perplexity"] == pytest.approx(cpu["perplexity"], rel=2e-2)  # bf16 weights and matmuls
