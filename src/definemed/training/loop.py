@@ -65,10 +65,13 @@ def chunked_cross_entropy(hidden: torch.Tensor, head: torch.nn.Module, labels: t
 
     h = hidden.reshape(-1, hidden.size(-1))
     y = labels.reshape(-1)
+    # one chunk: nothing to save by recomputing (the recompute costs one more LM-head forward,
+    # for Qwen2.5-7B about 2.5 % of a step's FLOPs)
+    recompute = torch.is_grad_enabled() and h.size(0) > chunk_tokens
     total = h.new_zeros((), dtype=torch.float32)
     for i in range(0, h.size(0), chunk_tokens):
         hc, yc = h[i:i + chunk_tokens], y[i:i + chunk_tokens]
-        if torch.is_grad_enabled():
+        if recompute:
             total = total + checkpoint(_chunk_loss, head, hc, yc, use_reentrant=False)
         else:
             total = total + _chunk_loss(head, hc, yc)
