@@ -13,7 +13,7 @@ import pytest
 
 from definemed.config import load_config
 from definemed.errors import DefinemedError
-from definemed.labeling import run_label_stage
+from definemed.labeling.annotate import run_label_stage
 from definemed.labeling.backends.openai_chat import label_prob
 from definemed.labeling.mock_server import MockChatServer
 from tests.conftest import write_config

@@ -90,5 +90,5 @@ def bootstrap_ci(y_true, scores, threshold: float, beta: float, n_boot: int = 10
     for name, arr in (("precision", prec), ("recall", rec), ("fbeta", fb)):
         lo, hi = np.quantile(arr, [alpha / 2, 1 - alpha / 2])
         out[f"{name}_lo"], out[f"{name}_hi"] = float(lo), float(hi)
-    out["n_bootstrap"] = int(n_boot)
+    out["n_bootstrap"], out["beta"] = int(n_boot), float(beta)
     return out

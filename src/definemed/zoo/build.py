@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from definemed import io, paths
+from definemed import artifacts, io, paths
 from definemed.config import Config, ModelSpec, ZooModelSize
 from definemed.corpus.factbank import FactBank
 from definemed.errors import DefinemedError
@@ -26,13 +26,12 @@ from definemed.zoo.text import ChatData, CorpusSplit
 from definemed.zoo.tokenizer import check_family, glossary, option_token_lengths, save_tokenizer, special_ids, train_tokenizer
 from definemed.zoo.train import PackedBatches, StreamBatches, pack_examples, train
 
-STAGE = "zoo"
 BUILD_FILE = "zoo_build.json"
 
 
 def model_dir(cfg: Config, name: str) -> Path:
     """data/<profile>/zoo/<name>: the folder of one foundation model (built or downloaded)."""
-    return paths.stage_dir(cfg.profile, STAGE) / name
+    return artifacts.foundation_model(cfg, name)
 
 
 def zoo_seed(cfg: Config) -> int:
