@@ -21,7 +21,6 @@ import hashlib
 import importlib
 import json
 import shutil
-import sys
 import time
 from fnmatch import fnmatch
 from functools import lru_cache
@@ -194,7 +193,7 @@ def work_key(cfg, stage: str, *parts) -> str:
 
 # ---- running --------------------------------------------------------------------------------
 def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 def run(cfg, stage: str, force: bool = False) -> dict:
