@@ -5,8 +5,6 @@ Bad input ends with a one-line `error: ...` on stderr and exit code 1.
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -20,28 +18,64 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 @app.command()
 def corpus(
     profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: data/<profile>/00_corpus)."),
     n_docs: Optional[int] = typer.Option(None, help="Override corpus.n_docs."),
     force: bool = typer.Option(False, help="Replace an existing corpus."),
 ) -> None:
-    """Write the web corpus (synthetic, hub or local source) as parquet shards in FineWeb2's schema."""
-    from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    """Stage 00: write the web corpus (synthetic, hub or local source) as parquet shards in FineWeb2's schema."""
+    from definemed import artifacts
 
-    cfg = load_config(profile, overrides={"corpus.n_docs": n_docs} if n_docs else None)
-    t0 = time.time()
-    info = build_corpus(cfg, out_dir=out, force=force)
-    typer.echo(f"wrote {info['n_docs']} documents in {info['n_shards']} shards to {info['dir']} "
-               f"({time.time() - t0:.1f} s)")
+    rec = run_stage(artifacts.CORPUS, profile, {"corpus.n_docs": n_docs}, force)
+    c = rec["counts"]
+    typer.echo(f"{c['n_docs']} documents in {c['n_shards']} shards ({rec['wall_time_s']:.1f} s)")
+
+
+def run_stage(stage: str, profile: str, overrides: dict | None = None, force: bool = False) -> dict:
+    """What every stage command does: load the config, run the stage (or load it) and write its manifest."""
+    from definemed import stages
+    from definemed.config import load_config
+    from definemed.manifest import write_manifest
+
+    cfg = load_config(profile, overrides={k: v for k, v in (overrides or {}).items() if v is not None} or None)
+    rec = stages.run(cfg, stage, force=force)
+    write_manifest(cfg, stage)
+    return rec
+
+
+@app.command("run")
+def run_cmd(
+    stage: str = typer.Argument(..., help="A stage name: 00_corpus, 01_label, ..., zoo, ..., 07_failure_analysis."),
+    profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
+    force: bool = typer.Option(False, help="Clear the stage's outputs and run it again even if it is done."),
+) -> None:
+    """Run one stage (or load it when done) and write its manifest; the same contract the notebooks use."""
+    rec = run_stage(stage, profile, force=force)
+    shown = {k: v for k, v in rec["counts"].items() if not isinstance(v, (dict, list))}
+    typer.echo(f"{stage}: fingerprint {rec['fingerprint']}, {len(rec['outputs'])} output files; {shown}")
 
 
 @app.command("run-notebook")
-def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny")) -> None:
+def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny"),
+                     force: bool = typer.Option(False, help="Execute even if nothing changed.")) -> None:
     """Execute notebooks/<stage>.ipynb with papermill and write its manifest."""
     from definemed.notebooks import run_notebook
 
-    out = run_notebook(stage, profile)
-    typer.echo(f"executed {stage} -> {out}")
+    out = run_notebook(stage, profile, force=force)
+    typer.echo(f"{stage} -> {out}")
+
+
+@app.command("deps", hidden=True)
+def deps_cmd() -> None:
+    """Print the Make prerequisites of every stage (the Makefile includes them as build/deps.mk)."""
+    from definemed import artifacts, paths, stages
+
+    rel = lambda f: f.relative_to(paths.ROOT).as_posix()  # noqa: E731
+    for name, s in artifacts.STAGES.items():
+        files = " ".join(rel(f) for f in stages.make_deps(name))
+        ups = " ".join(f"$(M)/{u}.json" for u in s.reads)
+        nb = f" notebooks/{name}.ipynb" if s.notebook else ""
+        typer.echo(f"$(M)/{name}.json: $(CONFIG){nb} {ups} {files}\n")
+    report = " ".join(rel(f) for f in stages.code_closure("definemed.report.build"))
+    typer.echo(f"$(REPORT): {report}")
 
 
 @app.command("validate-config")
@@ -53,7 +87,7 @@ def validate_config(profile: str = typer.Argument("tiny")) -> None:
     typer.echo(f"{profile}: ok ({', '.join(k for k in cfg.model_fields if k not in ('profile', 'seed'))})")
 
 
-# Each stage package may contribute commands through `definemed/<package>/cli.py: register(app)`.
+# Each stage package contributes its commands through `definemed/<package>/cli.py: register(app)`.
 # Those modules import their heavy dependencies inside the command functions, not at the top.
 STAGE_PACKAGES = ["labeling", "classifier", "filtering", "zoo", "training", "merging", "evaluation",
                   "failure", "report"]
@@ -63,14 +97,7 @@ def _register_stage_commands() -> None:
     import importlib
 
     for pkg in STAGE_PACKAGES:
-        name = f"definemed.{pkg}.cli"
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name in (name, f"definemed.{pkg}"):
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(f"definemed.{pkg}.cli").register(app)
 
 
 _register_stage_commands()
@@ -88,13 +115,13 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         sys.exit(code)
-    except Exception as e:  # click usage errors
-        import click
+    except Exception as e:  # usage errors: typer 0.29 vendors click as typer._click
+        from typer._click import exceptions as click_exceptions
 
-        if isinstance(e, click.exceptions.ClickException):
+        if isinstance(e, click_exceptions.ClickException):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, click_exceptions.Abort):
             sys.exit(130)
         raise
 

@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from definemed.packing import TokenFile, plan_packing, write_token_file
 from definemed.training.launch import launch
 from definemed.training.spec import RunSpec
-from definemed.training.tiny import tiny_model
+from tests.factories import tiny_model
 
 SEQ = 64
 MARGIN = 0.02

@@ -81,7 +81,7 @@ def test_streamed_export_writes_loadable_shards_and_refuses_non_finite_weights(t
     from transformers import AutoModelForCausalLM
 
     from definemed.training.model import export_hf
-    from definemed.training.tiny import tiny_model
+    from tests.factories import tiny_model
 
     src = tiny_model(tmp_path / "m", "mistral", vocab_size=128, hidden=32, layers=2, tie=False)
     model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)

@@ -1,8 +1,8 @@
 """The Slurm path on CPU: `scripts/slurm/cpt_paper.sbatch` run by bash with a fake `srun` (runs
 the command once, as the single node) and a fake `scontrol` (hostnames, requeue recorded). The
 first job is stopped as at the time limit (a STOP request), checkpoints and requeues itself; the
-requeued job resumes and publishes; then stage 04 (the make / notebook path) reuses the run and
-deletes nothing; a changed config is refused without deleting the run."""
+requeued job resumes and publishes; then stage 04 through the stage runner (the make / notebook
+path) reuses the run and deletes nothing; a changed config is refused without deleting the run."""
 from __future__ import annotations
 
 import os
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from definemed import paths
+from definemed import artifacts, paths, stages
 from definemed.config import load_config
 from definemed.errors import DefinemedError
-from tests.conftest import SMALL_CORPUS, write_config
+from tests.conftest import SMALL_CORPUS, make_corpus, write_config
 
 MODEL = "qwen2.5-7b-tiny"
 
@@ -45,21 +45,23 @@ def slurm_env(tmp_path, out_root):
     cpt = {"seq_len": 64, "micro_batch_size": 1, "global_batch": 4, "steps": 4, "warmup_steps": 1,
            "checkpoint_every": 2, "heldout_docs": 5, "nproc_per_node": 2, "nnodes": 1, "dp_replicate": 1,
            "log_every": 1, "launcher": "slurm", "on_settings_change": "refuse", "cluster": {"gpu": None}}
-    cfg_file = write_config(tmp_path / "slurm.yaml", corpus=SMALL_CORPUS, cpt=cpt)
+    models = {"foundations": [{"name": MODEL, "architecture": "qwen2", "role": "small"}]}
+    cfg_file = write_config(tmp_path / "slurm.yaml", corpus=SMALL_CORPUS, cpt=cpt, models=models)
     cfg = load_config(cfg_file)
-    from definemed.corpus import build_corpus
     from definemed.training import stage
-    from definemed.training.tiny import tiny_model
+    from tests.factories import tiny_model
 
-    build_corpus(cfg)
+    make_corpus(cfg)
     texts = [f"Die Therapie mit Medikament {i} senkt den Blutdruck bei Patient {i % 7}." * (1 + i % 3)
              for i in range(120)]
     d = cfg.stage_dir("03_filter") / "shards"
     d.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"id": [f"m{i}" for i in range(len(texts))], "text": texts,
                   "score": np.full(len(texts), 0.95, np.float32)}).to_parquet(d / "shard-00000.parquet")
-    tiny_model(stage.foundation_dir(cfg, MODEL), "qwen2", vocab_size=256, hidden=32, layers=2, seed=0,
+    tiny_model(stage.foundation_dir(cfg, MODEL), "qwen2", vocab_size=512, hidden=32, layers=2, seed=0,
                tokenizer_texts=texts)
+    for up in (artifacts.FILTER, artifacts.ZOO):  # stand-ins registered as the outputs of 03 and the zoo
+        stages.register(cfg, up)
     fake = tmp_path / "bin"
     fake.mkdir()
     for name, body in (("srun", FAKE_SRUN), ("scontrol", FAKE_SCONTROL)):
@@ -78,7 +80,9 @@ def _sbatch(env: dict) -> subprocess.CompletedProcess:
 
 
 def _snapshot(root: Path) -> dict:
-    return {str(f.relative_to(root)): (f.stat().st_size, f.stat().st_mtime_ns) for f in root.rglob("*") if f.is_file()}
+    import hashlib
+
+    return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest() for f in root.rglob("*") if f.is_file()}
 
 
 def test_slurm_job_requeues_resumes_publishes_and_the_stage_reuses_it(slurm_env):
@@ -102,26 +106,25 @@ def test_slurm_job_requeues_resumes_publishes_and_the_stage_reuses_it(slurm_env)
     out = stage.cpt_model_dir(cfg, MODEL)
     record = run_record.read_record(cfg, MODEL)
     assert record["steps"] == 4 and (out / "README.md").read_text().count("FineMed-de") >= 1
-    # the make / notebook path: same contract, reuses the run, launches nothing, deletes nothing
+    # the make / notebook path: the stage runner resumes the stage the job claimed, reuses the run,
+    # launches nothing and deletes nothing
     before = _snapshot(stage.stage_dir(cfg))
-    info = stage.prepare_data(cfg, MODEL)
-    res = stage.train_model(cfg, MODEL, info)
+    rec = stages.run(cfg, artifacts.CPT)
     after = _snapshot(stage.stage_dir(cfg))
-    assert res["steps"] == 4 and res["final_loss"] == record["final_loss"]
-    assert {k: v for k, v in after.items() if k in before} == before  # every file kept, unchanged
+    assert rec["counts"]["steps"] == {MODEL: 4} and rec["counts"]["final_loss"] == {MODEL: record["final_loss"]}
+    changed_files = sorted(k for k in before if after.get(k) != before[k])
+    assert changed_files == [], changed_files  # every file kept, same content
     assert not (run / "train.log").exists()  # no local torchrun was started
     from definemed.training.plan import plan_vs_run
 
     for row in plan_vs_run(cfg, MODEL):  # the plan's numbers are the run's (CPU plan, fp32)
         assert row["plan"] == row["run"], row
-    # another config (lr) on the same run folder: refused in one line, nothing deleted
-    changed = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS,
-                                       cpt={**{k: v for k, v in cfg.cpt.model_dump().items() if k != "cluster"},
-                                            "cluster": {"gpu": None}, "lr": 1e-3}))
-    with pytest.raises(DefinemedError, match="holds a run of other inputs"):
-        stage.train_model(changed, MODEL, stage.prepare_data(changed, MODEL))
-    assert {k: v for k, v in _snapshot(stage.stage_dir(cfg)).items() if k in before and k.startswith("runs")} == \
-        {k: v for k, v in before.items() if k.startswith("runs")}
+    # another config (lr): the runner would clear 04_cpt; refused in one line, nothing deleted
+    changed = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS, models={"foundations": [
+        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "lr": 1e-3}))
+    with pytest.raises(DefinemedError, match=r"inputs changed .* but runs/qwen2.5-7b-tiny hold CPT checkpoints"):
+        stages.run(changed, artifacts.CPT)
+    assert {k: v for k, v in _snapshot(stage.stage_dir(cfg)).items() if k in after} == after
 
 
 def test_slurm_allocation_other_than_the_config_is_refused_before_any_work(slurm_env):

@@ -3,8 +3,11 @@
 Both paths call the functions here (the Slurm script through `python -m definemed cpt-prepare` and
 `cpt-publish`), so they agree on what "done" and "resumable" mean. Under `data/<p>/04_cpt/`:
 
-- `runs/<name>/FINGERPRINT`: the inputs the run belongs to (`stage.fingerprint`: the result-relevant
-  cpt settings, seed, foundation files, corpus shards), written when the run folder is claimed;
+- `.fingerprint`: the stage runner's fingerprint of 04_cpt (`definemed.stages`: config sections,
+  code, the digests of corpus, FineMed-de and zoo); the Slurm job writes it too when it claims
+  the stage, so `make` later resumes the same stage instead of clearing it;
+- `runs/<name>/FINGERPRINT`: the inputs the run belongs to (`stage.fingerprint`, keyed on the
+  above), written when the run folder is claimed;
 - `runs/<name>/run.json`, `checkpoints/`, `metrics.jsonl`, `train.log`: the resumable run;
 - `runs/<name>/export/`: written by the workers after the last step;
 - `models/<name>/cpt_run.json`: the run record (fingerprint, spec, steps, tokens, final loss),
@@ -12,8 +15,10 @@ Both paths call the functions here (the Slurm script through `python -m defineme
   the current fingerprint is "done".
 
 Rules: a done run is reused; a run folder of the same inputs is resumed and never deleted; a run
-folder of other inputs is deleted only with `cpt.on_settings_change: restart` (or `--force`),
-otherwise the stage refuses with one line.
+folder (or a stage folder holding runs) of other inputs is deleted only with
+`cpt.on_settings_change: restart` (or `--force`), otherwise the stage refuses with one line. Note
+that the stage fingerprint covers the whole `cpt` section and the training code: under `refuse`
+any such change stops `make` until the inputs are restored or the runs moved away.
 """
 from __future__ import annotations
 
@@ -32,11 +37,6 @@ from definemed.training import stage
 RECORD = "cpt_run.json"
 FINGERPRINT = "FINGERPRINT"
 NOT_FINISHED = 3  # exit code of `cpt-publish` for a run that stopped before its last step
-
-# cpt settings that change how a run is executed, not what it computes: excluded from the fingerprint,
-# so a different allocation or logging interval resumes the same run.
-OPERATIONAL_KEYS = frozenset({"nproc_per_node", "nnodes", "torch_threads", "log_every", "checkpoint_every",
-                              "launcher", "on_settings_change", "cluster", "nonfinite_patience"})
 
 
 def run_dir(cfg: Config, name: str) -> Path:
@@ -75,6 +75,42 @@ def claim(cfg: Config, name: str, fp: str, force: bool = False) -> Path:
     if not stamp.is_file():
         io.write_text(stamp, fp + "\n")
     return run
+
+
+def _runs_with_work(cfg: Config) -> list[str]:
+    runs = stage.stage_dir(cfg) / "runs"
+    if not runs.is_dir():
+        return []
+    return sorted(r.name for r in runs.iterdir()
+                  if r.is_dir() and ((r / "export").is_dir() or any((r / "checkpoints").glob("step-*"))))
+
+
+def refuse_clearing(cfg: Config, why: str) -> None:
+    """Raise instead of letting 04_cpt be cleared when it holds runs and the profile says refuse."""
+    held = _runs_with_work(cfg)
+    if held and cfg.cpt.on_settings_change == "refuse":
+        raise DefinemedError(
+            f"{stage.stage_dir(cfg)}: {why}, but runs/{', runs/'.join(held)} hold CPT checkpoints or exports; "
+            "cpt.on_settings_change is 'refuse': restore the inputs, or move the runs away (or --force) to start over")
+
+
+def claim_stage(cfg: Config) -> None:
+    """Write the stage runner's fingerprint into 04_cpt (Slurm path), clearing a folder of other
+    inputs only as the runner would (and never one holding runs under 'refuse')."""
+    from definemed import artifacts, stages
+
+    fp, _ = stages.fingerprint(cfg, artifacts.CPT)
+    d = stage.stage_dir(cfg)
+    marker = d / stages.FINGERPRINT_FILE
+    previous = marker.read_text().strip() if marker.is_file() else None
+    if previous == fp:
+        return
+    if d.exists():
+        why = f"inputs changed (fingerprint {previous} -> {fp})" if previous else "outputs of unknown provenance"
+        refuse_clearing(cfg, why)
+        shutil.rmtree(d)
+    d.mkdir(parents=True, exist_ok=True)
+    io.write_text(marker, fp + "\n")
 
 
 def spec_for(cfg: Config, name: str, info: dict, nnodes: int | None = None, nproc_per_node: int | None = None):
@@ -192,6 +228,7 @@ def slurm_prepare(cfg: Config, name: str, nnodes: int, nproc_per_node: int) -> P
             f"cpt.nnodes/nproc_per_node: the allocation is {nnodes} node(s) x {nproc_per_node} GPUs, the config "
             f"plans {cfg.cpt.nnodes} x {cfg.cpt.nproc_per_node} (the mesh and memory plan depend on it): "
             "change the config or the sbatch --nodes / GPUS_PER_NODE")
+    claim_stage(cfg)
     info = stage.prepare_data(cfg, name)
     if is_done(cfg, name, info["fingerprint"]):
         raise DefinemedError(f"{stage.cpt_model_dir(cfg, name)}: CPT of {name} is already done for these inputs")
