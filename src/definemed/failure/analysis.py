@@ -166,6 +166,7 @@ def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None)
         rec.update({"n_words": m["n_words"], "n_sentences": m["n_sentences"], "n_chars": m["n_chars"],
                     "length_ratio": m["length_ratio"], "density": m["density"], "ref_coverage": m["ref_coverage"],
                     "n_typos": v["typos"].details.get("n_typos", 0),
+                    "typos_per_1000": v["typos"].details.get("per_1000_words", 0.0),
                     "foreign_share": v["language_mixing"].details.get("foreign_share", 0.0)})
         recs.append(rec)
     df = pd.DataFrame(recs)
@@ -246,6 +247,7 @@ def verbosity_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
         "words": g["n_words"].mean(), "sentences": g["n_sentences"].mean(), "characters": g["n_chars"].mean(),
         "length_ratio": g["length_ratio"].mean(), "density": g["density"].mean(),
         "ref_coverage": g["ref_coverage"].mean(), "typos_per_answer": g["n_typos"].mean(),
+        "typos_per_1000_words": g["typos_per_1000"].mean(),
     })
     t = t.loc[_order(list(t.index), cfg)].reset_index()
     t.insert(1, "variant", [variant_of(m, cfg)[1] for m in t["model"]])

@@ -12,7 +12,9 @@ on it afterwards, never the other way round. Kinds:
   (Sympthome, Standart, vorrübergehend), not as random edits;
 - english: a planted English span (field `english`), a whole sentence or a clause in a German one.
 
-`detector_quality` turns the two detectors' verdicts on it into the rows of the notebook's table.
+realism_heldout_de.jsonl (HELDOUT_FILE) has the same kinds and was written after the detectors had
+been reworked on the first set and frozen: the estimate for text they were not developed on.
+`detector_quality` turns the two detectors' verdicts on a set into the rows of the notebook's table.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from definemed.failure.evalset import _prf
 from definemed.failure.text import words
 
 REALISM_FILE = Path(__file__).with_name("realism_de.jsonl")
+HELDOUT_FILE = Path(__file__).with_name("realism_heldout_de.jsonl")  # written after the detectors froze
 KINDS = ("clean", "clean_loanwords", "typo", "english")
 CLEAN_KINDS = ("clean", "clean_loanwords")
 
