@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from definemed.labeling import label_documents
+from definemed.labeling.annotate import label_documents
 from definemed.labeling.backends.lexicon import LexiconAnnotator
 from definemed.labeling.prompt import load_prompt
 

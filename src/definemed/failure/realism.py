@@ -117,3 +117,19 @@ def detector_quality(typos, language, items: list[dict] | None = None) -> tuple[
          "precision": float("nan"), "recall": float("nan"), "f1": float("nan"), "target": "0 clinical flagged"},
     ])
     return table, {"typos": t_rows, "language_mixing": m_rows, "typo_summary": t, "mixing_summary": m}
+
+
+SETS = {"development": REALISM_FILE, "held-out": HELDOUT_FILE}
+
+
+def realism_summary(typos, language) -> dict:
+    """Per realism set: the table rows, both summaries and the errors (stage 07 writes this into
+    detector_quality.json; notebook 07 shows it)."""
+    out = {}
+    for name, f in SETS.items():
+        table, rows = detector_quality(typos, language, load_realism_set(f))
+        out[name] = {
+            "table": table.to_dict("records"), "typos": rows["typo_summary"], "mixing": rows["mixing_summary"],
+            "false_typos": [f"{w} ({r['id']})" for r in rows["typos"] for w in r["flagged"] if w not in r["planted"]],
+            "missed_english": [r["id"] for r in rows["language_mixing"] if r["label"] and not r["flag"]]}
+    return out
