@@ -154,7 +154,8 @@ print(f"held-out real text: words wrongly flagged as typos ({len(ho_fp)}): {', '
 
 # %%
 realism_table = pd.concat([pd.DataFrame(r["table"]).assign(set_name=name) for name, r in q["realism"].items()],
-                          ignore_index=True)
+                          ignore_index=True)[["set_name", "detector", "set", "precision", "recall", "f1",
+                                              "per_1000_words", "target"]]
 tables.write_table(realism_table, "failure_detector_realism", cfg.profile)
 display(realism_table.round(3))
 for name, r in q["realism"].items():
