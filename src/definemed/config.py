@@ -53,6 +53,20 @@ class CorpusConfig(Section):
     hf_dataset: str = "HuggingFaceFW/fineweb-2"
     hf_config: str = "deu_Latn"
     hf_split: str = "train"
+    hf_revision: str = "main"
+    """Commit hash of the dataset repository; `main` is refused by the streaming sampler unless
+    `allow_unpinned` (the data behind `main` changes)."""
+    sample_docs: int | None = Field(None, ge=1)
+    """hub/local: draw this many documents by hash selection while streaming (the labeling pool, in
+    shards/) instead of copying the first n_docs; no full local copy (corpus/streaming.py). Paper: 260,000."""
+    heldout_general_docs: int = Field(0, ge=0)
+    """Further documents drawn after the labeling pool into heldout_general/, from which stage 04 takes
+    its held-out general text (documents outside FineMed-de). 0: stage 04 draws from shards/."""
+    stream_url: str | None = None
+    """fsspec URL or folder the streaming sampler reads; None: hf://datasets/<hf_dataset>@<hf_revision>/
+    data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
+    stream_workers: int = Field(1, ge=1)
+    """Input files scanned in parallel processes by the streaming sampler."""
     local_path: str | None = None
     """Folder of parquet / jsonl files in FineWeb2's schema (source: local)."""
 
@@ -578,6 +592,9 @@ class Config(Section):
 
     profile: str
     seed: int = 1234
+    allow_unpinned: bool = False
+    """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
+    (`main` moves). Off in the paper profile; `--allow-unpinned` / DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

@@ -69,8 +69,13 @@ def _expert_annotations(cfg: Config, out: Path, truth) -> None:
     _write_parquet(table, out / "expert_annotations.parquet")
 
 
-def _copy_real(cfg: Config, out: Path) -> None:
+def _copy_real(cfg: Config, out: Path) -> dict:
     c = cfg.corpus
+    if c.sample_docs:  # paper profile: stream and keep only the samples (corpus/streaming.py)
+        from definemed.corpus.streaming import stream_source_url, sample_corpus
+
+        return sample_corpus(stream_source_url(cfg), out, cfg.seed, c.sample_docs, c.heldout_general_docs,
+                             c.shard_size, workers=c.stream_workers)
     if c.source == "local":
         if not c.local_path:
             raise DefinemedError("corpus.local_path: required when corpus.source is 'local'")
@@ -91,6 +96,7 @@ def _copy_real(cfg: Config, out: Path) -> None:
                 break
     if written == 0:
         raise DefinemedError(f"corpus source '{c.source}': no documents read")
+    return {}
 
 
 def build_corpus(cfg: Config, out_dir: str | Path | None = None, force: bool = False) -> dict:
@@ -107,8 +113,7 @@ def build_corpus(cfg: Config, out_dir: str | Path | None = None, force: bool = F
         _expert_annotations(cfg, out, truth)
         stats = corpus_stats(truth, len(fact_bank(cfg)))
     else:
-        _copy_real(cfg, out)
-        stats = {}
+        stats = _copy_real(cfg, out)
     n_shards = len(list((out / "shards").glob("shard-*.parquet")))
     stats.update({"dir": str(out.relative_to(paths.ROOT)) if out.is_relative_to(paths.ROOT) else str(out), "n_shards": n_shards, "source": cfg.corpus.source})
     if "n_docs" not in stats:

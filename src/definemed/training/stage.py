@@ -83,15 +83,11 @@ def load_finemed(cfg: Config) -> pd.DataFrame:
 
 def load_general(cfg: Config, exclude: set[str], n: int) -> pd.DataFrame:
     """A seeded sample of web documents that are not in FineMed-de (general text)."""
-    d = paths.stage_dir(cfg.profile, "00_corpus") / "shards"
-    files = sorted(d.glob("*.parquet"))
-    if not files:
-        raise DefinemedError(f"{d}: no corpus shards for general held-out text")
-    df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
-    df = df[~df.id.isin(exclude)].reset_index(drop=True)
-    # in permutation order: the first documents (the held-out set) do not depend on n
-    take = rng(cfg.seed, "cpt-general").permutation(len(df))[:n]
-    return df.iloc[take].reset_index(drop=True)
+    from definemed.corpus.streaming import general_pool_files, sample_general
+
+    # streamed (ids first, then only the chosen texts), in permutation order: the first documents
+    # (the held-out set) do not depend on n
+    return sample_general(general_pool_files(cfg), exclude, n, rng(cfg.seed, "cpt-general"))
 
 
 def split_documents(cfg: Config) -> dict[str, pd.DataFrame]:
