@@ -260,6 +260,12 @@ class FilterConfig(Section):
     """Score in bfloat16 autocast on a GPU (ignored on CPU, where float32 is used)."""
     write_scores: bool = True
     """Also write the score of every document (id, score) to 03_filter/scores/ for the figures."""
+    engine: Literal["shards", "datatrove"] = "shards"
+    """shards: one process over 00_corpus/shards (tiny); datatrove: the same per-file filter run by
+    datatrove's local or Slurm executor over `input_folder` (paper: FineWeb2 on the hub). Both write
+    03_filter/shards/, scores/ and filter_stats.json identically."""
+    executor: Literal["local", "slurm"] = "local"
+    """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
     input_folder: str | None = None
     """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
     The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
