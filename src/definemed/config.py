@@ -573,6 +573,10 @@ class EvaluateConfig(Section):
     """Base URL of the OpenAI-compatible server (e.g. http://localhost:8000/v1)."""
     served_names: dict[str, str] = Field(default_factory=dict)
     """Model variant label -> model name at the endpoint (default: the local folder path, vLLM's default)."""
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    """Model variant label -> base URL of the server answering for it (one vLLM server per model, all
+    up at once); a label not listed uses `endpoint` (one router URL that serves every variant under
+    its `served_names` entry, or one server restarted per model)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (the key itself is never in a file)."""
     judge: Literal["reference", "llm"] = "reference"
@@ -583,6 +587,24 @@ class EvaluateConfig(Section):
     """Base URL of the judge's server (default: `endpoint`)."""
     judge_prompt_version: str = "v1"
     """prompts/judge_pairwise_de_<version>.txt; the version is recorded with every judgment."""
+    judge_rounds: int = Field(3, ge=1)
+    """Passes over judge requests that failed after the client's retries; what still fails is recorded
+    (judgments.jsonl, counted as invalid) and retried by a rerun, never fatal to the run."""
+    device: str = "auto"
+    """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
+    lm_backend: Literal["hf", "vllm"] = "hf"
+    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`); vllm:
+    lm-eval's vLLM backend (needs `pip install vllm`; for the 24B model, tensor parallel)."""
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    """vllm backend: share of each GPU's memory vLLM may take."""
+    mmlu_revision: str = "main"
+    """Commit hash of the MMLU-de repository (refused unpinned unless allow_unpinned)."""
+    medqa_revision: str = "main"
+    """Commit hash of the MedQA-de repository (refused unpinned unless allow_unpinned)."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)

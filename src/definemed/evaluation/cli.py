@@ -9,13 +9,17 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
         force: bool = typer.Option(False, help="Recompute every model variant even if its results are current."),
+        device: str = typer.Option(None, help="Override evaluate.device: auto, cpu, cuda, cuda:N."),
+        dtype: str = typer.Option(None, help="Override evaluate.dtype: auto, float32, bfloat16, float16."),
+        lm_backend: str = typer.Option(None, help="Override evaluate.lm_backend: hf or vllm."),
     ) -> None:
         """Score base / CPT / SLERP models and the reference on MMLU-de and MedQA-de (lm-eval) and
         compute win-rates against the reference model; outputs in data/<profile>/06_evaluate/."""
         from definemed.config import load_config
         from definemed.evaluation import run_evaluation, stage_dir
 
-        cfg = load_config(profile)
+        over = {f"evaluate.{k}": v for k, v in (("device", device), ("dtype", dtype), ("lm_backend", lm_backend)) if v}
+        cfg = load_config(profile, overrides=over)
         counts = run_evaluation(cfg, force=force)
         typer.echo(f"evaluated {counts['n_variants']} models on {counts['n_tasks']} tasks "
                    f"({counts['n_test_questions']} questions) and {counts['n_winrate_questions']} win-rate questions; "

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from definemed import io, paths
 from definemed.config import Config
 from definemed.errors import DefinemedError
-from definemed.evaluation import generation, harness, judge as judges, models, questions, winrate
+from definemed.evaluation import backends, generation, harness, judge as judges, models, questions, winrate
 from definemed.seed import rng, set_seed
 
 STAGE = "06_evaluate"
@@ -138,7 +138,7 @@ def task_objects(cfg: Config, index: list[dict], tasks_dir: Path) -> dict[int, l
 def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path):
     """lm-eval accuracy (zero- and few-shot) of one loaded model; returns (summary rows, per-question frame)."""
     e = cfg.evaluate
-    lm = harness.wrap_hflm(model, tok, e.batch_size, e.max_length)
+    lm = backends.lm_for(cfg, v, model, tok)
     rows, frames = [], []
     for k, objs in tasks.items():
         res = harness.evaluate_tasks(lm, objs, tasks_dir, k, cfg.seed)
@@ -152,7 +152,7 @@ def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict])
     e = cfg.evaluate
     qs = [q["question"] for q in wr]
     if e.generation_backend == "openai":
-        client = generation.OpenAIChat(e.endpoint, e.served_names.get(v.label, str(v.path)), e.api_key_env)
+        client = generation.OpenAIChat(*backends.endpoint_for(cfg, v), e.api_key_env)
         answers = client.answer(qs, e.max_new_tokens)
     else:
         prompts = generation.chat_prompts(tok, qs)
@@ -181,7 +181,7 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     if not force and done.is_file() and io.read_json(done).get("fingerprint") == fp:
         return io.read_json(done)
     t0 = time.time()
-    model, tok = harness.load_model(v.path, cfg.models.trust_remote_code)
+    model, tok = backends.load_for(cfg, v)
     set_seed(cfg.seed)
     if tasks is None:
         tasks = task_objects(cfg, index, tasks_dir)
@@ -228,12 +228,16 @@ def judge_pairs(cfg: Config, gens: pd.DataFrame, wr: list[dict], judge) -> pd.Da
                 items.append({"question": q[qid]["question"], "answer_a": a, "answer_b": b,
                               "reference": q[qid]["reference"], "pool": list(q[qid]["pool"])})
                 keys.append((v.label, qid, order))
-    raw = judge.judge(items)
-    if len(raw) != len(items):
-        raise DefinemedError(f"judge '{judge.name}': returned {len(raw)} judgments for {len(items)} pairs")
+    from definemed.evaluation.judge_store import judge_persisted
+
+    e = cfg.evaluate
+    jm = e.judge_model if judge.name == "llm" else "reference-fact-judge"
+    raw, _ = judge_persisted(judge, items, stage_dir(cfg) / "judgments.jsonl", jm,
+                                e.judge_prompt_version if judge.name == "llm" else "", e.judge_rounds)
     verdicts = [judges.parse_verdict(r) for r in raw]
     return pd.DataFrame({"variant": [k[0] for k in keys], "qid": [k[1] for k in keys], "order": [k[2] for k in keys],
-                         "raw": [r if isinstance(r, str) else repr(r) for r in raw], "verdict": verdicts,
+                         "raw": [r if isinstance(r, str) else "" for r in raw], "request_failed": [r is None for r in raw],
+                         "verdict": verdicts,
                          "valid": [x is not None for x in verdicts], "judge": judge.name,
                          "judge_model": cfg.evaluate.judge_model if judge.name == "llm" else "reference-fact-judge",
                          "prompt_version": cfg.evaluate.judge_prompt_version if judge.name == "llm" else ""})
@@ -306,6 +310,7 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     _write_parquet(ratios, out / "ratios.parquet")
     counts = {"n_variants": len(vs), "n_tasks": len(index), "n_test_questions": int(sum(t["n_test"] for t in index)),
               "n_winrate_questions": len(wr), "n_judgments": len(j), "n_invalid_judgments": int((~j.valid).sum()),
+              "n_failed_judge_requests": int(j.request_failed.sum()),
               "n_invalid_pairs": int((oc.outcome == "invalid").sum()),
               "lm_eval_s": round(sum(r["lm_eval_s"] for r in recs), 1),
               "generation_s": round(sum(r["generation_s"] for r in recs), 1), "wall_s": round(time.time() - t0, 1)}
