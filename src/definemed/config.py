@@ -522,24 +522,35 @@ class EvaluateConfig(Section):
     source: Literal["factbank", "hub"] = "factbank"
     """factbank: MMLU- and MedQA-style questions built here from the corpus's fact bank (held-out phrasings);
     hub: the paper's public benchmarks (openGPT-X/mmlux, BioMistral/BioInstructQA)."""
-    mmlu_dataset: str = "openGPT-X/mmlux"
+    mmlu_dataset: str = "LumiOpen/opengpt-x_mmlux"
+    """MMLU-de: a script-free mirror of openGPT-X/mmlux (now Eurolingua/mmlux, whose loading script
+    datasets 5.x refuses): plain JSONL files, one per subject and split (docs/evaluation.md)."""
+    mmlu_revision: str = "main"
+    """Commit hash of `mmlu_dataset` (refused unpinned unless allow_unpinned)."""
+    mmlu_file: str = "hendrycks_{subject}{suffix}_{split}.jsonl"
+    """File of one subject and split in `mmlu_dataset` (records: question, choices, answer, id)."""
     mmlu_subjects: list[str] = Field(
         default_factory=lambda: [
             "anatomy", "clinical_knowledge", "college_biology",
             "college_medicine", "medical_genetics", "professional_medicine",
         ]
     )
-    """MMLU subjects (hub: mmlux configs `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
+    """MMLU subjects (hub: files of `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
     mmlu_config_suffix: str = "_DE"
-    """mmlux config = subject + suffix."""
+    """Language suffix of the mmlux subject (`{suffix}` in mmlu_file)."""
     mmlu_test_split: str = "test"
     mmlu_dev_split: str = "dev"
     """The few-shot examples come from this split (MMLU's 5 dev questions per subject)."""
     medqa_dataset: str = "BioMistral/BioInstructQA"
-    medqa_config: str | None = None
-    """Hub config of the German items, if the dataset needs one."""
-    medqa_test_split: str = "test"
-    medqa_dev_split: str = "validation"
+    """MedQA-de: BioMistral's German MedQA translation, read from the raw JSON inside the repository's
+    archive (its loading script is refused by datasets 5.x; no script or pickle is run)."""
+    medqa_revision: str = "main"
+    """Commit hash of `medqa_dataset` (refused unpinned unless allow_unpinned)."""
+    medqa_file: str = "data.zip"
+    """The archive in `medqa_dataset` that holds the translated test sets."""
+    medqa_member: str = "langs_processed/German-full.json"
+    """The German file inside the archive (a JSON list; only a test split exists in German, so the
+    n_dev few-shot examples are a seeded sample held out of it)."""
     medqa_corpus_name: str = "MedQA"
     """BioInstructQA mixes corpora; only items with this corpus_name are MedQA."""
     medqa_n_options: int | None = Field(4, ge=2, le=5)
@@ -601,10 +612,6 @@ class EvaluateConfig(Section):
     """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
     vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     """vllm backend: share of each GPU's memory vLLM may take."""
-    mmlu_revision: str = "main"
-    """Commit hash of the MMLU-de repository (refused unpinned unless allow_unpinned)."""
-    medqa_revision: str = "main"
-    """Commit hash of the MedQA-de repository (refused unpinned unless allow_unpinned)."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)

@@ -64,24 +64,7 @@ def _factbank_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]]
 def _hub_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]], list[dict]]:
     from definemed.evaluation import loaders
 
-    e = cfg.evaluate
-    sets = []
-    for subject in e.mmlu_subjects:
-        conf = subject + e.mmlu_config_suffix
-        test = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_test_split))]
-        dev = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_dev_split))]
-        sets.append((questions.QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
-    test = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_test_split),
-                               e.medqa_corpus_name, e.medqa_n_options)
-    dev = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_dev_split),
-                              e.medqa_corpus_name, e.medqa_n_options)
-    sets.append((questions.QuestionSet("medqa_de", test, dev[: e.n_dev]), "medqa"))
-    g = rng(cfg.seed, "evaluate", "winrate")
-    pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
-    wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
-           "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
-           "relation": ""} for i in pick]
-    return sets, wr
+    return loaders.hub_question_sets(cfg)
 
 
 def build_questions(cfg: Config) -> dict:
