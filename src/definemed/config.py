@@ -419,6 +419,9 @@ class CPTConfig(Section):
     """Documents held out of training for perplexity, from FineMed-de and from general text each."""
     max_docs: int | None = Field(None, ge=1)
     """Use at most this many FineMed-de documents (None: all)."""
+    tokenize_num_proc: int = Field(1, ge=1)
+    """Processes tokenizing FineMed-de (datasets.map); > 1 is meant for `cpt-tokenize` on a CPU node
+    before the GPU job (training/tokenize.py). The token files do not depend on it."""
     torch_threads: int = Field(1, ge=1)
     """Intra-op threads per process on CPU."""
     log_every: int = Field(25, ge=1)

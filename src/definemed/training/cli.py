@@ -28,6 +28,24 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{name}: {res['steps']} steps, loss {res['first_loss']:.3f} -> {res['final_loss']:.3f}, "
                        f"model in {res['model_dir']}")
 
+    @app.command("cpt-tokenize")
+    def cpt_tokenize(
+        profile: str = typer.Option("tiny", help="Profile name or config path."),
+        num_proc: Optional[int] = typer.Option(None, help="Tokenizer processes (default cpt.tokenize_num_proc)."),
+    ) -> None:
+        """Stage 04's CPU part: split FineMed-de, tokenize it in parallel and plan the packing for every
+        small model, so the GPU job (`cpt`) finds its token files ready."""
+        from definemed.config import load_config
+        from definemed.training import stage
+
+        over = {"cpt.tokenize_num_proc": num_proc} if num_proc else None
+        cfg = load_config(profile, overrides=over)
+        splits = stage.split_documents(cfg)
+        for name in stage.small_models(cfg):
+            info = stage.prepare_data(cfg, name, splits)
+            typer.echo(f"{name}: {info['train']['n_tokens']:,} training tokens in {info['plan']['num_bins']:,} "
+                       f"sequences -> {info['data']}")
+
     @app.command("train")
     def train_cmd(spec: Path = typer.Argument(..., help="run.json (definemed.training.spec.RunSpec)"),
                   nproc: int = typer.Option(1, help="Local processes.")) -> None:

@@ -62,7 +62,7 @@ def fingerprint(cfg: Config, name: str) -> str:
     files = [f for f in sorted(foundation_dir(cfg, name).glob("*")) if f.is_file()]
     for stage_name in ("03_filter", "00_corpus"):
         files += sorted((paths.stage_dir(cfg.profile, stage_name) / "shards").glob("*.parquet"))
-    payload = {"cpt": cfg.cpt.model_dump(mode="json"), "seed": cfg.seed, "model": name,
+    payload = {"cpt": cfg.cpt.model_dump(mode="json", exclude={"tokenize_num_proc"}), "seed": cfg.seed, "model": name,
                "files": [[str(f.relative_to(paths.data_dir(cfg.profile))) if f.is_relative_to(paths.data_dir(cfg.profile))
                           else f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
@@ -170,7 +170,13 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
     d.mkdir(parents=True, exist_ok=True)
     info = {"model": name}
     for split in ("train", "heldout_medical", "heldout_general"):
-        info[split] = tokenize_to_file(tok, splits[split].text.tolist(), d / split)
+        if cfg.cpt.tokenize_num_proc > 1:  # its own parallel CPU step (training/tokenize.py)
+            from definemed.training.tokenize import tokenize_parallel
+
+            info[split] = tokenize_parallel(foundation_dir(cfg, name), splits[split].text.tolist(), d / split,
+                                            cfg.cpt.tokenize_num_proc)
+        else:
+            info[split] = tokenize_to_file(tok, splits[split].text.tolist(), d / split)
     lengths = TokenFile(d / "train").lengths
     plan = plan_packing(lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, seed=cfg.seed)
     plan.save(d / "plan.npz")
