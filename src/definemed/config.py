@@ -632,7 +632,7 @@ class Config(Section):
     seed: int = 1234
     allow_unpinned: bool = False
     """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
-    (`main` moves). Off in the paper profile; `--allow-unpinned` / DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
+    (`main` moves). Off in the paper profile; DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

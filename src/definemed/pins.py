@@ -1,8 +1,8 @@
 """Pinned hub revisions: every model and data set the paper profile downloads names a commit hash.
 
 A branch (`main`) or tag can move, so a run from it is not reproducible. `require_pinned` refuses such
-a revision unless the run allows it explicitly (config `allow_unpinned: true`, the CLI's
-`--allow-unpinned`, or DEFINEMED_ALLOW_UNPINNED=1), and says which key to pin.
+a revision unless the run allows it explicitly (config `allow_unpinned: true`, or
+DEFINEMED_ALLOW_UNPINNED=1 for any command), and says which key to pin.
 """
 from __future__ import annotations
 
@@ -31,6 +31,6 @@ def require_pinned(key: str, repo: str, revision: str | None, allow: bool = Fals
         return revision
     if not allowed(allow):
         raise DefinemedError(f"{key}: revision {revision!r} of {repo} is not a commit hash; pin it "
-                             "(or allow an unpinned trial with --allow-unpinned / DEFINEMED_ALLOW_UNPINNED=1)")
+                             "(or allow an unpinned trial: DEFINEMED_ALLOW_UNPINNED=1 or `allow_unpinned: true`)")
     log.warning("%s: downloading %s at unpinned revision %r (allowed)", key, repo, revision)
     return revision or "main"

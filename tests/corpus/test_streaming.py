@@ -116,12 +116,16 @@ def test_sample_is_the_same_for_any_worker_count_and_resumes_after_a_crash(tmp_p
     assert other["n_docs"] == SAMPLE and _ids(tmp_path / "seed8" / "shards") != _ids(tmp_path / "ref" / "shards")
 
 
-def test_unpinned_hub_revision_is_refused_unless_allowed(tmp_path, out_root):
+def test_unpinned_hub_revision_is_refused_unless_allowed(tmp_path, out_root, monkeypatch):
     from definemed.config import load_config
 
+    monkeypatch.delenv("DEFINEMED_ALLOW_UNPINNED", raising=False)
     cfg = load_config(write_config(tmp_path / "p.yaml", corpus={"source": "hub", "sample_docs": 10}))
     with pytest.raises(DefinemedError, match="corpus.hf_revision: revision 'main'.*not a commit hash"):
         streaming.stream_source_url(cfg)
+    monkeypatch.setenv("DEFINEMED_ALLOW_UNPINNED", "1")
+    assert streaming.stream_source_url(cfg).endswith("@main/data/deu_Latn/train")
+    monkeypatch.delenv("DEFINEMED_ALLOW_UNPINNED")
     cfg = load_config(write_config(tmp_path / "q.yaml", corpus={"source": "hub", "sample_docs": 10}, allow_unpinned=True))
     assert streaming.stream_source_url(cfg) == "hf://datasets/HuggingFaceFW/fineweb-2@main/data/deu_Latn/train"
     sha = "af9c13333eb981300149d5ca60a8e9d659b276b9"
