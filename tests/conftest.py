@@ -54,3 +54,10 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def make_corpus(cfg) -> dict:
+    """Stage 00 of a test profile through the stage contract; its counts."""
+    from definemed import artifacts, stages
+
+    return stages.run(cfg, artifacts.CORPUS)["counts"]

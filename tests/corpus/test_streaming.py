@@ -20,12 +20,12 @@ N_DOCS, SAMPLE, HELDOUT = 3000, 150, 50
 def hub(tmp_path_factory):
     """FineWeb2's layout (data/deu_Latn/train/*.parquet) with synthetic documents in its schema."""
     from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    from definemed.corpus.stage import build_corpus
 
     root = tmp_path_factory.mktemp("hub")
     cfg = load_config(write_config(root / "gen.yaml", corpus={"n_docs": N_DOCS, "shard_size": 500, "expert_sample": 0,
                                                                "n_drugs": 10, "n_diseases": 10}))
-    build_corpus(cfg, out_dir=root / "gen")
+    build_corpus(cfg, root / "gen")
     train = root / "fineweb-2" / "data" / "deu_Latn" / "train"
     train.mkdir(parents=True)
     for i, f in enumerate(sorted((root / "gen" / "shards").glob("*.parquet"))):
@@ -57,17 +57,15 @@ def _bytes(d: Path) -> int:
 
 
 def test_stage00_streams_the_samples_without_a_full_copy(tmp_path, out_root, hub):
-    from definemed.corpus import build_corpus
+    from definemed import artifacts, stages
 
     if not Path("/proc/self/io").exists():
         pytest.skip("needs /proc/self/io to count bytes written")
     cfg = _cfg(tmp_path, hub)
     before = _wchar()
-    stats = build_corpus(cfg)
+    stats = stages.run(cfg, artifacts.CORPUS)["counts"]  # the stage as make / `definemed run` runs it
     written = _wchar() - before
-    from definemed import paths
-
-    out = paths.stage_dir(cfg.profile, "00_corpus")
+    out = artifacts.stage_dir(cfg, artifacts.CORPUS)
     source_bytes = _bytes(hub)
     sample_bytes = _bytes(out / "shards") + _bytes(out / "heldout_general")
     # the bound: the candidate parts (about k + 6 sqrt(k) + 100 documents) plus the output shards,

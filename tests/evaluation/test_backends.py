@@ -25,20 +25,23 @@ def test_cuda_without_a_gpu_is_a_clear_error():
 def test_cli_and_config_select_cuda_bfloat16_and_vllm(tmp_path, out_root, monkeypatch):
     from typer.testing import CliRunner
 
-    from definemed.cli import app
+    import definemed.cli as cli
     from definemed.config import load_config
-    import definemed.evaluation as stage
     from tests.conftest import write_config
 
     paper = load_config("paper")
     assert (paper.evaluate.device, paper.evaluate.dtype) == ("cuda", "bfloat16")
     seen = {}
-    monkeypatch.setattr(stage, "run_evaluation", lambda cfg, force=False: seen.update(cfg=cfg) or {
-        "n_variants": 0, "n_tasks": 0, "n_test_questions": 0, "n_winrate_questions": 0, "n_invalid_judgments": 0,
-        "wall_s": 0})
+
+    def fake_run_stage(stage, profile, overrides=None, force=False):
+        seen["cfg"] = load_config(profile, overrides={k: v for k, v in overrides.items() if v is not None})
+        return {"counts": {"n_variants": 0, "n_tasks": 0, "n_test_questions": 0, "n_winrate_questions": 0,
+                           "n_invalid_judgments": 0, "wall_s": 0}}
+
+    monkeypatch.setattr(cli, "run_stage", fake_run_stage)
     f = write_config(tmp_path / "c.yaml")
-    r = CliRunner().invoke(app, ["evaluate", "--profile", str(f), "--device", "cuda", "--dtype", "bfloat16",
-                                 "--lm-backend", "vllm"])
+    r = CliRunner().invoke(cli.app, ["evaluate", "--profile", str(f), "--device", "cuda", "--dtype", "bfloat16",
+                                     "--lm-backend", "vllm"])
     assert r.exit_code == 0, r.output
     e = seen["cfg"].evaluate
     assert (e.device, e.dtype, e.lm_backend) == ("cuda", "bfloat16", "vllm")

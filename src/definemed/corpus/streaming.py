@@ -277,11 +277,10 @@ def sample_general(files: list[Path], exclude: set[str], n: int, seed_rng) -> "p
 def general_pool_files(cfg) -> list[Path]:
     """Where stage 04 draws general text: 00_corpus/heldout_general/ if stage 00 streamed one, else
     the corpus shards (tiny profile)."""
-    from definemed import paths
+    from definemed import artifacts
 
-    d = paths.stage_dir(cfg.profile, "00_corpus")
-    for sub in (HELDOUT_DIR, "shards"):
-        files = sorted((d / sub).glob("shard-*.parquet"))
+    for d in (artifacts.corpus_heldout_general(cfg), artifacts.corpus_shards(cfg)):
+        files = sorted(d.glob("shard-*.parquet"))
         if files:
             return files
-    raise DefinemedError(f"{d / 'shards'}: no corpus shards for general held-out text")
+    raise DefinemedError(f"{artifacts.corpus_shards(cfg)}: no corpus shards for general held-out text")

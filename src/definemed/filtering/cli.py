@@ -17,27 +17,14 @@ def register(app: typer.Typer) -> None:
         tasks: Optional[int] = typer.Option(None, help="datatrove: tasks (default: filter.tasks)."),
         workers: Optional[int] = typer.Option(None, help="datatrove: tasks at once (default: filter.workers)."),
     ) -> None:
-        """Score the corpus with the stage-02 classifier and keep P(medical) >= threshold (FineMed-de)."""
-        from definemed.config import load_config
-        from definemed.errors import DefinemedError
+        """Score the corpus with the stage-02 classifier and keep P(medical) >= threshold (FineMed-de).
+        Both engines run as stage 03 (same outputs, same stage record); a Slurm submission exits 1 with
+        "submitted ...", and the same command run again after the array finished completes the stage."""
+        from definemed import artifacts
+        from definemed.cli import run_stage
 
-        cfg = load_config(profile, overrides={"classifier.threshold": threshold} if threshold is not None else None)
-        engine = engine or cfg.filter.engine
-        if engine == "shards":
-            from definemed.filtering.filter import filter_corpus, stage_dir
-
-            s = filter_corpus(cfg)
-            typer.echo(f"kept {s['n_kept']:,} of {s['n_docs']:,} documents ({s['n_shards_skipped']} of {s['n_shards']} "
-                       f"shards already done) -> {stage_dir(cfg) / 'shards'}")
-        elif engine == "datatrove":
-            from definemed.filtering.datatrove_step import run_datatrove
-            from definemed.filtering.filter import stage_dir
-
-            s = run_datatrove(cfg, executor=executor, input_folder=input_folder, tasks=tasks, workers=workers)
-            if "submitted" in s:
-                typer.echo(f"submitted {s['submitted']} Slurm tasks for {s['n_shards']} files; rerun this command when "
-                           f"they finished to write filter_stats.json (logs: {s['logging_dir']})")
-            else:
-                typer.echo(f"kept {s['n_kept']:,} of {s['n_docs']:,} documents -> {stage_dir(cfg) / 'shards'}")
-        else:
-            raise DefinemedError(f"--engine: must be 'shards' or 'datatrove' (got {engine!r})")
+        over = {"classifier.threshold": threshold, "filter.engine": engine, "filter.executor": executor,
+                "filter.input_folder": input_folder, "filter.tasks": tasks, "filter.workers": workers}
+        s = run_stage(artifacts.FILTER, profile, over)["counts"]
+        typer.echo(f"kept {s['n_kept']:,} of {s['n_docs']:,} documents ({s['n_shards_skipped']} of {s['n_shards']} "
+                   f"shards already done)")

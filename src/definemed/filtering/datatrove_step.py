@@ -109,18 +109,17 @@ def run_datatrove(cfg, executor: str | None = None, input_folder: str | None = N
                   workers: int | None = None, threshold: float | None = None, start_method: str = "forkserver") -> dict:
     """Run the filter of a profile with datatrove's local or Slurm executor; returns the totals
     (as `filter_corpus`), or {"submitted": ...} while a Slurm array is still running."""
-    from definemed import paths
-    from definemed.classifier.stage import model_dir as default_model_dir
+    from definemed import artifacts
     from definemed.corpus.streaming import list_parquet
-    from definemed.filtering.filter import model_fingerprint, stage_dir
+    from definemed.filtering.filter import model_fingerprint
 
     f, c = cfg.filter, cfg.classifier
     executor = executor or f.executor
     threshold = check_threshold(c.threshold if threshold is None else threshold, "classifier.threshold")
-    url = input_folder or f.input_folder or str(paths.stage_dir(cfg.profile, "00_corpus") / "shards")
-    out = Path(out_dir) if out_dir else stage_dir(cfg)
+    url = input_folder or f.input_folder or str(artifacts.corpus_shards(cfg))
+    out = Path(out_dir) if out_dir else artifacts.stage_dir(cfg, artifacts.FILTER)
     logging_dir = str(logging_dir or out / "datatrove_logs")
-    model_dir = Path(model_dir or default_model_dir(cfg)).resolve()
+    model_dir = Path(model_dir or artifacts.classifier_model(cfg)).resolve()
     if not (model_dir / "model.safetensors").is_file():
         raise DefinemedError(f"{model_dir}: no model.safetensors (run stage 02_classifier first)")
     fingerprint = model_fingerprint(model_dir)

@@ -1,6 +1,6 @@
 """Tokenization as its own parallel CPU step, before any GPU allocation.
 
-    python -m definemed cpt-tokenize --profile paper --num-proc 32     # on a CPU node (docs/filtering.md)
+    python -m definemed cpt-tokenize --profile paper    # on a CPU node; cpt.tokenize_num_proc processes
     sbatch ... python -m definemed cpt --profile paper                  # then finds the token files
 
 `tokenize_parallel` runs the model's own (fast) tokenizer over the documents with
