@@ -6,13 +6,13 @@ from definemed.packing import TokenFile
 
 
 def test_parallel_tokenization_equals_the_single_process_token_file(tmp_path):
-    from definemed.evaluation import standin
+    from tests import factories
     from definemed.training.stage import tokenize_to_file
     from definemed.training.tokenize import tokenize_parallel
 
     bank = FactBank(3, 6, 6)
     texts = [f.sentence(k) for f in bank.facts for k in range(3)] + ["", "Ein kurzer Satz."]
-    tok = standin.train_tokenizer(texts, vocab_size=300)
+    tok = factories.chat_tokenizer(texts, vocab_size=300)
     d = tmp_path / "tok"
     tok.save_pretrained(d)
     ref = tokenize_to_file(tok, texts, tmp_path / "ref" / "train")

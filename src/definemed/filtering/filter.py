@@ -133,7 +133,7 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
 
         totals = run_datatrove(cfg, out_dir=out_dir, model_dir=model_dir, threshold=threshold)
         if "submitted" in totals:  # a Slurm array is running: the stage is not done (no record is written)
-            raise DefinemedError(f"03_filter: submitted {totals['submitted']} Slurm tasks for {totals['n_shards']} "
+            raise DefinemedError(f"{artifacts.FILTER}: submitted {totals['submitted']} Slurm tasks for {totals['n_shards']} "
                                  f"input files; run the stage again when they finished (logs: {totals['logging_dir']})")
         return totals
     corpus_dir = Path(corpus_dir) if corpus_dir else artifacts.stage_dir(cfg, artifacts.CORPUS)
