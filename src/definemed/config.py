@@ -168,6 +168,10 @@ class LabelConfig(Section):
     """Partial labels made with other settings (prompt, model, budget, sample ...): restart moves them
     to 01_label/superseded/<time>/ and starts over (so `make reproduce` works after an edit); refuse
     stops with a message (the paper profile, where labels cost GPU hours)."""
+    max_invalid_share: float = Field(0.05, ge=0, le=1)
+    """Share of documents whose reply gave no label (unparseable, empty, not a string, malformed body)
+    above which the run fails before labels.parquet is written: a broken server or prompt must not pass
+    as a finished stage. The records stay in parts/; the rerun asks the invalid ones again."""
     flush_every: int = Field(1024, ge=1)
     """Records between fsyncs of the incremental label file. Every record is written to the OS at once
     (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""
