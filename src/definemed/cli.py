@@ -29,7 +29,7 @@ def corpus(
     from definemed.config import load_config
     from definemed.corpus import build_corpus
 
-    cfg = load_config(profile, overrides={"corpus.n_docs": n_docs} if n_docs else None)
+    cfg = load_config(profile, overrides={"corpus.n_docs": n_docs} if n_docs is not None else None)
     t0 = time.time()
     info = build_corpus(cfg, out_dir=out, force=force)
     typer.echo(f"wrote {info['n_docs']} documents in {info['n_shards']} shards to {info['dir']} "

@@ -9,11 +9,24 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from definemed import paths
 from definemed.errors import ConfigError
 from definemed.io import read_yaml_mapping
+
+
+def _inside_root(value: str | None, info) -> str | None:
+    if value is None:
+        return value
+    try:
+        return paths.inside_root(value, info.field_name)
+    except Exception as e:  # pydantic wants ValueError; the message already names the key
+        raise ValueError(str(e).split(": ", 1)[1]) from None
+
+
+RepoPath = Annotated[str, AfterValidator(_inside_root)]
+"""A path from the config: relative to the repository and inside it, or absolute (explicitly elsewhere)."""
 
 
 class Section(BaseModel):
@@ -53,8 +66,15 @@ class CorpusConfig(Section):
     hf_dataset: str = "HuggingFaceFW/fineweb-2"
     hf_config: str = "deu_Latn"
     hf_split: str = "train"
-    local_path: str | None = None
+    local_path: Optional[RepoPath] = None
     """Folder of parquet / jsonl files in FineWeb2's schema (source: local)."""
+
+    @model_validator(mode="after")
+    def _shares(self):
+        if self.medical_share + self.borderline_share > 1:
+            raise ValueError(f"medical_share + borderline_share = {self.medical_share + self.borderline_share:g} "
+                             "exceeds 1")
+        return self
 
 
 class ModelSpec(Section):
@@ -117,7 +137,7 @@ class LabelOpenAIConfig(Section):
 class LabelTransformersConfig(Section):
     """The `transformers` annotator backend: a local causal LM, label read from next-token probabilities."""
 
-    model_path: str | None = None
+    model_path: Optional[RepoPath] = None
     """A local HF folder (safetensors) or hub ID; None uses `label.model`."""
     batch_size: int = Field(8, ge=1)
     """Documents per forward pass (left-padded)."""
@@ -132,7 +152,7 @@ class LabelTransformersConfig(Section):
 class LabelLexiconConfig(Section):
     """The `lexicon` backend: the tiny profile's stand-in for Mixtral-8x7B (which cannot run on 2 CPU cores)."""
 
-    lexicon_file: str = "src/definemed/labeling/lexicon_de.txt"
+    lexicon_file: RepoPath = "src/definemed/labeling/lexicon_de.txt"
     """Hand-written weighted German medical terms (not derived from the corpus generator's topics)."""
     threshold: float = Field(4.0, gt=0)
     """Score (weighted term hits per 100 words) at and above which a document is labelled medical;
@@ -153,7 +173,7 @@ class LabelConfig(Section):
     """The annotator model (the paper's); sent as `model` to the server."""
     n_docs: int = Field(4_000, ge=1)
     """Documents to label (the paper: 260k). The seeded sample always contains every expert-annotated document."""
-    prompt_file: str = "prompts/label_medical_de.v1.txt"
+    prompt_file: RepoPath = "prompts/label_medical_de.v1.txt"
     """Versioned annotation prompt with exactly one {document} placeholder (relative to the repository)."""
     max_chars: int = Field(4_000, ge=100)
     """Document budget in characters (about 1,000 tokens); longer documents are cut at a word boundary."""
@@ -250,7 +270,7 @@ class FilterConfig(Section):
     """Score in bfloat16 autocast on a GPU (ignored on CPU, where float32 is used)."""
     write_scores: bool = True
     """Also write the score of every document (id, score) to 03_filter/scores/ for the figures."""
-    input_folder: str | None = None
+    input_folder: Optional[RepoPath] = None
     """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
     The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
     glob_pattern: str = "*.parquet"
@@ -270,7 +290,7 @@ class FilterConfig(Section):
     slurm_mem_per_cpu_gb: int = Field(4, ge=1)
     slurm_gpus_per_task: int = Field(1, ge=0)
     """datatrove Slurm executor: GPUs per task (one classifier replica per GPU)."""
-    slurm_venv_path: str | None = None
+    slurm_venv_path: Optional[RepoPath] = None
     """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
@@ -581,6 +601,7 @@ class Config(Section):
     """A whole profile."""
 
     profile: str
+    """Names the output folders data/<profile>, figures/<profile>, build/<profile> (a safe folder name)."""
     seed: int = 1234
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
@@ -604,6 +625,14 @@ class Config(Section):
     def stage_dir(self, stage: str) -> Path:
         return paths.stage_dir(self.profile, stage)
 
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        try:
+            return paths.check_profile(v)
+        except Exception as e:
+            raise ValueError(str(e)) from None
+
 
 def _format_error(file: Path, err: dict) -> str:
     key = ".".join(str(x) for x in err["loc"]) or "<root>"
@@ -611,7 +640,9 @@ def _format_error(file: Path, err: dict) -> str:
         return f"{file}: unknown key '{key}'"
     if err["type"] == "missing":
         return f"{file}: missing key '{key}'"
-    return f"{file}: key '{key}': {err['msg']} (got {err.get('input')!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    return f"{file}: key '{key}': {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
 def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | None = None) -> Config:
@@ -630,7 +661,10 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_error(file, e.errors()[0])) from None
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        where = f"{file} (with {key} set on the command line)" if key in (overrides or {}) else file
+        raise ConfigError(_format_error(where, err)) from None
 
 
 def resolved(cfg: Config) -> dict:

@@ -61,8 +61,36 @@ def read_json(path: str | os.PathLike) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, mark):
+        self.problem, self.problem_mark = f"duplicate key '{key}'", mark
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML keeps
+    the last one silently, so an edited value could be overridden by a forgotten one below it)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *anchor` merges may be overridden by the keys written beside them
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                dup = key in seen
+            except TypeError:  # an unhashable key: PyYAML reports it itself
+                break
+            if dup:
+                raise _DuplicateKey(key, key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: str | os.PathLike, what: str = "file", error=None) -> dict:
-    """Read a YAML file whose top level must be a mapping; errors name the file (and line)."""
+    """Read a YAML file whose top level must be a mapping; errors name the file (and line).
+
+    A file that is not UTF-8 and a key given twice in one mapping are errors too.
+    """
     from definemed.errors import DefinemedError
 
     error = error or DefinemedError
@@ -70,7 +98,11 @@ def read_yaml_mapping(path: str | os.PathLike, what: str = "file", error=None) -
     if not path.is_file():
         raise error(f"{path}: {what} not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{path}: {what} is not UTF-8 text (byte {e.start})") from None
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
