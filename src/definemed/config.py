@@ -29,6 +29,10 @@ RepoPath = Annotated[str, AfterValidator(_inside_root)]
 """A path from the config: relative to the repository and inside it, or absolute (explicitly elsewhere)."""
 
 
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+"""A torch device name this project runs on (auto: CUDA when present, else CPU)."""
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
@@ -143,7 +147,7 @@ class LabelTransformersConfig(Section):
     """Documents per forward pass (left-padded)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype; auto: bfloat16 on a GPU, float32 on a CPU."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """auto: cuda if available, else cpu."""
     max_prompt_tokens: int = Field(4096, ge=16)
     """Prompts longer than this (after the character budget) are cut from the left of the document."""
@@ -450,7 +454,7 @@ class MergeConfig(Section):
     """Global t values of the trade-off sweep (one merge per value, same t for every tensor)."""
     threads: Optional[int] = Field(None, ge=1)
     """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
     max_shard_size: str = "5GB"
     """Largest output safetensors shard (mergekit's default)."""

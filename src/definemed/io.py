@@ -29,10 +29,28 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """An output folder's path, refused early (before any work) when it is an existing file or its
+    parent cannot be created or written; DefinemedError naming the path."""
+    from definemed.errors import DefinemedError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DefinemedError(f"{path}: exists and is not a folder (remove it or choose another output)")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DefinemedError(f"{parent}: is not a folder, so {path} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DefinemedError(f"{parent}: not writable, so {path} cannot be created")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to `path`; move it onto `path` only if the block succeeds."""
-    path = Path(path)
+    path = check_output_dir(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:

@@ -89,13 +89,17 @@ def _copy_real(cfg: Config, out: Path) -> None:
                 bar.update(len(part))
             if written >= c.n_docs:
                 break
+        if buf:  # a source smaller than n_docs: its last, partial shard
+            _write_parquet(table_from_records(buf), out / "shards" / f"shard-{shard:05d}.parquet")
+            written += len(buf)
+            bar.update(len(buf))
     if written == 0:
         raise DefinemedError(f"corpus source '{c.source}': no documents read")
 
 
 def build_corpus(cfg: Config, out_dir: str | Path | None = None, force: bool = False) -> dict:
     """Write (or resume writing) the corpus of a profile; return its statistics."""
-    out = Path(out_dir) if out_dir else corpus_dir(cfg)
+    out = io.check_output_dir(Path(out_dir) if out_dir else corpus_dir(cfg))
     if force and out.exists():
         import shutil
 

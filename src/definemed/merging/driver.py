@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from definemed import io
 from definemed.errors import DefinemedError
+from definemed.finite import check_tensor
 from definemed.merging.hf_folder import OutTensor, SafetensorsModel, ShardedWriter, text_config
 from definemed.merging.slerp import SlerpPlan
 from definemed.merging.spec import MergeSpec, layer_position, load_spec, resolve_t
@@ -180,6 +181,11 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
     b = plan.other.tensor(job.other_name)
     out_item = job.out_dtype.itemsize
     try:
+        # NaN / Inf in an input (a diverged CPT run, a damaged file) would silently make the whole
+        # output tensor NaN: refuse it by name. Chunked, releasing pages, like the merge itself.
+        for model, name, flat in ((plan.base, job.base_name, a), (plan.other, job.other_name, b)):
+            check_tensor(flat, name, model.folder,
+                         release=lambda s, c, model=model, name=name: model.release(name, s, c))
         if job.t is None:
             if not torch.equal(a, b):
                 raise DefinemedError(f"{plan.other.folder}: non-floating tensor {job.other_name} differs from the "
@@ -210,6 +216,20 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
         plan.base.release(job.base_name)
         plan.other.release(job.other_name)
     job.seconds = time.perf_counter() - t0
+
+
+def check_device(device: Optional[str]) -> str:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> the device SLERP runs on; anything else is an error."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise DefinemedError(f"device '{device}': expected auto, cpu, mps, cuda or cuda:N (merge.device / --device)")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DefinemedError(f"device '{device}': no CUDA device available")
+        if ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+            raise DefinemedError(f"device '{device}': only {torch.cuda.device_count()} CUDA device(s)")
+    return device
 
 
 def default_threads() -> int:
@@ -264,17 +284,18 @@ def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: O
           device: Optional[str] = None, max_shard_bytes: int = DEFAULT_SHARD_BYTES, progress: bool = True) -> dict:
     """Run a SLERP merge; return a summary (paths, counts, seconds). See the module docstring."""
     t_start = time.perf_counter()
-    out_dir = Path(out_dir).absolute()
+    out_dir = io.check_output_dir(Path(out_dir).absolute())
+    device = check_device(device)
+    if threads is not None and threads < 1:
+        raise DefinemedError(f"threads: {threads} (--threads needs at least 1)")
+    if max_shard_bytes < 1:
+        raise DefinemedError(f"max_shard_size: {max_shard_bytes} bytes (--max-shard-size needs at least 1 byte)")
     if out_dir.exists() and not force:
         raise DefinemedError(f"{out_dir}: output folder exists (use --force to replace it)")
     spec = config if isinstance(config, MergeSpec) else load_spec(config)
     for m in spec.models:
         if out_dir.resolve() == m or m.is_relative_to(out_dir.resolve()):
             raise DefinemedError(f"{out_dir}: the output folder would replace the input model {m}")
-    if device in (None, "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DefinemedError(f"device '{device}': no CUDA device available")
     plan = plan_merge(spec)
     threads = threads or default_threads()
     try:
