@@ -1,7 +1,10 @@
 # DeFineMed reproduction: the pipeline as a build graph.
-# Each stage's target is the manifest it writes (data/<profile>/manifests/<stage>.json); a stage
-# depends on its notebook, its config, the package code and the previous stage's manifest, so a
-# second `make reproduce` with nothing changed runs nothing.
+# Each stage's target is the manifest it writes (data/<profile>/manifests/<stage>.json). Its
+# prerequisites (build/deps.mk, written by `python -m definemed deps`) are its notebook, the config,
+# the manifests of the stages it reads, and exactly the source files its code imports: touching a
+# module of stage 07 reruns 07 and the report only. Make decides by file times; the stage runner then
+# decides by content (definemed.stages: a fingerprint of config section, code and input content), so
+# a touched but unchanged file, or a copied output tree, reruns nothing.
 PROFILE ?= tiny
 PYTHON ?= python3
 VENV := .venv
@@ -14,20 +17,18 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 DATA := data/$(PROFILE)
 M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
-SRC := $(shell find src -name '*.py' -o -name '*.txt' -o -name '*.jinja' -o -name '*_yaml' -o -name '*.yaml' | sort) pyproject.toml
-PROMPT_FILES := $(wildcard prompts/*)
+REPORT := figures/$(PROFILE)/report.html
+STAGES := 00_corpus 01_label 02_classifier 03_filter zoo 04_cpt 05_merge 06_evaluate 07_failure_analysis
+NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py)
+NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
+DEPS := build/deps.mk
 
-# Numbered notebooks that exist; each one's manifest is a target of `reproduce`.
-NOTEBOOK_STAGES := $(sort $(basename $(notdir $(wildcard notebooks/[0-9][0-9]_*.ipynb))))
-# Non-notebook steps (e.g. the foundation-model zoo), added by their issues.
-EXTRA_STAGES := $(if $(wildcard src/definemed/zoo/__init__.py),zoo)
-
-.PHONY: help setup reproduce test test-fast bench clean clean-profile stages
+.PHONY: help setup reproduce test bench clean clean-profile stages notebooks
 .DEFAULT_GOAL := help
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_0-9-]+:.*?## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
-	@echo "  PROFILE=$(PROFILE) (tiny | paper); stages: $(NOTEBOOK_STAGES) $(EXTRA_STAGES)"
+	@echo "  PROFILE=$(PROFILE) (tiny | paper); stages: $(STAGES)"
 
 setup: $(STAMP) ## Create .venv and install the package with its dev extras (idempotent)
 
@@ -40,31 +41,36 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # ---- pipeline ------------------------------------------------------------------------------
-$(M)/%.json: notebooks/%.ipynb $(CONFIG) $(SRC) $(PROMPT_FILES) | $(STAMP)
+# Notebooks are generated from their percent-format sources (tests/test_notebooks.py checks they agree).
+notebooks/%.ipynb: notebooks/src/%.py scripts/py2nb.py | $(STAMP)
+	$(PY) scripts/py2nb.py $< $@
+
+notebooks: $(NOTEBOOKS) ## Regenerate notebooks/*.ipynb from notebooks/src/*.py
+
+# Per-stage prerequisites, generated from the import graph (only for targets that run stages).
+ifneq ($(filter reproduce report stages data/% figures/%,$(MAKECMDGOALS)),)
+-include $(DEPS)
+endif
+$(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(PY) -m definemed deps > $@.tmp && mv $@.tmp $@
+
+$(M)/%.json: | $(STAMP)
 	$(PY) -m definemed run-notebook $* --profile $(PROFILE)
 
-# The foundation models (not a notebook: in the paper profile it is the download of the models).
-$(M)/zoo.json: $(CONFIG) $(SRC) $(M)/00_corpus.json | $(STAMP)
-	$(PY) -m definemed zoo --profile $(PROFILE)
-
-# Stage order (only stages whose notebook exists are run).
-$(M)/01_label.json: $(M)/00_corpus.json
-$(M)/02_classifier.json: $(M)/01_label.json
-$(M)/03_filter.json: $(M)/02_classifier.json
-$(M)/04_cpt.json: $(M)/03_filter.json $(M)/zoo.json
-$(M)/05_merge.json: $(M)/04_cpt.json
-$(M)/06_evaluate.json: $(M)/05_merge.json
-$(M)/07_failure_analysis.json: $(M)/06_evaluate.json
+# The foundation models have no notebook (in the paper profile this step downloads them).
+$(M)/zoo.json: | $(STAMP)
+	$(PY) -m definemed run zoo --profile $(PROFILE)
 
 # The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
-figures/$(PROFILE)/report.html: $(foreach s,$(NOTEBOOK_STAGES) $(EXTRA_STAGES),$(M)/$(s).json) src/definemed/report/build.py | $(STAMP)
+$(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)
 	$(PY) -m definemed report --profile $(PROFILE)
 
-reproduce: $(STAMP) $(foreach s,$(NOTEBOOK_STAGES) $(EXTRA_STAGES),$(M)/$(s).json) figures/$(PROFILE)/report.html ## Run the pipeline (PROFILE=tiny by default)
+reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the pipeline (PROFILE=tiny by default)
 	@echo "reproduce ($(PROFILE)): done; executed notebooks in build/$(PROFILE)/notebooks, figures in figures/$(PROFILE)"
 
 stages: ## Show which stage manifests exist
-	@for s in $(NOTEBOOK_STAGES) $(EXTRA_STAGES); do test -f $(M)/$$s.json && echo "  done  $$s" || echo "  todo  $$s"; done
+	@for s in $(STAGES); do test -f $(M)/$$s.json && echo "  done  $$s" || echo "  todo  $$s"; done
 
 # ---- checks -------------------------------------------------------------------------------
 test: $(STAMP) ## Run the test suite (CPU, under 10 minutes; GPU tests skip)

@@ -24,7 +24,7 @@ REPEATS = 3
 
 
 def _throughput(base_url: str, concurrency: int, n_docs: int) -> dict:
-    from definemed.labeling import label_documents
+    from definemed.labeling.annotate import label_documents
     from definemed.labeling.backends.openai_chat import OpenAIAnnotator
     from definemed.labeling.prompt import load_prompt
 

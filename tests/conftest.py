@@ -67,3 +67,10 @@ def run_main(capsys, *args):
         code = e.code if isinstance(e.code, int) else 1
     out = capsys.readouterr()
     return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
+def make_corpus(cfg) -> dict:
+    """Stage 00 of a test profile through the stage contract; its counts."""
+    from definemed import artifacts, stages
+
+    return stages.run(cfg, artifacts.CORPUS)["counts"]

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from definemed.config import CorpusConfig, load_config
-from definemed.corpus import build_corpus, fact_bank
+from definemed.corpus import fact_bank
+from definemed.corpus.stage import build_corpus
 from definemed.corpus.factbank import RELATIONS, FactBank
 from definemed.corpus.generator import CorpusGenerator
 from definemed.corpus.loader import iter_documents, iter_local, shard_paths

@@ -30,3 +30,18 @@ def test_corpus_notebook_runs_under_papermill(small_config, out_root):
     manifest = json.loads((out_root / "data" / "test" / "manifests" / "00_corpus.json").read_text())
     assert manifest["counts"]["n_docs"] == 600 and manifest["seed"] == 1234
     assert {"git_commit", "packages", "hardware", "wall_time_s", "config"} <= manifest.keys()
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_generated_from_its_source(nb):
+    """notebooks/*.ipynb equal scripts/py2nb.py of notebooks/src/*.py (`make notebooks` regenerates them)."""
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("py2nb", paths.ROOT / "scripts" / "py2nb.py")
+    py2nb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(py2nb)
+    src = paths.NOTEBOOKS / "src" / nb.name.replace(".ipynb", ".py")
+    want = nbformat.writes(py2nb.convert(src.read_text(encoding="utf-8"))) + "\n"  # nbformat.write adds it
+    assert nb.read_text(encoding="utf-8") == want, f"{nb.name} differs from {src.name}: run `make notebooks`"

@@ -13,16 +13,15 @@ profile = "tiny"
 import pandas as pd
 from IPython.display import Markdown, display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, io, plotting, stages, tables
 from definemed.config import load_config
-from definemed.corpus import build_corpus, corpus_dir
 from definemed.corpus.report import plot_corpus, stats_table
 from definemed.corpus.stats import load_truth
 
 cfg = load_config(profile)
 plotting.setup_style()
-stats = build_corpus(cfg)
-manifest.record_counts(cfg, "00_corpus", **{k: v for k, v in stats.items() if not isinstance(v, dict)})
+stages.run(cfg, artifacts.CORPUS)  # computes the stage, or loads it when it is done
+stats = io.read_json(artifacts.corpus_stats(cfg))
 print(f"{stats['n_docs']} documents in {stats['n_shards']} shards ({cfg.corpus.source} source)")
 
 # %% [markdown]
@@ -40,7 +39,7 @@ display(table)
 
 # %%
 if cfg.corpus.source == "synthetic":
-    truth = load_truth(corpus_dir(cfg))
+    truth = load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS))
     fig = plot_corpus(truth)
     plotting.save_figure(fig, "corpus_lengths_labels", cfg.profile)
     display(truth.groupby("domain")[["n_pretokens", "n_english_sentences", "n_typos"]].describe().T.round(1))

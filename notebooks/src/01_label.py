@@ -14,18 +14,19 @@ profile = "tiny"
 # %%
 from IPython.display import Markdown, display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, io, plotting, stages, tables
 from definemed.config import load_config
-from definemed.corpus import corpus_dir
 from definemed.corpus.stats import load_truth
-from definemed.labeling import load_labels, run_label_stage
-from definemed.labeling.agreement import agreement, agreement_table
+from definemed.labeling.agreement import agreement_table
+from definemed.labeling.annotate import load_labels
 from definemed.labeling.report import plot_probabilities, plot_topic_shares, topic_shares
 from definemed.labeling.sample import load_experts
+from definemed.labeling.stage import load_agreement
 
 cfg = load_config(profile)
 plotting.setup_style()
-summary = run_label_stage(cfg)
+stages.run(cfg, artifacts.LABEL)  # computes the stage, or loads it when it is done
+summary = io.read_json(artifacts.label_summary(cfg))
 if summary["stand_in"]:
     print(f"STAND-IN: these labels came from the {summary['annotator']}, not from "
           f"{cfg.label.model} (an 8x7B model cannot run on this machine). See docs/labeling.md.")
@@ -45,22 +46,16 @@ print(f"{summary['n_docs']} documents ({summary['n_expert_docs']} with expert la
 
 # %%
 labels = load_labels(cfg)
-experts = load_experts(corpus_dir(cfg))
-agr = None
-if experts is None:
+experts = load_experts(artifacts.stage_dir(cfg, artifacts.CORPUS))
+agr = load_agreement(cfg)
+if agr is None:
     print("This corpus has no expert annotations (paper profile: supply data/<p>/00_corpus/expert_annotations.parquet).")
 else:
-    agr = agreement(labels, experts, cfg.label.n_bootstrap, cfg.label.ci, cfg.seed)
     table = agreement_table(agr, summary["annotator_short"], summary["n_docs"])
     tables.write_table(table, "label_agreement", cfg.profile)
     tables.write_table(agr["confusion"].reset_index(), "label_confusion", cfg.profile)
     display(table)
     display(agr["confusion"])
-    manifest.record_counts(cfg, "01_label", **{k: v for k, v in summary.items() if not isinstance(v, (dict, list))},
-                           f1=agr["point"]["f1"], f1_ci=list(agr["ci"]["f1"]), precision=agr["point"]["precision"],
-                           recall=agr["point"]["recall"], kappa=agr["point"]["kappa"], kappa_ci=list(agr["ci"]["kappa"]))
-if agr is None:
-    manifest.record_counts(cfg, "01_label", **{k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
 
 # %% [markdown]
 # ## Labels by topic and the annotator's probabilities
@@ -70,7 +65,7 @@ if agr is None:
 
 # %%
 if cfg.corpus.source == "synthetic":
-    shares = topic_shares(labels, load_truth(corpus_dir(cfg)))
+    shares = topic_shares(labels, load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS)))
     tables.write_table(shares, "label_topic_shares", cfg.profile)
     plotting.save_figure(plot_topic_shares(shares, summary["annotator_short"]), "label_topic_shares", cfg.profile)
     display(shares.groupby("domain", observed=True)[["labelled_medical", "invalid"]].mean().round(3))

@@ -14,9 +14,9 @@ profile = "tiny"
 import pandas as pd
 from IPython.display import display
 
-from definemed import io, manifest, plotting, tables
+from definemed import artifacts, io, plotting, stages, tables
 from definemed.classifier.report import operating_point_table, plot_threshold_study, sweeps
-from definemed.classifier.stage import load_predictions, model_dir, run_classifier, stage_dir
+from definemed.classifier.stage import load_predictions
 from definemed.config import load_config
 
 cfg = load_config(profile)
@@ -26,7 +26,7 @@ if c.init == "scratch":
     print(f"STAND-IN ({cfg.profile} profile): instead of {c.base_model!r} pretrained weights, a randomly initialised "
           f"XLM-RoBERTa ({c.num_layers} layers, hidden {c.hidden_size}) with a Unigram tokenizer "
           f"({c.vocab_size} pieces) trained here on the corpus; the same Trainer, early stopping and loading code path.")
-labels = pd.read_parquet(cfg.stage_dir("01_label") / "labels.parquet", columns=["label", "backend"])
+labels = pd.read_parquet(artifacts.labels(cfg), columns=["label", "backend"])
 print("01 labels:", labels["label"].value_counts().to_dict(), "| backend(s):", ", ".join(labels["backend"].unique()))
 
 # %% [markdown]
@@ -36,15 +36,15 @@ print("01 labels:", labels["label"].value_counts().to_dict(), "| backend(s):", "
 # and the best checkpoint (not the last) becomes the model.
 
 # %%
-summary = run_classifier(cfg)
-manifest.record_counts(cfg, "02_classifier", **summary)
+stages.run(cfg, artifacts.CLASSIFIER)  # computes the stage, or loads it when it is done
+summary = io.read_json(artifacts.classifier_summary(cfg))
 display(pd.Series(summary).to_frame("value"))
 
 # %% [markdown]
 # ## Operating point at the decision threshold, beside the paper
 
 # %%
-op = io.read_json(stage_dir(cfg) / "operating_point.json")
+op = io.read_json(artifacts.classifier_operating_point(cfg))
 table = operating_point_table(op, summary)
 tables.write_table(table, "classifier_operating_point", cfg.profile)
 display(table)
@@ -54,7 +54,7 @@ display(table)
 
 # %%
 pred = load_predictions(cfg)
-log_history = io.read_json(stage_dir(cfg) / "training_log.json")
+log_history = io.read_json(artifacts.classifier_training_log(cfg))
 fig = plot_threshold_study(pred, op, log_history, cfg)
 plotting.save_figure(fig, "classifier_threshold_study", cfg.profile)
 sw = sweeps(pred, c.fbeta_beta)
@@ -63,7 +63,7 @@ display(sw[sw["threshold"].isin([0.5, 0.7, 0.8, 0.9, 0.95])].round(3))
 best = sw.loc[sw.groupby("set")["fbeta"].idxmax()][["set", "threshold", "precision", "recall", "fbeta"]]
 print("threshold with the highest F-beta per evaluation set:")
 display(best.round(3))
-print(f"model folder: {model_dir(cfg)}")
+print(f"model folder: {artifacts.classifier_model(cfg)}")
 
 # %% [markdown]
 # Precision and recall above are measured, with 95 % bootstrap intervals over documents. The

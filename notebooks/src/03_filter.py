@@ -14,14 +14,14 @@ profile = "tiny"
 import pandas as pd
 from IPython.display import display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, io, plotting, stages, tables
 from definemed.config import load_config
 from definemed.filtering import report
-from definemed.filtering.filter import filter_corpus, read_scores, stage_dir
+from definemed.filtering.filter import read_scores
 
 cfg = load_config(profile)
 plotting.setup_style()
-corpus_dir = cfg.stage_dir("00_corpus")
+corpus_dir = artifacts.stage_dir(cfg, artifacts.CORPUS)
 threshold = cfg.classifier.threshold
 if cfg.corpus.source == "synthetic":
     print(f"STAND-IN ({cfg.profile} profile): the synthetic corpus replaces FineWeb2-de and the tiny stage-02 "
@@ -32,8 +32,8 @@ if cfg.corpus.source == "synthetic":
 # ## Score and filter every shard (resumable)
 
 # %%
-stats = filter_corpus(cfg)
-manifest.record_counts(cfg, "03_filter", **{k: v for k, v in stats.items() if k != "shards"})
+stages.run(cfg, artifacts.FILTER)  # computes the stage, or loads it when it is done
+stats = io.read_json(artifacts.filter_stats(cfg))
 print(f"kept {stats['n_kept']:,} of {stats['n_docs']:,} documents at P(medical) >= {threshold:g} "
       f"({stats['n_shards'] - stats['n_shards_skipped']} shards scored, {stats['n_shards_skipped']} already done; "
       f"{stats['scored_seconds']:.1f} s of scoring in total)")
@@ -50,7 +50,7 @@ display(table)
 # ## Score distribution and topic composition before and after filtering
 
 # %%
-scores = read_scores(stage_dir(cfg)).to_pandas()
+scores = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas()
 truth = report.load_truth_if_synthetic(corpus_dir)
 joined = report.join_truth(scores, truth, threshold) if truth is not None else None
 fig = report.plot_scores_and_composition(scores, threshold, joined)
@@ -61,13 +61,12 @@ plotting.save_figure(fig, "filter_scores_composition", cfg.profile)
 
 # %%
 if joined is not None:
-    ev = report.truth_evaluation(joined, threshold, cfg.classifier.fbeta_beta, cfg.classifier.n_bootstrap, cfg.seed)
+    ev = report.truth_evaluation(io.read_json(artifacts.filter_truth_evaluation(cfg)))
     tables.write_table(ev, "filter_truth_evaluation", cfg.profile)
     display(ev)
     comp = report.composition(joined, "topic")
     tables.write_table(comp, "filter_topic_composition", cfg.profile)
     display(comp.round(3))
-    manifest.record_counts(cfg, "03_filter", truth_precision=float(ev["ours"].iloc[0]), truth_recall=float(ev["ours"].iloc[1]))
 else:
     print("no generator truth for this corpus (real data): only the score distribution is shown")
 

@@ -15,9 +15,8 @@ profile = "tiny"
 import pandas as pd
 from IPython.display import display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
-from definemed.packing import TokenFile
 from definemed.training import report, stage
 
 cfg = load_config(profile)
@@ -32,18 +31,18 @@ if cfg.profile != "paper":
 print("models adapted:", ", ".join(names))
 
 # %% [markdown]
-# ## FineMed-de, tokenized per model
-# Held-out documents (medical from FineMed-de, general from the rest of the web corpus) are set
-# aside before training for the perplexity comparison.
+# ## The stage: data, packing, training, held-out perplexity
+# `stages.run` tokenizes FineMed-de per model (held-out medical documents from FineMed-de and held-out
+# general documents from the rest of the corpus are set aside first), plans the packing, trains each
+# model in its own `torchrun` job (`definemed.training.worker`) and measures held-out perplexity
+# before and after. Checkpoints (model, optimizer, scheduler, RNG, data cursor) go to
+# `04_cpt/runs/<name>/checkpoints/`, so an interrupted run resumes where it stopped; a finished stage
+# is loaded, not retrained.
 
 # %%
-splits = stage.split_documents(cfg)
-infos = {name: stage.prepare_data(cfg, name, splits) for name in names}
-print({k: len(v) for k, v in splits.items() if hasattr(v, "__len__")},
-      f"replay documents: {splits.get('n_replay_docs', 0)}")
-display(pd.DataFrame([{"model": n, "train documents": i["train"]["n_docs"], "train tokens": i["train"]["n_tokens"],
-                       "held-out medical tokens": i["heldout_medical"]["n_tokens"],
-                       "held-out general tokens": i["heldout_general"]["n_tokens"]} for n, i in infos.items()]))
+stages.run(cfg, artifacts.CPT)
+runs = report.runs_table(cfg)
+display(runs)
 
 # %% [markdown]
 # ## Packing: best-fit decreasing vs padding vs concatenate-and-chunk
@@ -53,29 +52,12 @@ display(pd.DataFrame([{"model": n, "train documents": i["train"]["n_docs"], "tra
 # every sequence; position ids restart per piece so attention never crosses a document.
 
 # %%
-packing = pd.concat([stage.packing_table(TokenFile(i["data"]).lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, cfg.seed)
-                     .assign(model=n) for n, i in infos.items()], ignore_index=True)
-packing = tables.comparison(packing.to_dict("records"))  # the paper reports no packing efficiency: column "—"
+packing = tables.comparison(report.packing_table(cfg).to_dict("records"))  # the paper reports no packing efficiency
 tables.write_table(packing, "cpt_packing", cfg.profile, floatfmt=".4f")
 display(packing)
 
 # %% [markdown]
-# ## Perplexity before CPT
-
-# %%
-before = {n: report.perplexities(cfg, n, "before") for n in names}
-display(pd.DataFrame([{"model": n, **{f"{s} ppl": v[s]["perplexity"] for s in v}} for n, v in before.items()]))
-
-# %% [markdown]
-# ## Training: FSDP2 under torchrun
-# Each model trains in its own `torchrun` job (`definemed.training.worker`); the log lines show the
-# loss and the label tokens per second (on a GPU with known peak FLOPs also the MFU). Checkpoints
-# (model, optimizer, scheduler, RNG, data cursor) go to `04_cpt/runs/<name>/checkpoints/`, so an
-# interrupted run resumes where it stopped when the notebook is run again.
-
-# %%
-runs = pd.DataFrame([stage.train_model(cfg, n, infos[n]) for n in names])
-display(runs.drop(columns=["model_dir"]))
+# ## Training loss
 
 # %%
 fig = report.plot_loss_curves(cfg, names)
@@ -83,32 +65,21 @@ plotting.save_figure(fig, "cpt_loss_curves", cfg.profile)
 
 # %% [markdown]
 # ## How often each fact was seen (synthetic corpus only)
-# The tiny calibration found that facts are learned only past ~200 exposures per fact.
+# The tiny calibration found that facts are learned only after a couple of hundred exposures per fact.
 
 # %%
-exposures = {n: report.fact_exposures(cfg, splits["train"].id.tolist(), int(runs.set_index("model").loc[n, "steps"])
-                                      * cfg.cpt.global_batch * cfg.cpt.seq_len * infos[n]["plan"]["efficiency"],
-                                      infos[n]["train"]["n_tokens"]) for n in names}
-display(pd.DataFrame(exposures).T if all(exposures.values()) else "not a synthetic corpus")
+exposures = report.exposures_table(cfg)
+display(exposures if exposures is not None else "not a synthetic corpus")
 
 # %% [markdown]
 # ## Held-out perplexity before and after CPT
 
 # %%
-ppl = tables.comparison(report.perplexity_table(cfg, names).to_dict("records"))
+ppl = tables.comparison(report.perplexity_table(cfg).to_dict("records"))
 tables.write_table(ppl, "cpt_perplexity", cfg.profile)
 display(ppl)
-manifest.record_counts(
-    cfg, "04_cpt", models=names,
-    packing_efficiency={n: i["plan"]["efficiency"] for n, i in infos.items()},
-    steps={r.model: int(r.steps) for r in runs.itertuples()},
-    final_loss={r.model: float(r.final_loss) for r in runs.itertuples()},
-    label_tokens_per_s={r.model: r.label_tokens_per_s for r in runs.itertuples()},
-    ppl=ppl[["model", "held-out text", "perplexity before CPT", "perplexity after CPT"]].to_dict("records"),
-)
 
 # %% [markdown]
 # Medical perplexity should drop clearly after CPT (the model adapts to the domain and its facts);
 # general perplexity shows the forgetting that the paper later repairs by SLERP merging (stage 05).
-# `cpt.replay_share` mixes general text back in as an alternative remedy; the paper's recipe, and
-# the default here, trains on FineMed-de alone.
+# `cpt.replay_share` mixes general text back in as an alternative remedy.

@@ -16,13 +16,11 @@ profile = "tiny"
 # %%
 from IPython.display import display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
-from definemed.merging import analysis
-from definemed.seed import set_seed
+from definemed.merging import report
 
 cfg = load_config(profile)
-set_seed(cfg.seed)
 plotting.setup_style()
 if cfg.profile != "paper":
     print(f"profile '{cfg.profile}': the models are the tiny stand-ins of the zoo step and stage 04 "
@@ -32,14 +30,12 @@ print("schedule:", {"self_attn": cfg.merge.self_attn_t, "mlp": cfg.merge.mlp_t, 
 
 # %% [markdown]
 # ## The merges
-# One schedule merge per model, plus one merge per global t of the sweep. A rerun skips merges whose
-# output was made from the same normalised config.
+# One schedule merge per model, plus one merge per global t of the sweep; then every variant is
+# measured. A finished stage is loaded, not merged again.
 
 # %%
-runs = analysis.run_merges(cfg)
-display(runs)
-manifest.record_counts(cfg, analysis.STAGE, merged_models=int((runs["t"].isna()).sum()),
-                       sweep_merges=int(runs["t"].notna().sum()), merge_seconds=float(runs["seconds"].sum()))
+stages.run(cfg, artifacts.MERGE)
+display(report.load_merges(cfg))
 
 # %% [markdown]
 # ## The schedule: per-layer t of attention and MLP tensors
@@ -48,21 +44,22 @@ manifest.record_counts(cfg, analysis.STAGE, merged_models=int((runs["t"].isna())
 # MLP the other way round; every other tensor sits at 0.5.
 
 # %%
-sched = analysis.schedule_frame(cfg)
-fig = analysis.plot_schedule(sched)
+sched = report.schedule_frame(cfg)
+fig = report.plot_schedule(sched)
 plotting.save_figure(fig, "merge_schedule", cfg.profile)
 display(fig)
 tables.write_table(sched, "merge_schedule", cfg.profile)
 
 # %% [markdown]
 # ## What merging does: base, CPT and the schedule merge
-# Perplexities are per token on held-out documents; the format rate is the share of chat prompts
+# Perplexities are per token on stage 04's held-out documents (the same documents and definition as
+# 04's before/after table); the format rate is the share of chat prompts
 # answered with the end-of-turn token within the token budget. The paper reports no perplexity or
 # format numbers for its merges, only that it used this kind of schedule (its column says so).
 
 # %%
-metrics = analysis.measure(cfg)
-summary = analysis.summary_table(metrics)
+metrics = report.load_metrics(cfg)
+summary = report.summary_table(metrics)
 tables.write_table(summary, "merge_effect", cfg.profile)
 display(summary)
 
@@ -72,13 +69,12 @@ display(summary)
 # must equal the base and CPT rows above); the star marks the schedule merge, drawn at its mean t of 0.5.
 
 # %%
-sweep = analysis.sweep_table(metrics)
+sweep = report.sweep_table(metrics)
 tables.write_table(sweep, "merge_tradeoff", cfg.profile)
 display(sweep)
-fig = analysis.plot_tradeoff(metrics)
+fig = report.plot_tradeoff(metrics)
 plotting.save_figure(fig, "merge_tradeoff", cfg.profile)
 display(fig)
-manifest.record_counts(cfg, analysis.STAGE, measured_models=len(metrics))
 
 # %%
 for name, d in metrics.groupby("model", sort=False):

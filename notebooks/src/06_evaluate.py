@@ -19,9 +19,9 @@ profile = "tiny"
 import pandas as pd
 from IPython.display import Markdown, display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
-from definemed.evaluation import report, run_evaluation
+from definemed.evaluation import report
 from definemed.evaluation.models import reference, variants
 
 cfg = load_config(profile)
@@ -33,8 +33,7 @@ if e.source == "factbank":
 if e.judge == "reference":
     print("STAND-IN: the win-rate judge is the reference-based judge (prefers the answer that states the gold "
           "fact object, blind to which model wrote it), not an LLM judge.")
-counts = run_evaluation(cfg)
-manifest.record_counts(cfg, "06_evaluate", **counts)
+counts = stages.run(cfg, artifacts.EVALUATE)["counts"]  # computes the stage, or loads it when it is done
 data = report.load(cfg)
 order = report.variant_order(cfg)
 ref = reference(variants(cfg)).label

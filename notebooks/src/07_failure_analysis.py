@@ -18,14 +18,12 @@ import json
 import pandas as pd
 from IPython.display import Markdown, display
 
-from definemed import manifest, plotting, tables
+from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
-from definemed.failure import analysis, evalset
-from definemed.paths import stage_dir
+from definemed.failure import analysis, report
 
 cfg = load_config(profile)
 plotting.setup_style()
-out_dir = stage_dir(cfg.profile, analysis.STAGE)
 if cfg.failure.judge == "factbank":
     print("STAND-IN: hallucination / overconfidence / contradiction are judged by the fact-bank checker "
           "(claims against the synthetic fact bank, hedging markers), not by the paper's LLM judge.")
@@ -36,25 +34,22 @@ else:
 # ## The sample: the same questions for every model
 
 # %%
-gens = analysis.read_generations(analysis.generations_path(cfg))
-sample, info = analysis.sample_answers(gens, cfg.failure.n_samples, cfg.seed)
+info = stages.run(cfg, artifacts.FAILURE)["counts"]  # computes the stage, or loads it when it is done
+detections = report.load_detections(cfg)
 print(f"{info['n_models']} models; {info['n_common_questions']} questions answered by all; "
       f"sampled {info['n_sampled']} per model (requested {info['n_requested']})")
 if info["n_sampled"] < info["n_requested"]:
     print(f"NOTE: fewer questions than the paper's {info['n_requested']}: counts are out of {info['n_sampled']}.")
-display(sample.groupby("model").size().rename("answers").to_frame().T)
+display(detections.groupby("model").size().rename("answers").to_frame().T)
 
 # %% [markdown]
-# ## Running the detectors
+# ## The detectors
 # The typo and language detectors skip medical terminology: the fact bank's names, medical Latin,
 # drug-name stems, and an allow-list of terms built from the corpus word frequencies.
 
 # %%
-det = analysis.Detectors(cfg)
-print(f"allow-list: {len(det.terms.corpus)} corpus terms from data/{cfg.profile}/{det.terms.source}, "
-      f"{len(det.terms.fixed)} fixed terms")
-detections = analysis.run_detectors(sample, det, out=out_dir / "detections.parquet")
-print(f"{len(detections)} answers checked -> {out_dir / 'detections.parquet'}")
+print(f"allow-list: {info['allowlist_corpus_terms']} corpus terms from data/{cfg.profile}/{info['allowlist_source']}, "
+      f"{info['allowlist_fixed_terms']} fixed terms; {len(detections)} answers checked")
 
 # %% [markdown]
 # ## Counts per failure mode and model, with the paper's counts
@@ -62,9 +57,9 @@ print(f"{len(detections)} answers checked -> {out_dir / 'detections.parquet'}")
 # unreadably); `empty` counts empty answers. Both are shown, never dropped silently.
 
 # %%
-counts = analysis.counts_table(detections, cfg)
+counts = report.counts_table(detections, cfg)
 tables.write_table(counts, "failure_counts", cfg.profile)
-wide = analysis.wide_counts(counts)
+wide = report.wide_counts(counts)
 tables.write_table(wide, "failure_counts_by_model", cfg.profile)
 display(wide)
 display(counts[counts["paper"] != "—"])
@@ -75,7 +70,7 @@ display(counts[counts["paper"] != "—"])
 # the change from the instruct base to the SLERP merge of the same family is.
 
 # %%
-directions = analysis.direction_table(counts)
+directions = report.direction_table(counts)
 tables.write_table(directions, "failure_directions", cfg.profile)
 display(directions)
 known = directions[directions["agrees"] != "—"]
@@ -87,7 +82,7 @@ print(f"direction agrees with the paper in {(known['agrees'] == 'yes').sum()} of
 # reference answer's content words the answer contains.
 
 # %%
-verb = analysis.verbosity_table(detections, cfg)
+verb = report.verbosity_table(detections, cfg)
 tables.write_table(verb, "failure_verbosity", cfg.profile, floatfmt=".2f")
 display(verb.round(2))
 
@@ -97,7 +92,7 @@ display(verb.round(2))
 # %%
 for mode in analysis.MODES:
     display(Markdown(f"**{mode}** ({int(detections[f'{mode}_flag'].sum())} answers flagged)"))
-    display(analysis.examples(detections, mode, k=2, seed=cfg.seed))
+    display(report.examples(detections, mode, k=2, seed=cfg.seed))
 bad = detections[(detections["answer"].str.strip() == "") | (detections["language_mixing_evidence"].str.contains("cyrillic|greek|cjk|arabic"))]
 display(Markdown(f"**bad input** ({len(bad)} answers empty or in another script): counted above, not dropped"))
 display(bad[["model", "answer", "language_mixing_flag", "language_mixing_status", "typos_status"]].head(5))
@@ -106,7 +101,7 @@ display(bad[["model", "answer", "language_mixing_flag", "language_mixing_status"
 # ## The figure
 
 # %%
-fig = analysis.plot_counts(counts)
+fig = report.plot_counts(counts)
 plotting.save_figure(fig, "failure_modes", cfg.profile)
 
 # %% [markdown]
@@ -120,15 +115,9 @@ plotting.save_figure(fig, "failure_modes", cfg.profile)
 # with the same noise planted: the estimate of how the detectors do on text from outside our corpus.
 
 # %%
-mix_items = evalset.mixing_set(cfg, cfg.failure.eval_n_texts, cfg.seed)
-mix, mix_rows = evalset.evaluate_mixing(det.language, mix_items)
-typo_items = evalset.typo_set(cfg, cfg.failure.eval_n_texts, cfg.seed)
-typo, typo_rows = evalset.evaluate_typos(det.typos, typo_items)
-real_mix = evalset.false_positives_on(det.language, evalset.REAL_DE)
-real_typo = evalset.false_positives_on(det.typos, evalset.REAL_DE)
-ho_mix_items, ho_typo_items = evalset.heldout_sets(cfg, cfg.seed)
-ho_mix, _ = evalset.evaluate_mixing(det.language, ho_mix_items)
-ho_typo, ho_typo_rows = evalset.evaluate_typos(det.typos, ho_typo_items)
+q = report.load_quality(cfg)
+mix, typo, ho_mix, ho_typo = q["mixing"], q["typos"], q["heldout_mixing"], q["heldout_typos"]
+real_mix, real_typo = q["real_mixing"], q["real_typos"]
 quality = tables.comparison([
     {"detector": "language mixing", "set": f"planted English ({mix['positives']} of {mix['n']} texts)",
      "precision": mix["precision"], "recall": mix["recall"], "f1": mix["f1"]},
@@ -150,22 +139,11 @@ display(quality.round(3))
 print("language-mixing flag rate per kind of text:",
       {k[len("flag_rate_"):]: round(v, 3) for k, v in mix.items() if k.startswith("flag_rate_")})
 print(f"planted typos that are German words (invisible to any dictionary): {typo['planted_real_word_share']:.1%}")
-missed = [r for r in mix_rows if r["label"] and not r["flag"]][:3]
-display(pd.DataFrame([{"kind": r["kind"], "planted": r["planted"], "text": r["text"][:200]} for r in missed]))
-ho_fp = sorted({w for r in ho_typo_rows for w in r["flagged"] if w not in r["planted"]})
+display(pd.DataFrame(q["missed_mixing"]))
+ho_fp = q["heldout_false_typos"]
 print(f"held-out real text: words wrongly flagged as typos ({len(ho_fp)}): {', '.join(ho_fp)}")
 
 # %%
-manifest.record_counts(
-    cfg, analysis.STAGE, n_answers=len(detections), n_models=info["n_models"], n_per_model=info["n_sampled"],
-    judge=cfg.failure.judge, flagged={m: int(detections[f"{m}_flag"].sum()) for m in analysis.MODES},
-    not_judged={m: int(detections[f"{m}_status"].isin(["timeout", "error"]).sum()) for m in analysis.MODES},
-    mixing_precision=mix["precision"], mixing_recall=mix["recall"],
-    typo_precision=typo["precision"], typo_recall=typo["recall"],
-    heldout_mixing_precision=ho_mix["precision"], heldout_mixing_recall=ho_mix["recall"],
-    heldout_typo_precision=ho_typo["precision"], heldout_typo_recall=ho_typo["recall"],
-    directions_agree=int((known["agrees"] == "yes").sum()), directions_comparable=len(known),
-)
 disagree = known[known["agrees"] == "no"]
 display(Markdown(
     f"Of the {len(known)} base-to-merged changes the paper states a direction for, "

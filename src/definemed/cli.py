@@ -6,8 +6,6 @@ Bad input ends with a one-line `error: ...` on stderr and exit code 1; Ctrl-C (S
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 from typing import Optional
 
 import typer
@@ -21,28 +19,64 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 @app.command()
 def corpus(
     profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: data/<profile>/00_corpus)."),
     n_docs: Optional[int] = typer.Option(None, help="Override corpus.n_docs."),
     force: bool = typer.Option(False, help="Replace an existing corpus."),
 ) -> None:
-    """Write the web corpus (synthetic, hub or local source) as parquet shards in FineWeb2's schema."""
-    from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    """Stage 00: write the web corpus (synthetic, hub or local source) as parquet shards in FineWeb2's schema."""
+    from definemed import artifacts
 
-    cfg = load_config(profile, overrides={"corpus.n_docs": n_docs} if n_docs is not None else None)
-    t0 = time.time()
-    info = build_corpus(cfg, out_dir=out, force=force)
-    typer.echo(f"wrote {info['n_docs']} documents in {info['n_shards']} shards to {info['dir']} "
-               f"({time.time() - t0:.1f} s)")
+    rec = run_stage(artifacts.CORPUS, profile, {"corpus.n_docs": n_docs}, force)
+    c = rec["counts"]
+    typer.echo(f"{c['n_docs']} documents in {c['n_shards']} shards ({rec['wall_time_s']:.1f} s)")
+
+
+def run_stage(stage: str, profile: str, overrides: dict | None = None, force: bool = False) -> dict:
+    """What every stage command does: load the config, run the stage (or load it) and write its manifest."""
+    from definemed import stages
+    from definemed.config import load_config
+    from definemed.manifest import write_manifest
+
+    cfg = load_config(profile, overrides={k: v for k, v in (overrides or {}).items() if v is not None} or None)
+    rec = stages.run(cfg, stage, force=force)
+    write_manifest(cfg, stage)
+    return rec
+
+
+@app.command("run")
+def run_cmd(
+    stage: str = typer.Argument(..., help="A stage name: 00_corpus, 01_label, ..., zoo, ..., 07_failure_analysis."),
+    profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
+    force: bool = typer.Option(False, help="Clear the stage's outputs and run it again even if it is done."),
+) -> None:
+    """Run one stage (or load it when done) and write its manifest; the same contract the notebooks use."""
+    rec = run_stage(stage, profile, force=force)
+    shown = {k: v for k, v in rec["counts"].items() if not isinstance(v, (dict, list))}
+    typer.echo(f"{stage}: fingerprint {rec['fingerprint']}, {len(rec['outputs'])} output files; {shown}")
 
 
 @app.command("run-notebook")
-def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny")) -> None:
+def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny"),
+                     force: bool = typer.Option(False, help="Execute even if nothing changed.")) -> None:
     """Execute notebooks/<stage>.ipynb with papermill and write its manifest."""
     from definemed.notebooks import run_notebook
 
-    out = run_notebook(stage, profile)
-    typer.echo(f"executed {stage} -> {out}")
+    out = run_notebook(stage, profile, force=force)
+    typer.echo(f"{stage} -> {out}")
+
+
+@app.command("deps", hidden=True)
+def deps_cmd() -> None:
+    """Print the Make prerequisites of every stage (the Makefile includes them as build/deps.mk)."""
+    from definemed import artifacts, paths, stages
+
+    rel = lambda f: f.relative_to(paths.ROOT).as_posix()  # noqa: E731
+    for name, s in artifacts.STAGES.items():
+        files = " ".join(rel(f) for f in stages.make_deps(name))
+        ups = " ".join(f"$(M)/{u}.json" for u in s.reads)
+        nb = f" notebooks/{name}.ipynb" if s.notebook else ""
+        typer.echo(f"$(M)/{name}.json: $(CONFIG){nb} {ups} {files}\n")
+    report = " ".join(rel(f) for f in stages.code_closure("definemed.report.build"))
+    typer.echo(f"$(REPORT): {report}")
 
 
 @app.command("validate-config")

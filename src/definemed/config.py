@@ -458,10 +458,6 @@ class MergeConfig(Section):
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
     max_shard_size: str = "5GB"
     """Largest output safetensors shard (mergekit's default)."""
-    eval_docs: int = Field(200, ge=1)
-    """Held-out synthetic documents per domain (medical, general) for the perplexities."""
-    eval_seq_len: int = Field(256, ge=8)
-    """Tokens per document scored for perplexity (longer documents are cut)."""
     format_prompts: int = Field(50, ge=1)
     """Chat prompts for the instruction-format rate."""
     format_max_new_tokens: int = Field(48, ge=1)

@@ -1,11 +1,11 @@
 """Language-model measurements any stage can reuse: perplexity and the instruction-format rate.
 
     model, tok = load_causal_lm(folder)
-    perplexity(model, tok, texts)              # {'ppl', 'nll', 'tokens', 'docs'}
+    perplexity(model, token_file, seq_len)     # {'ppl', 'nll', 'tokens', 'docs'}
     format_rate(model, tok, prompts)           # {'rate', 'ended', 'n', 'mean_new_tokens'}
 
-- Perplexity: exp of the mean negative log-likelihood over every predicted token of the texts
-  (each text cut to `max_len` tokens, the tokenizer's own special tokens added, padding ignored).
+- Perplexity: exp of the mean negative log-likelihood over every predicted token of the held-out
+  documents of a token file, packed as CPT packs them (one definition for stages 04, 05 and the zoo).
 - Instruction-format rate: the share of chat prompts whose greedy answer ends with an end-of-turn
   token (the tokenizer's EOS or the generation config's eos_token_id) within `max_new_tokens` new
   tokens. It measures whether a model still follows the chat format (CPT on raw text erodes it),
@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 from definemed.errors import DefinemedError
@@ -48,31 +49,30 @@ def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
 
 
 @torch.inference_mode()
-def perplexity(model, tokenizer, texts: Sequence[str], max_len: int = 256, batch_size: int = 8) -> dict:
-    """Token-level perplexity of `texts` (see the module docstring)."""
-    if not texts:
-        raise DefinemedError("perplexity: no texts given")
+def perplexity(model, token_file, seq_len: int, batch_size: int = 16) -> dict:
+    """Token-level perplexity of a causal LM on the documents of a token file (definemed.packing):
+    documents are packed best-fit-decreasing into `seq_len` sequences exactly as CPT packs them,
+    position ids restart per document so no token sees another document, and every token after a
+    document's first is predicted once. exp(summed NLL / predicted tokens). Stages 04 and 05 and the
+    zoo all measure with this function on the same held-out token files, so their numbers compare."""
+    from definemed.packing import PackedDataset, TokenFile, plan_packing
+    from definemed.training.loop import causal_lm_loss
+
+    tf = token_file if isinstance(token_file, TokenFile) else TokenFile(token_file)
+    if len(tf.lengths) == 0:
+        raise DefinemedError(f"{token_file}: perplexity of an empty token file")
+    ds = PackedDataset(plan_packing(tf.lengths, seq_len), tf)
     device = next(model.parameters()).device
-    enc = [tokenizer(t, truncation=True, max_length=max_len)["input_ids"] for t in texts]
-    enc = sorted((e for e in enc if len(e) >= 2), key=len)  # similar lengths together: less padding
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    total_nll, total_tokens = 0.0, 0
-    for batch in _batches(enc, batch_size):
-        width = max(len(e) for e in batch)
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for i, e in enumerate(batch):
-            ids[i, :len(e)] = torch.tensor(e)
-            mask[i, :len(e)] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        target = ids[:, 1:]
-        keep = mask[:, 1:].bool()
-        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none")
-        total_nll += float(nll[keep].sum())
-        total_tokens += int(keep.sum())
-    mean = total_nll / total_tokens
-    return {"ppl": math.exp(min(mean, 700.0)), "nll": mean, "tokens": total_tokens, "docs": len(enc)}
+    nll, n = 0.0, 0
+    for i in range(0, len(ds), batch_size):
+        items = [ds[j] for j in range(i, min(len(ds), i + batch_size))]
+        batch = {k: torch.from_numpy(np.stack([it[k] for it in items])).to(device)
+                 for k in ("input_ids", "position_ids", "labels")}
+        loss, cnt = causal_lm_loss(model, batch)
+        nll += float(loss)
+        n += int(cnt)
+    mean = nll / max(n, 1)
+    return {"ppl": math.exp(min(mean, 700.0)), "nll": mean, "tokens": n, "docs": int(len(tf.lengths))}
 
 
 def end_of_turn_ids(model, tokenizer) -> list[int]:

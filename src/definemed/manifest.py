@@ -1,8 +1,9 @@
 """Provenance beside every artifact (datatrove / mergekit style).
 
-A stage's notebook calls `record_counts(cfg, stage, ...)`; the notebook runner then writes
-data/<profile>/manifests/<stage>.json with the resolved config, git commit, seed, package versions,
-hardware, wall time and those counts. That manifest is the stage's Make target.
+After a stage ran (`definemed.stages.run`), its driver (the notebook runner or `definemed run`) writes
+data/<profile>/manifests/<stage>.json: the stage's fingerprint, output digest and counts, with the
+config sections it depends on, git commit, seed, package versions and hardware. That manifest is the
+stage's Make target.
 """
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import importlib.metadata
 import os
 import platform
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from definemed import io, paths
+from definemed import artifacts, io, paths, stages
 from definemed.config import Config, resolved
+from definemed.errors import DefinemedError
 
 PACKAGES = [
     "torch", "transformers", "tokenizers", "safetensors", "datasets", "accelerate", "numpy",
@@ -67,31 +68,26 @@ def hardware() -> dict[str, Any]:
     return info
 
 
-def counts_file(profile: str, stage: str) -> Path:
-    return paths.stage_dir(profile, stage) / "counts.json"
-
-
-def record_counts(cfg: Config, stage: str, **counts: Any) -> Path:
-    """Record what a stage kept, dropped and measured; merged into the stage manifest."""
-    f = counts_file(cfg.profile, stage)
-    old = io.read_json(f) if f.exists() else {}
-    old.update(counts)
-    return io.write_json(f, old)
-
-
-def write_manifest(cfg: Config, stage: str, wall_time_s: float, extra: dict | None = None) -> Path:
-    f = counts_file(cfg.profile, stage)
+def write_manifest(cfg: Config, stage: str, notebook: dict | None = None) -> Path:
+    """data/<profile>/manifests/<stage>.json from the stage's record plus provenance: the Make target."""
+    rec = stages.read_record(cfg, stage)
+    if rec is None:
+        raise DefinemedError(f"{artifacts.record_file(cfg, stage)}: stage {stage} has no record to write a manifest from")
+    dump = resolved(cfg)
     manifest = {
         "stage": stage,
         "profile": cfg.profile,
         "seed": cfg.seed,
         "git_commit": git_commit(),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "wall_time_s": round(wall_time_s, 2),
-        "counts": io.read_json(f) if f.exists() else {},
+        "finished_at": rec["finished_at"],
+        "wall_time_s": rec["wall_time_s"],
+        "fingerprint": rec["fingerprint"],
+        "outputs_digest": rec["outputs_digest"],
+        "n_output_files": len(rec["outputs"]),
+        "counts": rec["counts"],
+        "notebook": notebook,
         "packages": package_versions(),
         "hardware": hardware(),
-        "config": resolved(cfg),
+        "config": {k: dump[k] for k in artifacts.spec(stage).sections},
     }
-    manifest.update(extra or {})
-    return io.write_json(paths.manifests_dir(cfg.profile) / f"{stage}.json", manifest)
+    return io.write_json(artifacts.manifest_file(cfg, stage), manifest)

@@ -1,14 +1,19 @@
 """Run a numbered notebook with papermill and write its stage manifest.
 
-The executed notebook goes to build/<profile>/notebooks/<stage>.ipynb through a temporary name
-(never over the source); the manifest is written only when the notebook ran to the end.
+The notebook runs its stage through `definemed.stages.run` (which computes, or loads a done stage)
+and then shows it. The executed notebook goes to build/<profile>/notebooks/<stage>.ipynb through a
+temporary name (never over the source); the manifest is written only when the notebook ran to the
+end. When the stage is done and neither the notebook nor the code it shows with changed since the
+last execution, nothing runs: the manifest is only touched (Make compares file times, we compare
+content).
 """
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
-from definemed import paths
+from definemed import artifacts, io, paths, stages
 from definemed.config import load_config
 from definemed.errors import DefinemedError
 from definemed.io import atomic_path
@@ -22,12 +27,27 @@ def notebook_path(stage: str) -> Path:
     return nb
 
 
-def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3") -> Path:
+def _up_to_date(cfg, stage: str, out: Path, digest: str) -> bool:
+    man = artifacts.manifest_file(cfg, stage)
+    if not (man.is_file() and out.is_file() and stages.is_done(cfg, stage)):
+        return False
+    m = io.read_json(man)
+    rec = stages.read_record(cfg, stage)
+    return m.get("fingerprint") == rec["fingerprint"] and (m.get("notebook") or {}).get("digest") == digest
+
+
+def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3", force: bool = False) -> Path:
     import papermill as pm
 
     cfg = load_config(profile)  # validate before starting a kernel
     nb = notebook_path(stage)
+    stages.fingerprint(cfg, stage)  # fails early, in one line, when an upstream stage is not done
     out = paths.build_dir(cfg.profile) / "notebooks" / nb.name
+    digest = stages.presentation_digest(stage)
+    if not force and _up_to_date(cfg, stage, out, digest):
+        os.utime(artifacts.manifest_file(cfg, stage))
+        print(f"{stage}: up to date (stage done, notebook unchanged)")
+        return out
     t0 = time.time()
     with atomic_path(out, suffix=".ipynb") as tmp:
         try:
@@ -41,5 +61,10 @@ def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3"
             raise DefinemedError(
                 f"{nb.name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed copy: {failed})"
             ) from None
-    write_manifest(cfg, stage, time.time() - t0, extra={"notebook": str(out.relative_to(paths.build_dir(cfg.profile).parent.parent))})
+    if not stages.is_done(cfg, stage):
+        raise DefinemedError(f"{nb.name}: ran to the end but stage {stage} is not done "
+                             "(the notebook must call definemed.stages.run)")
+    rel = out.relative_to(paths.build_dir(cfg.profile).parent.parent)
+    write_manifest(cfg, stage, notebook={"path": str(rel), "digest": digest,
+                                         "wall_time_s": round(time.time() - t0, 2)})
     return out

@@ -7,10 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from definemed import artifacts, stages
 from definemed.classifier.model import scratch_model, train_tokenizer
 from definemed.classifier.train import METRIC, TokenizedDataset, build_trainer, training_arguments
 from definemed.config import ClassifierConfig, load_config
-from definemed.corpus import build_corpus
+from tests.conftest import make_corpus
 from definemed.corpus.stats import load_truth
 
 TEXTS = ["Der Patient erhielt ein Medikament gegen Bluthochdruck.", "Das Wetter wird morgen sonnig und warm.",
@@ -56,7 +57,7 @@ def small_stage(small_config, out_root, tmp_path):
                                         "max_length": 24, "vocab_size": 300, "tokenizer_docs": 200, "epochs": 1,
                                         "eval_steps": 10, "batch_size": 16, "n_bootstrap": 50})
     cfg = load_config(cfg_path)
-    build_corpus(cfg)
+    make_corpus(cfg)
     truth = load_truth(cfg.stage_dir("00_corpus"))
     g = np.random.default_rng(0)
     lab = truth["is_medical"].to_numpy().astype(np.int8)
@@ -69,19 +70,19 @@ def small_stage(small_config, out_root, tmp_path):
 def test_stage_writes_model_and_operating_point(small_stage):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from definemed.classifier.stage import model_dir, run_classifier, stage_dir
+    from definemed.classifier.stage import run_classifier
 
     cfg, _ = small_stage
     s = run_classifier(cfg)
-    md = model_dir(cfg)
+    md = artifacts.classifier_model(cfg)
     assert (md / "model.safetensors").is_file() and not list(md.glob("*.bin"))
     assert AutoTokenizer.from_pretrained(str(md)).__class__.__name__.startswith("XLMRoberta")
     assert AutoModelForSequenceClassification.from_pretrained(str(md)).config.model_type == "xlm-roberta"
-    op = json.loads((stage_dir(cfg) / "operating_point.json").read_text())
+    op = json.loads(artifacts.classifier_operating_point(cfg).read_text())
     assert {"threshold", "precision", "recall", "fbeta"} <= op.keys() and op["threshold"] == 0.9
     assert op["expert"]["precision_lo"] <= op["expert"]["precision"] <= op["expert"]["precision_hi"]
     assert s["n_train"] + s["n_val"] + s["n_test"] + s["n_expert_overlap_dropped"] == s["n_valid"]
-    assert not (stage_dir(cfg) / "_run").exists()
+    assert not (artifacts.stage_dir(cfg, artifacts.CLASSIFIER) / "_run").exists()
 
 
 def test_cli_one_class_labels_is_a_one_line_error(small_stage, capsys):
@@ -89,6 +90,7 @@ def test_cli_one_class_labels_is_a_one_line_error(small_stage, capsys):
 
     cfg, cfg_path = small_stage
     pd.DataFrame({"id": ["a", "b"], "label": np.array([1, -1], np.int8)}).to_parquet(cfg.stage_dir("01_label") / "labels.parquet")
+    stages.register(cfg, artifacts.LABEL)  # hand-made labels stand for stage 01
     with pytest.raises(SystemExit) as e:
         main(["classifier-train", "--profile", str(cfg_path)])
     assert e.value.code == 1

@@ -66,21 +66,25 @@ def test_stage_end_to_end_and_resume(cfg):
 
 
 def test_missing_and_broken_model_folders(cfg, capsys):
-    c, path = cfg
+    from definemed.errors import DefinemedError
+    from definemed.evaluation import run_evaluation
     from definemed.evaluation.models import variants
 
+    c, path = cfg
     v = variants(c)
     shutil.rmtree(v[1].path)
-    with pytest.raises(SystemExit) as e:
-        main(["evaluate", "--profile", str(path)])
-    assert e.value.code == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: model folders missing") and "qwen2.5-7b-tiny-cpt" in err
+    with pytest.raises(DefinemedError, match="model folders missing.*qwen2.5-7b-tiny-cpt"):
+        run_evaluation(c)
     shutil.copytree(v[0].path, v[1].path)
     (v[1].path / "model.safetensors").write_bytes(b"not a tensor file")
-    with pytest.raises(SystemExit):
+    with pytest.raises(DefinemedError, match="04_cpt/models/qwen2.5-7b-tiny: model folder does not load"):
+        run_evaluation(c)
+    # through the stage contract: the stages it reads must be done first, in one line
+    with pytest.raises(SystemExit) as e:
         main(["evaluate", "--profile", str(path)])
-    assert "04_cpt/models/qwen2.5-7b-tiny: model folder does not load" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and err.startswith("error: stage 06_evaluate reads 00_corpus, which is not done")
+    assert err.count("\n") == 1
 
 
 def test_paper_profile_questions_from_hub_records(tmp_path, out_root, monkeypatch):

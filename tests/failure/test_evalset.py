@@ -27,12 +27,12 @@ def test_detector_quality_floors(tiny_cfg, lang, small_config):
     """Golden floors measured on the tiny profile (precision 1.0, recall ~0.95 at n=400); a change to
     the detectors that drops below these fails here. The typo allow-list comes from a small corpus."""
     from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    from tests.conftest import make_corpus
     from definemed.failure.terms import load_terms
     from definemed.failure.typos import TypoDetector
 
     small = load_config(small_config)
-    build_corpus(small)
+    make_corpus(small)
     typos = TypoDetector(tiny_cfg.failure, load_terms(small))
     mix, _ = evalset.evaluate_mixing(lang, evalset.mixing_set(tiny_cfg, 120, seed=11))
     assert mix["precision"] >= 0.95 and mix["recall"] >= 0.85

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 
+from definemed import artifacts, stages
 from definemed.config import load_config
-from definemed.corpus import build_corpus
+from tests.conftest import make_corpus
 from definemed.failure.analysis import generations_path
 
 from ..conftest import SMALL_CORPUS, write_config
@@ -18,8 +19,11 @@ def test_failure_notebook_and_report(tmp_path, out_root):
     cfg_file = write_config(tmp_path / "small.yaml", corpus=SMALL_CORPUS,
                             failure={"n_samples": 8, "eval_n_texts": 40})
     cfg = load_config(cfg_file)
-    build_corpus(cfg)
+    make_corpus(cfg)
     write_fake_generations(cfg, generations_path(cfg), n_questions=10, seed=4)
+    artifacts.stage_dir(cfg, artifacts.FILTER).mkdir(parents=True)  # no FineMed-de: the allow-list uses the corpus
+    for stage in (artifacts.FILTER, artifacts.EVALUATE):  # hand-made generations stand for stage 06
+        stages.register(cfg, stage)
     out = run_notebook("07_failure_analysis", str(cfg_file))
     nb = json.loads(out.read_text())
     text = json.dumps(nb)

@@ -53,10 +53,10 @@ def test_allowlist_keeps_frequent_terms_and_drops_recurring_misspellings():
 
 def test_allowlist_from_corpus_is_cached(small_config, out_root):
     from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    from tests.conftest import make_corpus
 
     cfg = load_config(small_config)
-    build_corpus(cfg)
+    make_corpus(cfg)
     terms = load_terms(cfg)
     assert terms.source == "00_corpus" and len(terms.corpus) > 20
     cache = out_root / "data" / "test" / "07_failure_analysis" / "allowlist.json"

@@ -9,7 +9,7 @@ from definemed import paths
 def corpus_and_model(tmp_path_factory):
     from definemed.classifier.model import scratch_model, train_tokenizer
     from definemed.config import load_config
-    from definemed.corpus import build_corpus
+    from definemed.corpus.stage import build_corpus
 
     root = tmp_path_factory.mktemp("filter")
     raw = yaml.safe_load((paths.CONFIGS / "tiny.yaml").read_text())
@@ -20,7 +20,7 @@ def corpus_and_model(tmp_path_factory):
     (root / "cfg.yaml").write_text(yaml.safe_dump(raw))
     cfg = load_config(root / "cfg.yaml")
     corpus = root / "corpus"
-    build_corpus(cfg, out_dir=corpus)
+    build_corpus(cfg, corpus)
     import pyarrow.parquet as pq
 
     texts = pq.read_table(corpus / "shards" / "shard-00000.parquet")["text"].to_pylist()

@@ -42,3 +42,21 @@ def write_corpus(root: Path, texts: list[str], expert_every: int = 4, profile: s
 def mixed_texts(n: int) -> list[str]:
     """n documents cycling through every server behaviour, half of them medical."""
     return [doc_text(i, medical=(i // len(MARKERS)) % 2 == 0, marker=MARKERS[i % len(MARKERS)]) for i in range(n)]
+
+
+def register_corpus(root: Path, cfg_file: Path) -> None:
+    """Record the hand-written corpus under `root` as stage 00's output (so `label` can run on it)."""
+    import os
+
+    from definemed import artifacts, stages
+    from definemed.config import load_config
+
+    old = os.environ.get("DEFINEMED_OUTPUT_ROOT")
+    os.environ["DEFINEMED_OUTPUT_ROOT"] = str(root)
+    try:
+        stages.register(load_config(cfg_file), artifacts.CORPUS)
+    finally:
+        if old is None:
+            os.environ.pop("DEFINEMED_OUTPUT_ROOT")
+        else:
+            os.environ["DEFINEMED_OUTPUT_ROOT"] = old

@@ -2,13 +2,13 @@
 import json
 
 from definemed.config import load_config
-from definemed.corpus import build_corpus
+from tests.conftest import make_corpus
 from tests.conftest import SMALL_CORPUS, write_config
 
 
 def test_label_notebook_runs(tmp_path, out_root):
     f = write_config(tmp_path / "c.yaml", corpus=SMALL_CORPUS, label={"n_docs": 300, "n_bootstrap": 200})
-    build_corpus(load_config(f))
+    make_corpus(load_config(f))
     from definemed.notebooks import run_notebook
 
     nb = json.loads(run_notebook("01_label", str(f)).read_text())

@@ -13,11 +13,11 @@ import pytest
 
 from definemed.config import load_config
 from definemed.errors import DefinemedError
-from definemed.labeling import run_label_stage
+from definemed.labeling.annotate import run_label_stage
 from definemed.labeling.backends.openai_chat import label_prob
 from definemed.labeling.mock_server import MockChatServer
 from tests.conftest import write_config
-from tests.labeling.helpers import mixed_texts, write_corpus
+from tests.labeling.helpers import mixed_texts, register_corpus, write_corpus
 
 
 def openai_config(tmp_path, base_url, n_docs, name="c.yaml", max_invalid_share=0.5, **openai):
@@ -77,6 +77,7 @@ def test_killed_run_resumes_to_the_same_labels(tmp_path, out_root):
         write_corpus(r, texts)
     with MockChatServer(latency_s=0.02, slow_s=1.0) as srv:
         cfg_file = openai_config(tmp_path, srv.base_url, n_docs=112, concurrency=4)
+        register_corpus(kill_root, cfg_file)
         os.environ["DEFINEMED_OUTPUT_ROOT"] = str(ref_root)  # the uninterrupted reference, in-process
         try:
             run_label_stage(load_config(cfg_file))

@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from definemed.config import load_config
-from definemed.corpus import build_corpus, corpus_dir
+from tests.conftest import make_corpus
 from definemed.errors import DefinemedError
-from definemed.labeling import looks_german, run_label_stage
+from definemed.labeling.annotate import looks_german, run_label_stage
 from definemed.labeling.agreement import agreement, scores
 from definemed.labeling.backends.lexicon import LexiconAnnotator
 from definemed.labeling.prompt import load_prompt
@@ -22,13 +22,13 @@ from tests.conftest import write_config
 @pytest.fixture
 def small_corpus(small_config):
     cfg = load_config(small_config)
-    build_corpus(cfg)
+    make_corpus(cfg)
     return small_config
 
 
 def test_sample_is_seeded_and_contains_every_expert_document(small_corpus):
     cfg = load_config(small_corpus)
-    d = corpus_dir(cfg)
+    d = artifacts.stage_dir(cfg, artifacts.CORPUS)
     a, b = select_documents(d, 300, cfg.seed), select_documents(d, 300, cfg.seed)
     pd.testing.assert_frame_equal(a, b)
     experts = load_experts(d)

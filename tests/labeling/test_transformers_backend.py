@@ -8,7 +8,7 @@ import torch
 
 from definemed.config import load_config
 from definemed.errors import DefinemedError
-from definemed.labeling import run_label_stage
+from definemed.labeling.annotate import run_label_stage
 from definemed.labeling.backends.base import Doc
 from definemed.labeling.backends.transformers_lm import TransformersAnnotator
 from definemed.labeling.prompt import load_prompt

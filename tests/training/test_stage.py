@@ -27,10 +27,10 @@ def test_missing_or_empty_finemed_is_a_clear_error(small_config):
 
 
 def test_split_holds_out_disjoint_documents(small_config):
-    from definemed.corpus import build_corpus
+    from tests.conftest import make_corpus
 
     cfg = load_config(small_config)
-    build_corpus(cfg)
+    make_corpus(cfg)
     _write_finemed(cfg, [f"Medizinischer Text Nummer {i}." for i in range(200)])
     s = stage.split_documents(cfg)
     assert len(s["heldout_medical"]) == 20 and len(s["train"]) == 180
@@ -47,16 +47,16 @@ def test_packing_table_orders_strategies():
     assert bfd > 0.99 and (t.tokens_kept == lengths.sum()).all()
 
 
-def test_fingerprint_changes_with_inputs(small_config):
+def test_run_key_follows_the_stage_fingerprint_and_cpt_config(small_config):
+    from definemed import artifacts
+
     cfg = load_config(small_config)
-    zoo = stage.foundation_dir(cfg, "qwen2.5-7b-tiny")
-    zoo.mkdir(parents=True)
-    (zoo / "config.json").write_text("{}")
-    _write_finemed(cfg, ["a b c", "d e f"])
     fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
-    assert fp == stage.fingerprint(cfg, "qwen2.5-7b-tiny")
-    _write_finemed(cfg, ["a b c", "d e f", "g h i"])
+    assert fp == stage.fingerprint(cfg, "qwen2.5-7b-tiny") != stage.fingerprint(cfg, "mistral-7b-tiny")
+    marker = artifacts.stage_dir(cfg, artifacts.CPT) / ".fingerprint"
+    marker.parent.mkdir(parents=True)
+    marker.write_text("abc\n")  # the stage runner records its fingerprint here when it starts
     assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp
-    fp = stage.fingerprint(cfg, "qwen2.5-7b-tiny")
-    (zoo / "config.json").write_text('{"hidden_size": 64}')
-    assert stage.fingerprint(cfg, "qwen2.5-7b-tiny") != fp
+    other = cfg.model_copy(update={"cpt": cfg.cpt.model_copy(update={"lr": cfg.cpt.lr * 2})})
+    assert stage.fingerprint(other, "qwen2.5-7b-tiny") != stage.fingerprint(cfg, "qwen2.5-7b-tiny")
+

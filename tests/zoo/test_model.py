@@ -93,7 +93,8 @@ def test_paper_profile_downloads_every_foundation_with_safetensors_only(out_root
     import huggingface_hub
 
     from definemed.config import load_config
-    from definemed.zoo import build_zoo, model_dir
+    from definemed.zoo import model_dir
+    from definemed.zoo.stage import build_zoo
 
     download, calls = _fake_download(["config.json", "model.safetensors", "tokenizer.json"])
     monkeypatch.setattr(huggingface_hub, "snapshot_download", download)

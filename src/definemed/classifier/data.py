@@ -10,21 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from definemed import paths
+from definemed import artifacts
 from definemed.config import Config
 from definemed.corpus.loader import read_shard, shard_paths
 from definemed.errors import DefinemedError
 
 LABEL_COLUMNS = ["id", "label"]
 SPLITS = ("train", "val", "test")
-
-
-def labels_path(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, "01_label") / "labels.parquet"
-
-
-def expert_path(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, "00_corpus") / "expert_annotations.parquet"
 
 
 def _read_parquet(path: Path, what: str) -> pd.DataFrame:
@@ -107,8 +99,8 @@ def split_labels(df: pd.DataFrame, val_share: float, test_share: float, seed: in
 def load_classifier_data(cfg: Config, labels_file: Path | None = None, corpus_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(labels with text and split, expert annotations with text, counts)."""
     c = cfg.classifier
-    corpus_dir = Path(corpus_dir) if corpus_dir else paths.stage_dir(cfg.profile, "00_corpus")
-    labels, counts = read_labels(Path(labels_file) if labels_file else labels_path(cfg))
+    corpus_dir = Path(corpus_dir) if corpus_dir else artifacts.stage_dir(cfg, artifacts.CORPUS)
+    labels, counts = read_labels(Path(labels_file) if labels_file else artifacts.labels(cfg))
     ep = corpus_dir / "expert_annotations.parquet"
     expert = read_expert(ep) if ep.is_file() else pd.DataFrame(columns=["id", "label"])
     if c.exclude_expert_docs and len(expert):

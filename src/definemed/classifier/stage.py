@@ -1,7 +1,7 @@
 """Stage 02 end to end: data -> tokenizer/model -> Trainer with F-beta early stopping -> the model
 folder -> scores of the held-out splits and the expert annotations -> operating point.
 
-Writes data/<profile>/02_classifier/:
+`run(cfg)` writes data/<profile>/02_classifier/:
 - model/                  HF folder (XLMRobertaForSequenceClassification, safetensors, tokenizer)
 - predictions.parquet     id, split (val/test/expert), label, score  (every table and figure reads this)
 - training_log.json       the Trainer's log history (loss, eval F-beta per evaluation)
@@ -18,22 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.classifier.data import load_classifier_data
 from definemed.classifier.metrics import bootstrap_ci
 from definemed.config import Config
 from definemed.seed import set_seed
-
-STAGE = "02_classifier"
-
-
-def stage_dir(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, STAGE)
-
-
-def model_dir(cfg: Config) -> Path:
-    return stage_dir(cfg) / "model"
-
 
 def _corpus_texts(corpus_dir: Path, n: int) -> list[str]:
     from definemed.corpus.loader import read_shard, shard_paths
@@ -81,22 +70,22 @@ def run_classifier(cfg: Config, labels_file: Path | None = None, corpus_dir: Pat
     t0 = time.time()
     c = cfg.classifier
     set_seed(cfg.seed)
-    corpus_dir = Path(corpus_dir) if corpus_dir else paths.stage_dir(cfg.profile, "00_corpus")
-    out = stage_dir(cfg)
+    corpus_dir = Path(corpus_dir) if corpus_dir else artifacts.stage_dir(cfg, artifacts.CORPUS)
+    out = artifacts.stage_dir(cfg, artifacts.CLASSIFIER)
     out.mkdir(parents=True, exist_ok=True)
     labels, expert, counts = load_classifier_data(cfg, labels_file, corpus_dir)
     run_dir = out / "_run"
     clean_run_dir(run_dir)
     tokenizer, model = _build(cfg, corpus_dir, run_dir / "tokenizer")
     trainer, summary = fine_tune(model, tokenizer, labels, c, run_dir / "checkpoints", cfg.seed)
-    with io.atomic_dir(model_dir(cfg), force=True) as tmp:
+    with io.atomic_dir(artifacts.classifier_model(cfg), force=True) as tmp:
         trainer.save_model(str(tmp))  # the best checkpoint (load_best_model_at_end), safetensors
         (tmp / "training_args.bin").unlink(missing_ok=True)  # a pickle: never shipped, never loaded
-    io.write_json(out / "training_log.json", trainer.state.log_history)
+    io.write_json(artifacts.classifier_training_log(cfg), trainer.state.log_history)
     clean_run_dir(run_dir)
     del trainer
 
-    scorer = Scorer(model_dir(cfg), batch_size=cfg.filter.batch_size, max_length=c.max_length,
+    scorer = Scorer(artifacts.classifier_model(cfg), batch_size=c.batch_size, max_length=c.max_length,
                     torch_threads=c.torch_threads)
     parts = [labels[labels["split"].isin(["val", "test"])][["id", "split", "label", "text"]]]
     if len(expert):
@@ -104,15 +93,20 @@ def run_classifier(cfg: Config, labels_file: Path | None = None, corpus_dir: Pat
     pred = pd.concat(parts, ignore_index=True)
     pred["score"] = scorer.score(pred["text"].tolist())
     pred = pred.drop(columns="text")
-    with io.atomic_path(out / "predictions.parquet", suffix=".parquet") as tmp:
+    with io.atomic_path(artifacts.classifier_predictions(cfg), suffix=".parquet") as tmp:
         pq.write_table(pa.Table.from_pandas(pred.astype({"label": np.int8, "score": np.float32}), preserve_index=False), tmp)
     op = operating_point(pred, cfg)
-    io.write_json(out / "operating_point.json", op)
+    io.write_json(artifacts.classifier_operating_point(cfg), op)
     summary.update(counts)
     summary["wall_time_s"] = round(time.time() - t0, 1)
-    io.write_json(out / "summary.json", summary)
+    io.write_json(artifacts.classifier_summary(cfg), summary)
     return summary
 
 
+def run(cfg: Config) -> dict:
+    """Stage 02 (see the module docstring); its counts are the training summary."""
+    return run_classifier(cfg)
+
+
 def load_predictions(cfg: Config) -> pd.DataFrame:
-    return pd.read_parquet(stage_dir(cfg) / "predictions.parquet")
+    return pd.read_parquet(artifacts.classifier_predictions(cfg))

@@ -5,6 +5,6 @@ harness (lm-eval tasks and scoring), generation (chat answers: batched transform
 OpenAI-compatible endpoint), judge (pairwise judges and verdict parser), winrate (pair rules,
 bootstrap), models (the variants compared), stage (the driver), report (tables and figures).
 """
-from definemed.evaluation.stage import STAGE, run_evaluation, stage_dir
+from definemed.evaluation.stage import run_evaluation, stage_dir
 
-__all__ = ["STAGE", "run_evaluation", "stage_dir"]
+__all__ = ["run_evaluation", "stage_dir"]

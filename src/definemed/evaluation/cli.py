@@ -12,11 +12,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Score base / CPT / SLERP models and the reference on MMLU-de and MedQA-de (lm-eval) and
         compute win-rates against the reference model; outputs in data/<profile>/06_evaluate/."""
-        from definemed.config import load_config
-        from definemed.evaluation import run_evaluation, stage_dir
+        from definemed import artifacts
+        from definemed.cli import run_stage
 
-        cfg = load_config(profile)
-        counts = run_evaluation(cfg, force=force)
+        counts = run_stage(artifacts.EVALUATE, profile, force=force)["counts"]
         typer.echo(f"evaluated {counts['n_variants']} models on {counts['n_tasks']} tasks "
                    f"({counts['n_test_questions']} questions) and {counts['n_winrate_questions']} win-rate questions; "
-                   f"{counts['n_invalid_judgments']} invalid judgments; {counts['wall_s']} s -> {stage_dir(cfg)}")
+                   f"{counts['n_invalid_judgments']} invalid judgments; {counts['wall_s']} s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from definemed import paths
+from definemed import artifacts
 from definemed.config import Config
 from definemed.errors import DefinemedError
 
@@ -32,13 +32,12 @@ def variants(cfg: Config) -> list[Variant]:
         raise DefinemedError("models.foundations: no model with role 'small'")
     if len(refs) != 1:
         raise DefinemedError(f"models.foundations: need exactly one model with role 'reference', found {len(refs)}")
-    zoo = paths.stage_dir(cfg.profile, "zoo")
     out = []
     for m in small:
-        out += [Variant(m.name, m.name, "base", zoo / m.name),
-                Variant(f"{m.name}-cpt", m.name, "cpt", paths.stage_dir(cfg.profile, "04_cpt") / "models" / m.name),
-                Variant(f"{m.name}-slerp", m.name, "slerp", paths.stage_dir(cfg.profile, "05_merge") / "models" / m.name)]
-    out.append(Variant(refs[0].name, refs[0].name, "reference", zoo / refs[0].name))
+        out += [Variant(m.name, m.name, "base", artifacts.foundation_model(cfg, m.name)),
+                Variant(f"{m.name}-cpt", m.name, "cpt", artifacts.cpt_model(cfg, m.name)),
+                Variant(f"{m.name}-slerp", m.name, "slerp", artifacts.merged_model(cfg, m.name))]
+    out.append(Variant(refs[0].name, refs[0].name, "reference", artifacts.foundation_model(cfg, refs[0].name)))
     return out
 
 

@@ -27,17 +27,14 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.config import Config
 from definemed.errors import DefinemedError
 from definemed.evaluation import generation, harness, judge as judges, models, questions, winrate
 from definemed.seed import rng, set_seed
 
-STAGE = "06_evaluate"
-
-
 def stage_dir(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, STAGE)
+    return artifacts.evaluation_dir(cfg)
 
 
 def _write_parquet(df: pd.DataFrame, path: Path) -> Path:
@@ -109,11 +106,10 @@ def build_questions(cfg: Config) -> dict:
 # ---------------------------------------------------------------- per-variant scoring and answers
 
 def _fingerprint(v: models.Variant, cfg: Config, tasks_dir: Path, wr: list[dict]) -> str:
-    h = hashlib.sha256()
+    from definemed import stages
+
+    h = hashlib.sha256(stages.work_key(cfg, artifacts.EVALUATE, v.label, str(v.kind)).encode())
     h.update((v.path / "config.json").read_bytes())
-    for f in sorted(v.path.glob("*.safetensors")):
-        st = f.stat()
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
     h.update(json.dumps(cfg.evaluate.model_dump(mode="json"), sort_keys=True).encode())
     h.update(str(cfg.seed).encode())
     for f in sorted(tasks_dir.glob("*.yaml")):
@@ -296,7 +292,7 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     ll = pd.concat([pd.read_parquet(out / "variants" / v.label / "loglik.parquet") for v in vs], ignore_index=True)
     _write_parquet(ll.merge(meta, on="variant").merge(fmt, on="task"), out / "loglik.parquet")
     gens = pd.concat([pd.read_parquet(out / "variants" / v.label / "generations.parquet") for v in vs], ignore_index=True)
-    _write_parquet(gens, out / "generations.parquet")
+    _write_parquet(gens, artifacts.generations(cfg))
     j = judge_pairs(cfg, gens, wr, make_judge(cfg))
     _write_parquet(j, out / "judgments.parquet")
     oc = outcomes_from_judgments(j)
@@ -311,3 +307,8 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
               "generation_s": round(sum(r["generation_s"] for r in recs), 1), "wall_s": round(time.time() - t0, 1)}
     io.write_json(out / "stats.json", counts)
     return counts
+
+
+def run(cfg: Config) -> dict:
+    """Stage 06 (see the module docstring)."""
+    return run_evaluation(cfg)

@@ -8,11 +8,9 @@ silent loss or zero.
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
-from definemed.seed import rng
+from definemed.numerics import bootstrap, percentile_ci
 
 OUTCOMES = ("win", "tie", "loss", "invalid")
 
@@ -57,21 +55,6 @@ def rates(outcomes: list[str]) -> dict[str, float]:
     n = c["n"]
     return {"win_rate": c["win"] / n if n else float("nan"),
             "score": (c["win"] + c["tie"] / 2) / n if n else float("nan")}
-
-
-def bootstrap(stat: Callable[[np.ndarray], float], n: int, n_boot: int, seed: int, *stream: str | int) -> np.ndarray:
-    """`stat(idx)` on n_boot resamples of question indices (with replacement); seeded by (seed, stream)."""
-    g = rng(seed, "bootstrap", *stream)
-    idx = g.integers(0, n, size=(n_boot, n))
-    return np.array([stat(row) for row in idx], dtype=float)
-
-
-def percentile_ci(samples: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    s = samples[np.isfinite(samples)]
-    if not len(s):
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(s, [50 * (1 - level), 100 - 50 * (1 - level)])
-    return float(lo), float(hi)
 
 
 def _codes(outcomes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,10 +6,9 @@ Detectors, each returning per answer a `Verdict` (flag, evidence, status):
 - `verbosity.VerbosityDetector`: length, ratio to the reference answer, information density
 - `claims.FactChecker` (tiny stand-in) or `judge.run_judge` (LLM judge, German rubric in prompts/):
   hallucination, overconfidence, contradiction
-`analysis` drives the stage; `evalset` measures the detectors on labelled text with planted noise.
+`stage.run(cfg)` is the stage (detections and detector quality), `analysis` its computation, `evalset`
+measures the detectors on labelled text with planted noise, `report` makes tables and figures.
 """
 from definemed.failure.verdict import Verdict
 
-STAGE = "07_failure_analysis"
-
-__all__ = ["STAGE", "Verdict"]
+__all__ = ["Verdict"]

@@ -1,4 +1,4 @@
-"""Stage 07 driver code: read stage 06's generations, sample answers, run every detector, count.
+"""Stage 07's computation: read stage 06's generations, sample answers, run every detector.
 
 Input: data/<p>/06_evaluate/generations.parquet, one row per (model, question) with columns
 model, question_id, question, answer, reference_answer, fact_id (a few aliases are accepted, see
@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.config import Config
 from definemed.errors import DefinemedError
 from definemed.failure.verdict import Verdict
 from definemed.seed import rng
 
-STAGE = "07_failure_analysis"
 MODES = ("language_mixing", "typos", "verbosity", "hallucination", "overconfidence", "contradiction")
 COLUMNS = ("model", "question_id", "question", "answer", "reference_answer", "fact_id")
 OPTIONAL = ("reference_answer", "fact_id")
@@ -31,7 +30,7 @@ ALIASES = {"question_id": ("qid", "id", "item_id"), "reference_answer": ("refere
 
 
 def generations_path(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, "06_evaluate") / "generations.parquet"
+    return artifacts.generations(cfg)
 
 
 def read_generations(path: str | Path) -> pd.DataFrame:
@@ -101,20 +100,6 @@ def variant_of(model: str, cfg: Config) -> tuple[str, str]:
     return model, ("reference" if roles.get(model) == "reference" else "base")
 
 
-def paper_key(mode: str, family: str, variant: str) -> str | None:
-    """The data/paper_reported.yaml key of the paper's count for this cell, if the paper has one."""
-    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
-    if fam is None or variant not in ("base", "slerp"):
-        return None
-    if mode == "language_mixing" and fam == "mistral":
-        return f"failure.language_mixing_mistral_{variant}"
-    if mode == "typos":
-        return f"failure.typos_{fam}_{'base' if variant == 'base' else 'adapted'}"
-    if mode in ("verbosity", "hallucination", "overconfidence", "contradiction"):
-        return f"failure.{mode}"
-    return None
-
-
 class Detectors:
     """Every detector of a profile, built once (the allow-list and the language models load here)."""
 
@@ -151,7 +136,7 @@ def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None)
     measured numbers (words, sentences, characters, length ratio, density, typos, foreign share)."""
     cfg = det.cfg
     rows = sample.to_dict("records")
-    cache = paths.stage_dir(cfg.profile, STAGE) / f"judge_{cfg.failure.rubric}.jsonl"
+    cache = artifacts.failure_dir(cfg) / f"judge_{cfg.failure.rubric}.jsonl"
     judged = det.judged(rows, cache)
     recs = []
     for r, j in zip(tqdm(rows, desc="detectors", unit="answer"), judged):
@@ -173,118 +158,3 @@ def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None)
         with io.atomic_path(out, suffix=".parquet") as tmp:
             df.to_parquet(tmp, index=False)
     return df
-
-
-def _order(models: list[str], cfg: Config) -> list[str]:
-    rank = {"base": 0, "cpt": 1, "slerp": 2, "reference": 3}
-    return sorted(models, key=lambda m: (variant_of(m, cfg)[0], rank.get(variant_of(m, cfg)[1], 9)))
-
-
-def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Per model and failure mode: answers flagged / answers, not judged (timeout, error), empty, and
-    the paper's count for the same cell beside ours."""
-    from definemed.reported import paper_text
-
-    rows = []
-    for model in _order(list(det["model"].unique()), cfg):
-        d = det[det["model"] == model]
-        fam, var = variant_of(model, cfg)
-        for mode in MODES:
-            st = d[f"{mode}_status"]
-            key = paper_key(mode, fam, var)
-            rows.append({"model": model, "family": fam, "variant": var, "failure": mode,
-                         "ours": int(d[f"{mode}_flag"].sum()), "n": len(d),
-                         "not_judged": int(st.isin(["timeout", "error"]).sum()), "empty": int((st == "empty").sum()),
-                         "paper": paper_text(key) if key else "—"})
-    return pd.DataFrame(rows)
-
-
-def paper_direction(mode: str, family: str) -> str | None:
-    """The change from base to adapted (SLERP) model the paper reports: 'up', 'down' or None."""
-    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
-    if mode == "language_mixing":
-        return "up" if fam == "mistral" else None  # 12 -> 207 of 216
-    if mode == "typos":
-        return {"mistral": "up", "qwen": "down"}.get(fam)  # 85 -> 125, 118 -> 41
-    if mode == "verbosity":
-        return "up"
-    if mode in ("hallucination", "overconfidence", "contradiction"):
-        return "down"
-    return None
-
-
-def direction_table(counts: pd.DataFrame) -> pd.DataFrame:
-    """Per family and mode: base and SLERP counts, the change, and whether its direction matches the
-    paper's. At tiny scale only directions are comparable, not sizes."""
-    rows = []
-    for fam in dict.fromkeys(counts.loc[counts["variant"] == "base", "family"]):
-        for mode in MODES:
-            c = counts[(counts["family"] == fam) & (counts["failure"] == mode)].set_index("variant")["ours"]
-            if "base" not in c or "slerp" not in c:
-                continue
-            diff = int(c["slerp"] - c["base"])
-            ours = "up" if diff > 0 else "down" if diff < 0 else "same"
-            want = paper_direction(mode, fam)
-            rows.append({"family": fam, "failure": mode, "base": int(c["base"]), "cpt": int(c.get("cpt", -1)),
-                         "slerp": int(c["slerp"]), "change": diff, "ours": ours, "paper": want or "—",
-                         "agrees": "—" if want is None else ("yes" if ours == want else "no")})
-    return pd.DataFrame(rows)
-
-
-def wide_counts(counts: pd.DataFrame) -> pd.DataFrame:
-    """Models as rows, failure modes as columns: 'flagged/n', with the paper's count where it has one."""
-    paper = counts["paper"].map(lambda p: f" (paper {p})" if str(p).replace(".", "").isdigit() else "")
-    c = counts.assign(cell=counts["ours"].astype(str) + "/" + counts["n"].astype(str) + paper)
-    w = c.pivot(index="model", columns="failure", values="cell")
-    return w.loc[list(dict.fromkeys(counts["model"])), list(MODES)].reset_index()
-
-
-def verbosity_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Mean length and density per model (the paper: verbosity up after specialisation)."""
-    g = det.groupby("model")
-    t = pd.DataFrame({
-        "words": g["n_words"].mean(), "sentences": g["n_sentences"].mean(), "characters": g["n_chars"].mean(),
-        "length_ratio": g["length_ratio"].mean(), "density": g["density"].mean(),
-        "ref_coverage": g["ref_coverage"].mean(), "typos_per_answer": g["n_typos"].mean(),
-    })
-    t = t.loc[_order(list(t.index), cfg)].reset_index()
-    t.insert(1, "variant", [variant_of(m, cfg)[1] for m in t["model"]])
-    return t
-
-
-def examples(det: pd.DataFrame, mode: str, k: int = 2, seed: int = 0) -> pd.DataFrame:
-    """Up to k flagged answers per mode, each with its evidence (for the notebook)."""
-    d = det[det[f"{mode}_flag"]]
-    if d.empty:
-        return pd.DataFrame(columns=["model", "question", "answer", "evidence"])
-    d = d.sample(n=min(k, len(d)), random_state=seed)
-    return pd.DataFrame({"model": d["model"], "question": d["question"],
-                         "answer": d["answer"].str.slice(0, 300),
-                         "evidence": d[f"{mode}_evidence"].map(lambda s: "; ".join(json.loads(s))[:300])})
-
-
-def plot_counts(counts: pd.DataFrame):
-    """Bars: answers flagged per failure mode and model; the paper's numeric counts as black marks."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    fig, ax = plt.subplots(figsize=(11, 4.2))
-    order = list(dict.fromkeys(counts["model"]))
-    sns.barplot(data=counts, x="failure", y="ours", hue="model", hue_order=order, ax=ax)
-    n = int(counts["n"].max())
-    width = 0.8 / len(order)
-    modes = list(dict.fromkeys(counts["failure"]))
-    labelled = False
-    for _, r in counts.iterrows():
-        try:
-            paper = float(str(r["paper"]).replace(",", ""))
-        except ValueError:
-            continue
-        x = modes.index(r["failure"]) - 0.4 + width * (order.index(r["model"]) + 0.5)
-        ax.plot([x - width / 2, x + width / 2], [paper, paper], color="black", lw=2.5,
-                label=None if labelled else "paper (of 216)")
-        labelled = True
-    ax.set(xlabel="", ylabel=f"answers flagged (of {n})", title="Failure modes per model")
-    ax.legend(fontsize=7, ncol=2, loc="upper right")
-    fig.tight_layout()
-    return fig

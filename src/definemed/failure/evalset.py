@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+from definemed import numerics
 from definemed.config import Config
 from definemed.corpus.generator import CorpusGenerator
 from definemed.corpus.noise import add_typos, english_sentences
@@ -178,10 +179,8 @@ def typo_set(cfg: Config, n: int, seed: int) -> list[dict]:
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict:
-    p = tp / (tp + fp) if tp + fp else float("nan")
-    rc = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * p * rc / (p + rc) if tp else 0.0
-    return {"precision": p, "recall": rc, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+    r = numerics.rates(tp, fp, fn)
+    return {"precision": r["precision"], "recall": r["recall"], "f1": r["f1"], "tp": tp, "fp": fp, "fn": fn}
 
 
 def evaluate_mixing(detector, items: list[dict]) -> tuple[dict, list[dict]]:

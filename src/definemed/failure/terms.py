@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.config import Config
 from definemed.errors import DefinemedError
 from definemed.failure.text import words
 
-STAGE = "07_failure_analysis"
 
 # Medical Latin (anatomy, pathology, prescriptions) that German clinical text uses untranslated.
 MEDICAL_LATIN = frozenset("""
@@ -87,13 +86,13 @@ def english_dictionary():
 
 
 def corpus_shards(cfg: Config) -> tuple[str, list[Path]]:
-    """Shards of FineMed-de (03_filter) if stage 03 ran, else of the raw corpus (00_corpus)."""
-    for stage in ("03_filter", "00_corpus"):
-        files = sorted((paths.stage_dir(cfg.profile, stage) / "shards").glob("shard-*.parquet"))
+    """Shards of FineMed-de (stage 03) if it ran, else of the raw corpus (stage 00)."""
+    for stage, d in ((artifacts.FILTER, artifacts.finemed_shards(cfg)), (artifacts.CORPUS, artifacts.corpus_shards(cfg))):
+        files = sorted(d.glob("shard-*.parquet"))
         if files:
             return stage, files
     raise DefinemedError(
-        f"{paths.stage_dir(cfg.profile, '00_corpus')}/shards: no corpus shards to build the medical allow-list "
+        f"{artifacts.corpus_shards(cfg)}: no corpus shards to build the medical allow-list "
         "from (run `python -m definemed corpus` first)")
 
 
@@ -167,7 +166,7 @@ def load_terms(cfg: Config, use_corpus: bool = True) -> Terms:
     stage, files = corpus_shards(cfg)
     key = {"stage": stage, "files": [f.name for f in files], "min_count": fc.allowlist_min_count,
            "typo_ratio": fc.allowlist_typo_ratio, "max_docs": fc.allowlist_max_docs}
-    cache = paths.stage_dir(cfg.profile, STAGE) / "allowlist.json"
+    cache = artifacts.failure_dir(cfg) / "allowlist.json"
     if cache.exists():
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("key") == key:

@@ -22,15 +22,18 @@ def register(app: typer.Typer) -> None:
         from definemed.config import load_config
         from definemed.errors import DefinemedError
 
-        cfg = load_config(profile, overrides={"classifier.threshold": threshold} if threshold is not None else None)
+        overrides = {"classifier.threshold": threshold} if threshold is not None else None
         if engine == "shards":
-            from definemed.filtering.filter import filter_corpus, stage_dir
+            from definemed import artifacts
+            from definemed.cli import run_stage
 
-            s = filter_corpus(cfg)
+            s = run_stage(artifacts.FILTER, profile, overrides)["counts"]
             typer.echo(f"kept {s['n_kept']:,} of {s['n_docs']:,} documents ({s['n_shards_skipped']} of {s['n_shards']} "
-                       f"shards already done) -> {stage_dir(cfg) / 'shards'}")
+                       f"shards already done)")
         elif engine == "datatrove":
             from definemed.filtering.datatrove_step import run_datatrove
+
+            cfg = load_config(profile, overrides=overrides)
 
             out = run_datatrove(cfg, executor=executor, input_folder=input_folder, tasks=tasks, workers=workers, limit=limit)
             typer.echo(f"datatrove ({executor}) -> {out / 'shards'}")

@@ -87,14 +87,13 @@ def run_datatrove(cfg, executor: str = "local", input_folder: str | None = None,
                   logging_dir: str | Path | None = None, model_dir: str | Path | None = None, tasks: int | None = None,
                   workers: int | None = None, limit: int = -1):
     """Run the filter pipeline of a profile with datatrove's local or Slurm executor."""
-    from definemed import paths
     from definemed.classifier.stage import model_dir as default_model_dir
     from definemed.errors import DefinemedError
-    from definemed.filtering.filter import stage_dir
+    from definemed import artifacts
 
     f, c = cfg.filter, cfg.classifier
-    input_folder = input_folder or f.input_folder or str(paths.stage_dir(cfg.profile, "00_corpus") / "shards")
-    out = Path(output_folder) if output_folder else stage_dir(cfg) / "datatrove"
+    input_folder = input_folder or f.input_folder or str(artifacts.corpus_shards(cfg))
+    out = Path(output_folder) if output_folder else artifacts.stage_dir(cfg, artifacts.FILTER) / "datatrove"
     logging_dir = str(logging_dir or out.parent / (out.name + "_logs"))
     model_dir = Path(model_dir or default_model_dir(cfg))
     if not (model_dir / "model.safetensors").is_file():

@@ -19,21 +19,16 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.classifier.metrics import check_threshold
 from definemed.config import Config
 from definemed.corpus.loader import read_shard, shard_paths
 from definemed.corpus.schema import FINEWEB2_FIELDS, FINEWEB2_SCHEMA
 from definemed.errors import DefinemedError
 
-STAGE = "03_filter"
 OUTPUT_SCHEMA = FINEWEB2_SCHEMA.append(pa.field("score", pa.float32()))
 SCORES_SCHEMA = pa.schema([("id", pa.string()), ("score", pa.float32())])
 META_KEY = b"definemed.filter"
-
-
-def stage_dir(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, STAGE)
 
 
 def keep_mask(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -105,12 +100,10 @@ def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint
 def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | None = None,
                   model_dir: Path | None = None, scorer=None, threshold: float | None = None) -> dict:
     """Filter every shard of the corpus (skipping finished ones); returns totals and per-shard counts."""
-    from definemed.classifier.stage import model_dir as default_model_dir
-
     threshold = check_threshold(cfg.classifier.threshold if threshold is None else threshold, "classifier.threshold")
-    corpus_dir = Path(corpus_dir) if corpus_dir else paths.stage_dir(cfg.profile, "00_corpus")
-    out_dir = Path(out_dir) if out_dir else stage_dir(cfg)
-    model_dir = Path(model_dir) if model_dir else default_model_dir(cfg)
+    corpus_dir = Path(corpus_dir) if corpus_dir else artifacts.stage_dir(cfg, artifacts.CORPUS)
+    out_dir = Path(out_dir) if out_dir else artifacts.stage_dir(cfg, artifacts.FILTER)
+    model_dir = Path(model_dir) if model_dir else artifacts.classifier_model(cfg)
     sources = shard_paths(corpus_dir)
     if not (model_dir / "model.safetensors").is_file():
         raise DefinemedError(f"{model_dir}: no model.safetensors (run stage 02_classifier first)")

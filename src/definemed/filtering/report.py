@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from definemed import tables
-from definemed.classifier.metrics import bootstrap_ci
 
 
 def comparison_table(stats: dict) -> pd.DataFrame:
@@ -38,12 +37,14 @@ def join_truth(scores: pd.DataFrame, truth: pd.DataFrame, threshold: float) -> p
     return d
 
 
-def truth_evaluation(d: pd.DataFrame, threshold: float, beta: float, n_boot: int, seed: int) -> pd.DataFrame:
-    """The filter's real precision and recall against the generator's truth (tiny only), with bootstrap CIs."""
-    m = bootstrap_ci(d["is_medical"].to_numpy(), d["score"].to_numpy(), threshold, beta, n_boot, seed)
+def truth_evaluation(m: dict) -> pd.DataFrame:
+    """The filter's real precision and recall against the generator's truth (tiny only), with the
+    bootstrap CIs stage 03 computed (03_filter/truth_evaluation.json)."""
+    beta = m.get("beta")
     rows = []
     for q, key in (("precision", "classifier.precision"), ("recall", "classifier.recall"), ("fbeta", None)):
-        rows.append({"quantity": f"filter {q if q != 'fbeta' else f'F{beta:g}'} vs generator truth (all {m['n']:,} docs)",
+        name = q if q != "fbeta" else (f"F{beta:g}" if beta else "F-beta")
+        rows.append({"quantity": f"filter {name} vs generator truth (all {m['n']:,} docs)",
                      "ours": m[q], "95% CI": f"[{m[q + '_lo']:.3f}, {m[q + '_hi']:.3f}]", "paper_key": key})
     return tables.comparison(rows)
 

@@ -10,41 +10,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from definemed import tables
+from definemed import numerics, tables
 from definemed.errors import DefinemedError
-from definemed.seed import rng
 
 METRICS = ("precision", "recall", "f1", "kappa")
 
 
-def _from_counts(tp, fp, fn, tn) -> dict[str, np.ndarray]:
-    tp, fp, fn, tn = (np.asarray(x, dtype=float) for x in (tp, fp, fn, tn))
-    n = tp + fp + fn + tn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
-        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        po = (tp + tn) / n
-        pe = ((tp + fp) * (tp + fn) + (fn + tn) * (fp + tn)) / n**2
-        kappa = np.where(pe < 1, (po - pe) / (1 - pe), 1.0)
-    return {"precision": precision, "recall": recall, "f1": f1, "kappa": kappa}
-
-
 def scores(y_true, y_pred) -> dict[str, float]:
     """Point estimates for binary labels (1 = medical)."""
-    t, p = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
-    out = _from_counts((t & p).sum(), (~t & p).sum(), (t & ~p).sum(), (~t & ~p).sum())
-    return {k: float(v) for k, v in out.items()}
+    r = numerics.rates(*numerics.confusion(np.asarray(y_true) == 1, np.asarray(y_pred) == 1))
+    return {k: r[k] for k in METRICS}
 
 
 def bootstrap(y_true, y_pred, n_boot: int, ci: float, seed: int) -> dict[str, tuple[float, float]]:
     """Percentile intervals of each metric over `n_boot` resamples of the documents (seeded)."""
     t, p = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
-    idx = rng(seed, "label-bootstrap").integers(0, len(t), size=(n_boot, len(t)))
+    idx = numerics.bootstrap_indices(len(t), n_boot, seed, "label")
     tb, pb = t[idx], p[idx]
-    m = _from_counts((tb & pb).sum(1), (~tb & pb).sum(1), (tb & ~pb).sum(1), (~tb & ~pb).sum(1))
-    lo, hi = (1 - ci) / 2 * 100, (1 + ci) / 2 * 100
-    return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for k, v in m.items()}
+    m = numerics.rates((tb & pb).sum(1), (~tb & pb).sum(1), (tb & ~pb).sum(1), (~tb & ~pb).sum(1))
+    return {k: numerics.percentile_ci(m[k], ci) for k in METRICS}
 
 
 def confusion(y_true, y_pred) -> pd.DataFrame:

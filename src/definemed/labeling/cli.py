@@ -1,4 +1,4 @@
-"""`python -m definemed label --profile P`: label the sample of stage 01 (resumes an interrupted run)."""
+"""`python -m definemed label --profile P`: label the sample of stage 01 (stage 01; resumes an interrupted run)."""
 from __future__ import annotations
 
 import typer
@@ -18,12 +18,11 @@ def register(app: typer.Typer) -> None:
         Records are appended to data/<p>/01_label/parts/ as they arrive; rerunning after an interruption
         labels only what is missing. data/<p>/01_label/labels.parquet is written when all are labelled.
         """
-        from definemed.config import load_config
-        from definemed.labeling import labels_path, run_label_stage
+        from definemed import artifacts
+        from definemed.cli import run_stage
 
-        overrides = {k: v for k, v in {"label.backend": backend, "label.n_docs": n_docs,
-                                       "label.openai.base_url": base_url}.items() if v is not None}
-        cfg = load_config(profile, overrides=overrides or None)
-        s = run_label_stage(cfg, force=force)
+        rec = run_stage(artifacts.LABEL, profile, {"label.backend": backend, "label.n_docs": n_docs,
+                                              "label.openai.base_url": base_url}, force)
+        s = rec["counts"]
         typer.echo(f"labelled {s['n_docs']} documents with {s['annotator']}: {s['n_medical']} medical, "
-                   f"{s['n_not_medical']} not, {s['n_invalid']} invalid ({s['n_resumed']} resumed) -> {labels_path(cfg)}")
+                   f"{s['n_not_medical']} not, {s['n_invalid']} invalid ({s['n_resumed']} resumed)")

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from definemed import io, paths
+from definemed import artifacts, io, paths
 from definemed.errors import DefinemedError
 
 # Pipeline order; stages not listed here follow in name order.
-STAGE_ORDER = ["00_corpus", "01_label", "02_classifier", "03_filter", "zoo", "04_cpt", "05_merge",
-               "06_evaluate", "07_failure_analysis"]
+STAGE_ORDER = list(artifacts.ORDER)
 _TABLE = re.compile(r"write_table\(\s*[^,]+,\s*[\"']([\w.\-]+)[\"']")
 _FIGURE = re.compile(r"save_figure\(\s*[^,]+,\s*[\"']([\w.\-]+)[\"']")
 

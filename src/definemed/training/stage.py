@@ -12,8 +12,6 @@ Outputs under data/<profile>/04_cpt/:
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import shutil
 import time
@@ -22,18 +20,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from definemed import io, paths
+from definemed import artifacts, io
 from definemed.config import Config
 from definemed.errors import DefinemedError
-from definemed.packing import (PackedDataset, TokenFile, chunking_efficiency, padding_efficiency, plan_packing,
+from definemed.packing import (TokenFile, chunking_efficiency, padding_efficiency, plan_packing,
                                write_token_file)
 from definemed.seed import rng
 
-STAGE = "04_cpt"
-
-
 def stage_dir(cfg: Config) -> Path:
-    return paths.stage_dir(cfg.profile, STAGE)
+    return artifacts.stage_dir(cfg, artifacts.CPT)
 
 
 def small_models(cfg: Config) -> list[str]:
@@ -44,33 +39,25 @@ def small_models(cfg: Config) -> list[str]:
 
 
 def foundation_dir(cfg: Config, name: str) -> Path:
-    try:
-        from definemed.zoo import model_dir
-    except ImportError:  # the zoo package is built separately; its folder layout is the contract
-        return paths.stage_dir(cfg.profile, "zoo") / name
-    return Path(model_dir(cfg, name))
+    return artifacts.foundation_model(cfg, name)
 
 
 def cpt_model_dir(cfg: Config, name: str) -> Path:
-    return stage_dir(cfg) / "models" / name
+    return artifacts.cpt_model(cfg, name)
 
 
 def fingerprint(cfg: Config, name: str) -> str:
-    """What the cached outputs of one model depend on: the cpt config and seed, the foundation
-    model's files and the FineMed-de / corpus shards (name, size, mtime). A change invalidates the
-    token files, the run (checkpoints) and the evaluations, so a rerun never reuses stale results."""
-    files = [f for f in sorted(foundation_dir(cfg, name).glob("*")) if f.is_file()]
-    for stage_name in ("03_filter", "00_corpus"):
-        files += sorted((paths.stage_dir(cfg.profile, stage_name) / "shards").glob("*.parquet"))
-    payload = {"cpt": cfg.cpt.model_dump(mode="json"), "seed": cfg.seed, "model": name,
-               "files": [[str(f.relative_to(paths.data_dir(cfg.profile))) if f.is_relative_to(paths.data_dir(cfg.profile))
-                          else f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+    """Key of one model's token files, run and export: the stage's recorded fingerprint (cpt config,
+    seed, code, and the content of the foundation models, FineMed-de and the corpus; see
+    definemed.stages), the cpt config and the model's name. Content only: copying the tree keeps it."""
+    from definemed import stages
+
+    return stages.work_key(cfg, artifacts.CPT, name, cfg.cpt.model_dump(mode="json"), cfg.seed)
 
 
 def load_finemed(cfg: Config) -> pd.DataFrame:
     """FineMed-de documents (id, text) from 03_filter, in a stable order."""
-    d = paths.stage_dir(cfg.profile, "03_filter") / "shards"
+    d = artifacts.finemed_shards(cfg)
     files = sorted(d.glob("*.parquet"))
     if not files:
         raise DefinemedError(f"{d}: no FineMed-de shards (run stage 03_filter first)")
@@ -83,7 +70,7 @@ def load_finemed(cfg: Config) -> pd.DataFrame:
 
 def load_general(cfg: Config, exclude: set[str], n: int) -> pd.DataFrame:
     """A seeded sample of web documents that are not in FineMed-de (general text)."""
-    d = paths.stage_dir(cfg.profile, "00_corpus") / "shards"
+    d = artifacts.corpus_shards(cfg)
     files = sorted(d.glob("*.parquet"))
     if not files:
         raise DefinemedError(f"{d}: no corpus shards for general held-out text")
@@ -104,7 +91,7 @@ def split_documents(cfg: Config) -> dict[str, pd.DataFrame]:
     held = med.iloc[np.sort(perm[:n_hold])].reset_index(drop=True)
     train = med.iloc[np.sort(perm[n_hold:])].reset_index(drop=True)
     if train.empty:
-        raise DefinemedError("03_filter/shards: too few FineMed-de documents to hold some out and train")
+        raise DefinemedError(f"{artifacts.finemed_shards(cfg)}: too few FineMed-de documents to hold some out and train")
     general_pool = load_general(cfg, set(med.id), n_hold + (len(train) * 4 if cfg.cpt.replay_share else 0))
     out = {"train": train, "heldout_medical": held, "heldout_general": general_pool.iloc[:n_hold]}
     if cfg.cpt.replay_share:
@@ -166,7 +153,8 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
     info_file = d / "prepared.json"
     fp = fingerprint(cfg, name)
     if info_file.is_file() and io.read_json(info_file).get("fingerprint") == fp:
-        return io.read_json(info_file)
+        # paths from this tree, not the one that wrote the file (a copied tree stays valid)
+        return {**io.read_json(info_file), "data": str(d / "train"), "plan_file": str(d / "plan.npz")}
     if d.exists():
         shutil.rmtree(d)
     splits = splits or split_documents(cfg)
@@ -241,22 +229,95 @@ def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, fo
 
 
 def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2) -> dict:
-    """Token-level perplexity of a causal LM on a token file, documents packed and isolated."""
+    """Held-out perplexity of the model folder on a token file (definemed.lm_metrics.perplexity)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
-    from definemed.training.loop import causal_lm_loss
+    from definemed.lm_metrics import load_causal_lm, perplexity as lm_perplexity
 
     torch.set_num_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True).eval()
-    tf = TokenFile(token_file)
-    ds = PackedDataset(plan_packing(tf.lengths, seq_len), tf)
-    nll, n = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(ds), 16):
-            items = [ds[j] for j in range(i, min(len(ds), i + 16))]
-            batch = {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in ("input_ids", "position_ids", "labels")}
-            loss, cnt = causal_lm_loss(model, batch)
-            nll += float(loss)
-            n += int(cnt)
-    return {"nll": nll / n, "perplexity": math.exp(nll / n), "tokens": n}
+    model, _ = load_causal_lm(model_dir, dtype=torch.float32)
+    res = lm_perplexity(model, token_file, seq_len)
+    return {"nll": res["nll"], "perplexity": res["ppl"], "tokens": res["tokens"]}
+
+
+def heldout_file(cfg: Config, name: str, split: str) -> Path:
+    """The held-out token file ('medical' from FineMed-de, 'general' from the rest) of one model family."""
+    return artifacts.cpt_heldout(cfg, name, split)
+
+
+def perplexities(cfg: Config, name: str, which: str) -> dict:
+    """Held-out perplexity of the foundation ('before') or the CPT model ('after'), cached as JSON."""
+    f = stage_dir(cfg) / "eval" / f"{name}-{which}.json"
+    fp = fingerprint(cfg, name)
+    if f.is_file() and io.read_json(f).get("fingerprint") == fp:
+        return io.read_json(f)["perplexity"]
+    model_dir = foundation_dir(cfg, name) if which == "before" else cpt_model_dir(cfg, name)
+    out = {split: perplexity(model_dir, heldout_file(cfg, name, split), cfg.cpt.seq_len) for split in ("medical", "general")}
+    io.write_json(f, {"fingerprint": fp, "perplexity": out})
+    return out
+
+
+def perplexity_rows(cfg: Config, names: list[str]) -> pd.DataFrame:
+    rows = []
+    for name in names:
+        before, after = perplexities(cfg, name, "before"), perplexities(cfg, name, "after")
+        for split in ("medical", "general"):
+            rows.append({"model": name, "held-out text": split,
+                         "perplexity before CPT": before[split]["perplexity"],
+                         "perplexity after CPT": after[split]["perplexity"],
+                         "change (x)": after[split]["perplexity"] / before[split]["perplexity"],
+                         "tokens": before[split]["tokens"], "paper_key": None})
+    return pd.DataFrame(rows)
+
+
+def fact_exposures(cfg: Config, train_ids: list[str], tokens_trained: float, tokens_per_epoch: int) -> dict | None:
+    """Synthetic corpus only: how often the training run showed each fact (fact mentions per epoch
+    from the ground truth, times the epochs trained)."""
+    if cfg.corpus.source != "synthetic":
+        return None
+    from definemed.corpus.stats import load_truth
+
+    truth = load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS)).set_index("id")
+    ids = [i for i in train_ids if i in truth.index]
+    mentions = pd.Series(np.concatenate([np.asarray(f) for f in truth.loc[ids, "fact_ids"]] or [np.zeros(0)]))
+    per_fact = mentions.value_counts()
+    epochs = tokens_trained / max(1, tokens_per_epoch)
+    n_facts = 3 * (cfg.corpus.n_drugs + cfg.corpus.n_diseases)
+    exp = per_fact.reindex(range(n_facts), fill_value=0) * epochs
+    return {"epochs": epochs, "facts": n_facts, "median_exposures": float(exp.median()),
+            "share_facts_over_200": float((exp >= 200).mean())}
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    with io.atomic_path(path, suffix=".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def run(cfg: Config) -> dict:
+    """Stage 04 for every small foundation model: data, packing plan, FSDP2 run, export, perplexity
+    before and after; tables for the notebook in 04_cpt/{packing,runs,perplexity}.parquet."""
+    names = small_models(cfg)
+    splits = split_documents(cfg)
+    infos = {name: prepare_data(cfg, name, splits) for name in names}
+    packing = pd.concat([packing_table(TokenFile(i["data"]).lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, cfg.seed)
+                         .assign(model=n) for n, i in infos.items()], ignore_index=True)
+    _write_parquet(packing, stage_dir(cfg) / "packing.parquet")
+    runs = pd.DataFrame([train_model(cfg, n, infos[n]) for n in names]).drop(columns=["model_dir"])
+    runs["train_documents"] = [infos[n]["train"]["n_docs"] for n in names]
+    runs["train_tokens"] = [infos[n]["train"]["n_tokens"] for n in names]
+    runs["n_replay_docs"] = [infos[n].get("n_replay_docs", 0) for n in names]
+    _write_parquet(runs, stage_dir(cfg) / "runs.parquet")
+    exposures = {n: fact_exposures(cfg, splits["train"].id.tolist(),
+                                   int(runs.set_index("model").loc[n, "steps"]) * cfg.cpt.global_batch
+                                   * cfg.cpt.seq_len * infos[n]["plan"]["efficiency"], infos[n]["train"]["n_tokens"])
+                 for n in names}
+    if all(exposures.values()):
+        io.write_json(stage_dir(cfg) / "fact_exposures.json", exposures)
+    ppl = perplexity_rows(cfg, names)
+    _write_parquet(ppl, artifacts.cpt_perplexity(cfg))
+    return {"models": names,
+            "packing_efficiency": {n: i["plan"]["efficiency"] for n, i in infos.items()},
+            "steps": {r.model: int(r.steps) for r in runs.itertuples()},
+            "final_loss": {r.model: float(r.final_loss) for r in runs.itertuples()},
+            "label_tokens_per_s": {r.model: r.label_tokens_per_s for r in runs.itertuples()},
+            "ppl": ppl[["model", "held-out text", "perplexity before CPT", "perplexity after CPT"]].to_dict("records")}

@@ -9,14 +9,8 @@ from the hub with pinned revisions, safetensors only.
 """
 from __future__ import annotations
 
-from definemed.zoo.build import STAGE, model_dir
+from definemed.zoo.build import model_dir
 from definemed.zoo.model import check_model_folder, load_model, load_tokenizer
 
 
-def build_zoo(cfg, force: bool = False) -> dict:
-    from definemed.zoo.stage import build_zoo as _build
-
-    return _build(cfg, force=force)
-
-
-__all__ = ["STAGE", "build_zoo", "check_model_folder", "load_model", "load_tokenizer", "model_dir"]
+__all__ = ["check_model_folder", "load_model", "load_tokenizer", "model_dir"]

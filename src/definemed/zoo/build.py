@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from definemed import io, paths
+from definemed import artifacts, io, numerics, paths
 from definemed.config import Config, ModelSpec, ZooModelSize
 from definemed.corpus.factbank import FactBank
 from definemed.errors import DefinemedError
@@ -26,13 +26,12 @@ from definemed.zoo.text import ChatData, CorpusSplit
 from definemed.zoo.tokenizer import check_family, glossary, option_token_lengths, save_tokenizer, special_ids, train_tokenizer
 from definemed.zoo.train import PackedBatches, StreamBatches, pack_examples, train
 
-STAGE = "zoo"
 BUILD_FILE = "zoo_build.json"
 
 
 def model_dir(cfg: Config, name: str) -> Path:
     """data/<profile>/zoo/<name>: the folder of one foundation model (built or downloaded)."""
-    return paths.stage_dir(cfg.profile, STAGE) / name
+    return artifacts.foundation_model(cfg, name)
 
 
 def zoo_seed(cfg: Config) -> int:
@@ -233,7 +232,7 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: Co
         items = ev.cloze_items(bank, eval_rng)
         correct = ev.cloze_accuracy(loaded, fam.tok, items, add_bos=spec.architecture == "mistral")
         acc = ev.accuracy_by(items, correct, bank.facts, set(seen) if spec.role == "reference" else None)
-        lo, hi = ev.bootstrap_ci(correct, rng(zoo_seed(cfg), "zoo-bootstrap", spec.name))
+        lo, hi = numerics.mean_ci(correct, 1000, zoo_seed(cfg), "zoo", spec.name)
         eos_ids = [fam.ids["eos"]] + ([fam.ids["eot"]] if fam.ids["eot"] != fam.ids["eos"] else [])
         answers = {kind: ev.chat_answers(loaded, hf_tok, prompts, z.max_new_tokens, eos_ids)
                    for kind, prompts in chat.heldout.items()}

@@ -1,7 +1,5 @@
-"""`python -m definemed zoo --profile P`: build or download the foundation models, write the manifest."""
+"""`python -m definemed zoo --profile P` (= `run zoo`): build or download the foundation models."""
 from __future__ import annotations
-
-import time
 
 import typer
 
@@ -10,18 +8,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def zoo(
         profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
-        force: bool = typer.Option(False, help="Rebuild models even if a folder with the same build key exists."),
+        force: bool = typer.Option(False, help="Clear the zoo and build (or download) every model again."),
     ) -> None:
         """Build the tiny foundation models (tiny) or download the real ones (paper) to data/<profile>/zoo/."""
-        from definemed.config import load_config
-        from definemed.manifest import write_manifest
-        from definemed.zoo import STAGE, build_zoo
+        from definemed.cli import run_stage
 
-        cfg = load_config(profile)
-        t0 = time.time()
-        counts = build_zoo(cfg, force=force)
-        wall = time.time() - t0
-        write_manifest(cfg, STAGE, wall)
+        rec = run_stage("zoo", profile, force=force)
+        counts, wall = rec["counts"], rec["wall_time_s"]
         for name, m in counts["models"].items():
             if "ppl_general" in m:
                 acc = m["fact_accuracy"]["all"]
@@ -30,4 +23,4 @@ def register(app: typer.Typer) -> None:
                            f"{' (reused)' if m['reused'] else ''}")
             else:
                 typer.echo(f"{name}: {m['path']} ({m['hf_id']}@{m['revision']})")
-        typer.echo(f"zoo ({cfg.profile}): {len(counts['models'])} models in {wall:.1f} s")
+        typer.echo(f"zoo ({profile}): {len(counts['models'])} models in {wall:.1f} s")

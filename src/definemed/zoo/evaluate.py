@@ -140,8 +140,3 @@ def accuracy_by(items: list[dict], correct: np.ndarray, facts: list[Fact], seen:
     return acc
 
 
-def bootstrap_ci(correct: np.ndarray, rng: np.random.Generator, n: int = 1000) -> tuple[float, float]:
-    if len(correct) == 0:
-        return float("nan"), float("nan")
-    means = rng.choice(correct, size=(n, len(correct)), replace=True).mean(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))

@@ -1,4 +1,6 @@
-"""The zoo step: build (tiny) or download (paper) every foundation model, measure, tabulate, count."""
+"""The zoo step: build (tiny) or download (paper) every foundation model, measure, tabulate, count.
+
+`run(cfg)` writes data/<profile>/zoo/<name>/ per foundation model (definemed.artifacts.foundation_model)."""
 from __future__ import annotations
 
 import os
@@ -8,8 +10,7 @@ import time
 from definemed.config import Config, load_config
 from definemed.corpus import fact_bank
 from definemed.errors import DefinemedError
-from definemed.manifest import record_counts
-from definemed.zoo.build import STAGE, build_family, build_tiny_model, existing_build, model_dir
+from definemed.zoo.build import build_family, build_tiny_model, existing_build, model_dir
 from definemed.zoo.hub import resolve_hub_model
 from definemed.zoo.tokenizer import check_family
 from definemed.zoo.text import chat_data, load_corpus_split
@@ -109,5 +110,8 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
     ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     counts["cpu_s"] = round(sum(r.ru_utime + r.ru_stime for r in ru), 2)
     counts["load_avg_at_end"] = round(os.getloadavg()[0], 2)
-    record_counts(cfg, STAGE, **counts)
     return counts
+
+
+def run(cfg: Config) -> dict:
+    return build_zoo(cfg)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
 
+from definemed import artifacts
 from definemed.config import Config
 from definemed.corpus import vocab
 from definemed.corpus.factbank import RELATIONS, Fact, FactBank
@@ -39,7 +40,7 @@ def is_heldout(doc_id: str, share: float) -> bool:
 
 def load_corpus_split(cfg: Config) -> CorpusSplit:
     """Read the stage-00 shards with their ground truth (synthetic corpus) and split them."""
-    d = cfg.stage_dir("00_corpus")
+    d = artifacts.stage_dir(cfg, artifacts.CORPUS)
     shards, truths = sorted((d / "shards").glob("shard-*.parquet")), sorted((d / "truth").glob("truth-*.parquet"))
     if not shards:
         raise DefinemedError(f"{d / 'shards'}: no corpus shards (run stage 00_corpus first)")
