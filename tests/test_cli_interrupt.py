@@ -15,7 +15,7 @@ import pandas as pd
 from definemed.cli import main
 from definemed.labeling.mock_server import MockChatServer
 from tests.conftest import write_config
-from tests.labeling.helpers import doc_text, write_corpus
+from tests.labeling.helpers import doc_text, register_corpus, write_corpus
 
 
 def start(args, out_root):
@@ -60,6 +60,7 @@ def test_interrupted_label_exits_130_and_resumes(tmp_path, out_root):
     with MockChatServer(latency_s=0.1) as srv:
         f = write_config(tmp_path / "c.yaml", label={"backend": "openai", "n_docs": 60, "openai": {
             "base_url": srv.base_url, "concurrency": 2}})
+        register_corpus(out_root, f)
         rc, _, err = interrupt_when(start(["label", "--profile", str(f)], out_root), lambda: n_lines() >= 6)
         assert rc == 130 and err.strip() == "interrupted; rerun to resume"
         assert not (parts.parent / "labels.parquet").exists() and not temporaries(out_root)

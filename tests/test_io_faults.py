@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.conftest import run_main, write_config
-from tests.labeling.helpers import record, write_corpus
+from tests.labeling.helpers import record, register_corpus, write_corpus
 
 
 @pytest.fixture
@@ -51,26 +51,31 @@ def test_local_corpus_smaller_than_n_docs_is_written(tmp_path, out_root, cli):
                                                    "shard_size": 4})
     p = cli("corpus", "--profile", f, out_root=out_root)
     assert p.returncode == 0, p.stderr
-    assert "wrote 6 documents in 2 shards" in p.stdout
+    assert "6 documents in 2 shards" in p.stdout
 
 
 def test_truncated_shard_read_by_label(tmp_path, out_root, cli):
     d = write_corpus(out_root, [f"Dokument {i} krank" for i in range(120)], shard_size=50)
-    shard = d / "shards" / "shard-00001.parquet"
-    shard.write_bytes(shard.read_bytes()[:300])
     f = write_config(tmp_path / "c.yaml", label={"n_docs": 60})
+    register_corpus(out_root, f)
+    shard = d / "shards" / "shard-00001.parquet"
+    data = shard.read_bytes()  # damaged in place: same size, footer gone (a disk or copy fault)
+    shard.write_bytes(data[:-200] + bytes(200))
     one_line(cli("label", "--profile", f, out_root=out_root), f"{shard}: unreadable parquet shard")
-    assert not (out_root / "data" / "test" / "01_label").exists()
+    out = out_root / "data" / "test" / "01_label"
+    assert not (out / "labels.parquet").exists() and not (out / "parts").exists()
 
 
-def test_output_that_is_a_file_and_unwritable_parents(tmp_path, out_root, cli):
+def test_output_that_is_a_file_and_unwritable_parents(tmp_path, out_root, cli, monkeypatch):
     f = write_config(tmp_path / "c.yaml", corpus={"n_docs": 50, "shard_size": 50, "expert_sample": 10})
-    a_file = tmp_path / "a_file"
-    a_file.write_text("keep me")
-    one_line(cli("corpus", "--profile", f, "--out", a_file, "--force"), f"{a_file}: exists and is not a folder")
-    assert a_file.read_text() == "keep me"  # --force never removes a file it did not write
-    one_line(cli("corpus", "--profile", f, "--out", a_file / "sub"), f"{a_file}: is not a folder")
-    one_line(cli("corpus", "--profile", f, "--out", "/sys/definemed-out"), "/sys")
+    stage_dir = out_root / "data" / "test" / "00_corpus"
+    stage_dir.parent.mkdir(parents=True)
+    stage_dir.write_text("keep me")
+    for args in ((), ("--force",)):
+        one_line(cli("corpus", "--profile", f, *args), f"{stage_dir}: Not a directory")
+    assert stage_dir.read_text() == "keep me"  # a file the stage did not write is never removed
+    monkeypatch.setenv("DEFINEMED_OUTPUT_ROOT", "/sys/definemed-out")  # a parent nobody may write
+    one_line(cli("corpus", "--profile", f), "/sys/definemed-out")
 
 
 def test_merge_options_are_checked_before_any_work(tmp_path, cli):

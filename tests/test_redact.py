@@ -12,7 +12,7 @@ import pytest
 from definemed.labeling.mock_server import MockChatServer
 from definemed.redact import redact
 from tests.conftest import write_config
-from tests.labeling.helpers import doc_text, write_corpus
+from tests.labeling.helpers import doc_text, register_corpus, write_corpus
 
 SECRET = "sk-proj-Zq9vT2xLmN4pR7sK"
 
@@ -39,6 +39,7 @@ def test_key_echoed_in_every_reply_field_is_never_stored(tmp_path, out_root):
             "backend": "openai", "n_docs": len(texts), "max_invalid_share": 1.0,
             "openai": {"base_url": srv.base_url, "api_key_env": "DEFINEMED_TEST_ECHO_KEY", "retries": 2,
                        "backoff_s": 0.01, "backoff_max_s": 0.02, "max_failed_share": 1.0, "timeout_s": 5}})
+        register_corpus(out_root, cfg)
         env = os.environ | {"DEFINEMED_OUTPUT_ROOT": str(out_root), "DEFINEMED_TEST_ECHO_KEY": SECRET}
         p = subprocess.run([sys.executable, "-m", "definemed", "label", "--profile", str(cfg)],
                            capture_output=True, text=True, env=env, timeout=120)
@@ -64,7 +65,7 @@ def test_first_run_outputs_redacted(tmp_path, out_root, monkeypatch):
     import pandas as pd
 
     from definemed.config import load_config
-    from definemed.labeling import run_label_stage
+    from definemed.labeling.annotate import run_label_stage
 
     texts = [doc_text(i, medical=i % 2 == 0, marker=m) for i, m in enumerate(["", "#chatty", "#badjson", "#nolabel"] * 3)]
     write_corpus(out_root, texts)

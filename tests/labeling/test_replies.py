@@ -10,10 +10,10 @@ import pytest
 
 from definemed.config import load_config
 from definemed.errors import DefinemedError
-from definemed.labeling import run_label_stage
+from definemed.labeling.annotate import run_label_stage
 from definemed.labeling.mock_server import MockChatServer
 from definemed.labeling.prompt import parse_answer
-from tests.labeling.helpers import doc_text, write_corpus
+from tests.labeling.helpers import doc_text, register_corpus, write_corpus
 from tests.labeling.test_openai_backend import openai_config, part_ids
 
 
@@ -79,6 +79,7 @@ def test_a_server_that_only_sends_malformed_bodies_fails_the_cli(tmp_path, out_r
     write_corpus(out_root, [doc_text(i, True, "#badjson") for i in range(12)])
     with MockChatServer() as srv:
         f = openai_config(tmp_path, srv.base_url, n_docs=12, retries=0, max_invalid_share=0.05)
+        register_corpus(out_root, f)
         env = os.environ | {"DEFINEMED_OUTPUT_ROOT": str(out_root)}
         p = subprocess.run([sys.executable, "-m", "definemed", "label", "--profile", str(f)],
                            capture_output=True, text=True, env=env, timeout=120)
