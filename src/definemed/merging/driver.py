@@ -116,10 +116,14 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
     o_layers, o_rest = _split_layers(other)
     if not b_layers:
         raise DefinemedError(f"{base.folder}: no decoder layers ('*.layers.N.*' tensors) found")
-    for name in sorted(set(o_rest) - set(b_rest)):
+    head = "lm_head.weight" in base.tensors or "lm_head.weight" in other.tensors
+    b_src, o_src = _tied_sources(base, b_rest, head), _tied_sources(other, o_rest, head)
+    for name in sorted(set(o_src) - set(b_src)):
         raise DefinemedError(f"{base.folder}: tensor {name} is missing (present in {other.folder})")
-    for name in sorted(set(b_rest) - set(o_rest)):
+    for name in sorted(set(b_src) - set(o_src)):
         raise DefinemedError(f"{other.folder}: tensor {name} is missing (present in {base.folder})")
+    if head and "lm_head.weight" not in b_rest:
+        b_rest = b_rest + ["lm_head.weight"]  # only the other model has a separate head
     sd, od = _dtype(spec.dtype), _dtype(spec.out_dtype)
 
     def add(out: str, bname: str, oname: str, t: float, kind: str, layer: Optional[int]) -> None:
@@ -141,7 +145,7 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
     pre = [n for n in b_rest if not is_post_weight(n)]
     post = [n for n in b_rest if is_post_weight(n)]
     for name in pre:
-        add(name, name, name, resolve_t(spec, 0, name, 0.0), "pre", None)
+        add(name, b_src[name], o_src[name], resolve_t(spec, 0, name, 0.0), "pre", None)
     out_idx = 0
     for si, s in enumerate(spec.slices):
         for off in range(s.n_layers):
@@ -161,18 +165,22 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
             plan.layer_map.append(bl)
             out_idx += 1
     for name in post:
-        add(name, name, name, resolve_t(spec, last, name, 0.0), "post", None)
-
-    tied = "lm_head.weight" not in base.tensors and any(n.endswith("embed_tokens.weight") for n in b_rest)
-    if tied:  # as in mergekit, no lm_head.weight is written; a filter aimed at it cannot take effect
-        settings = [spec.parameters] + [s.parameters for s in spec.slices]
-        for setting in settings:
-            for c in setting or ():
-                if c.filter not in (None, "*") and c.filter in "lm_head.weight":
-                    raise DefinemedError(
-                        f"{spec.source}: key 'parameters.t': filter '{c.filter}' targets lm_head.weight, but the "
-                        "models tie it to the input embeddings (no separate tensor to merge)")
+        add(name, b_src[name], o_src[name], resolve_t(spec, last, name, 0.0), "post", None)
+    # with both models tied no lm_head.weight exists or is written (as in mergekit); a filter aimed at
+    # it then matches nothing, which mergekit accepts too
     return plan
+
+
+def _tied_sources(model: SafetensorsModel, rest: list[str], head: bool) -> dict[str, str]:
+    """Output name -> this model's tensor outside the layers. As in mergekit, whose architectures mark
+    lm_head.weight optional with the input embeddings as its tied name: a model without a separate
+    head gives its embeddings when the other model has one (then the head is merged and written)."""
+    out = {n: n for n in rest}
+    if head and "lm_head.weight" not in out:
+        embed = next((n for n in rest if n.endswith("embed_tokens.weight")), None)
+        if embed is not None:
+            out["lm_head.weight"] = embed
+    return out
 
 
 def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[str]) -> None:
@@ -245,6 +253,12 @@ def _out_config(plan: MergePlan) -> dict:
     text["num_hidden_layers"] = len(plan.layer_map)
     if isinstance(text.get("layer_types"), list) and len(text["layer_types"]) == n_base:
         text["layer_types"] = [text["layer_types"][i] for i in plan.layer_map]
+    if any(j.out == "lm_head.weight" for j in plan.jobs):
+        # a tied base merged with an untied model: the merged head is written, so it must not be tied
+        # on load (mergekit keeps the base's flag, and transformers would then ignore the head)
+        for c in {id(cfg): cfg, id(text): text}.values():
+            if c.get("tie_word_embeddings"):
+                c["tie_word_embeddings"] = False
     dtype = plan.spec.out_dtype or plan.spec.dtype
     if dtype:
         cfg["dtype" if "torch_dtype" not in cfg else "torch_dtype"] = dtype
