@@ -104,6 +104,35 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def drop_partial_line(path: str | os.PathLike) -> int:
+    """Cut a JSON-lines file back to its last complete line (a killed writer's torn tail), so that the
+    next append starts on a line of its own instead of gluing onto the fragment; bytes removed."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with path.open("rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        pos = size
+        while pos > 0:  # scan back for the last newline, in blocks
+            start = max(0, pos - 65536)
+            fh.seek(start)
+            block = fh.read(pos - start)
+            i = block.rfind(b"\n")
+            if i != -1:
+                keep = start + i + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        fh.truncate(keep)
+        return size - keep
+
+
 def read_yaml_mapping(path: str | os.PathLike, what: str = "file", error=None) -> dict:
     """Read a YAML file whose top level must be a mapping; errors name the file (and line).
 

@@ -25,6 +25,7 @@ from definemed import paths
 from definemed.config import FailureConfig
 from definemed.errors import DefinemedError
 from definemed.failure.verdict import Verdict
+from definemed.io import drop_partial_line
 from definemed.redact import redact
 
 MODES = ("hallucination", "overconfidence", "contradiction")
@@ -210,6 +211,7 @@ def run_judge(items: list[dict], cfg: FailureConfig, cache: Path | None = None,
     if todo:
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
+            drop_partial_line(cache)  # an interrupted run's torn last line: appends start on a new line
         coro = _judge_all(items, cfg, rubric, todo, cache, results)
         # a notebook kernel already runs an event loop: run ours in a worker thread
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
