@@ -91,3 +91,30 @@ def test_merge_options_are_checked_before_any_work(tmp_path, cli):
     assert a_file.read_text() == "x" and not out.exists()
     f = write_config(tmp_path / "c.yaml", merge={"device": "tpu"})
     one_line(cli("validate-config", f), "key 'merge.device'")
+
+
+def test_hub_corpus_without_network_is_one_line(tmp_path, out_root):
+    import subprocess
+    import sys
+
+    f = write_config(tmp_path / "c.yaml", corpus={"source": "hub", "n_docs": 10, "shard_size": 10})
+    env = os.environ | {"DEFINEMED_OUTPUT_ROOT": str(out_root), "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"}
+    p = subprocess.run([sys.executable, "-m", "definemed", "corpus", "--profile", str(f)], capture_output=True,
+                       text=True, env=env, timeout=300)
+    one_line(p, "corpus.hf_dataset: cannot read HuggingFaceFW/fineweb-2 (deu_Latn, train)", "corpus.source: local")
+    assert not list(out_root.rglob("*.parquet"))
+
+
+def test_hub_model_without_network_is_one_line(tmp_path):
+    from definemed.config import ModelSpec
+    from definemed.errors import DefinemedError
+    from definemed.zoo.hub import resolve_hub_model
+
+    def offline(**kw):
+        raise ConnectionError("Max retries exceeded with url: /api/models/Qwen/Qwen2.5-7B-Instruct")
+
+    spec = ModelSpec(name="qwen2.5-7b", hf_id="Qwen/Qwen2.5-7B-Instruct", architecture="qwen2")
+    with pytest.raises(DefinemedError, match=r"models.foundations\[qwen2.5-7b\].hf_id: cannot download "
+                                             r"Qwen/Qwen2.5-7B-Instruct@main \(Max retries") as e:
+        resolve_hub_model(spec, tmp_path / "m", ["*.safetensors"], download=offline)
+    assert "\n" not in str(e.value)

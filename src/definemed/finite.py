@@ -2,7 +2,7 @@
 
 A diverged run or a damaged file can leave NaN / Inf in a model; merged or evaluated, they give NaN
 perplexities and empty answers that look like results. `check_tensor` reads a tensor in chunks (so a
-memory-mapped multi-gigabyte tensor is never materialised as a whole); `check_model_folder` checks
+memory-mapped multi-gigabyte tensor is never materialised as a whole); `check_folder_finite` checks
 every tensor of a Hugging Face folder's safetensors shards.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ def check_tensor(flat: torch.Tensor, name: str, where: str | Path,
                              "the model diverged or the file is damaged")
 
 
-def check_model_folder(folder: str | Path) -> int:
+def check_folder_finite(folder: str | Path) -> int:
     """Check every tensor of every *.safetensors file in `folder`; return the number of tensors."""
     from safetensors import SafetensorError, safe_open
 

@@ -5,7 +5,7 @@ import pytest
 from safetensors.torch import load_file
 
 from definemed.errors import DefinemedError
-from definemed.finite import check_model_folder
+from definemed.finite import check_folder_finite
 from tests.test_finite import poison
 
 
@@ -19,5 +19,5 @@ def test_evaluation_refuses_non_finite_weights(tiny_model_dir, tmp_path):
         load_model(bad)
     assert "\n" not in str(e.value)
     with pytest.raises(DefinemedError, match=rf"tensor {name} has non-finite"):
-        check_model_folder(bad)
-    assert check_model_folder(tiny_model_dir) == len(sd)
+        check_folder_finite(bad)
+    assert check_folder_finite(tiny_model_dir) == len(sd)

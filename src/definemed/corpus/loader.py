@@ -95,13 +95,19 @@ def iter_hub(dataset: str, config: str, split: str = "train", batch_size: int = 
     """Stream FineWeb2 (`HuggingFaceFW/fineweb-2`, config `deu_Latn`) from the hub (paper profile)."""
     from datasets import load_dataset
 
-    ds = load_dataset(dataset, name=config, split=split, streaming=True)
     batch = []
-    for rec in ds:
-        batch.append(_normalise(rec))
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
+    try:
+        ds = load_dataset(dataset, name=config, split=split, streaming=True)
+        for rec in ds:
+            batch.append(_normalise(rec))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    except OSError as e:  # ConnectionError, HTTP errors, a dataset or config that does not exist
+        what = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DefinemedError(f"corpus.hf_dataset: cannot read {dataset} ({config}, {split}) from the Hugging Face "
+                             f"hub: {what}; check the network (or HF_ENDPOINT), or download it and use "
+                             "corpus.source: local") from None
     if batch:
         yield batch
 
