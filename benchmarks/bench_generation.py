@@ -20,7 +20,8 @@ def run() -> dict:
 
     from definemed.config import load_config
     from definemed.corpus import fact_bank
-    from definemed.evaluation import generation as G, standin
+    from definemed.evaluation import generation as G
+    from tests import factories as standin
     from definemed.evaluation.harness import load_model
     from definemed.evaluation.questions import winrate_questions
 

@@ -28,10 +28,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))  # tests.factories
 
 from definemed.config import MergeConfig  # noqa: E402
 from definemed.merging.schedule import slerp_config  # noqa: E402
-from definemed.merging.synthetic import QWEN2_05B, model_config, write_random_model  # noqa: E402
+from tests.factories import QWEN2_05B, model_config, write_random_model  # noqa: E402
 
 WORK = ROOT / "build" / "bench" / "merge"
 

@@ -21,6 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(1, str(ROOT))  # tests.factories
 
 SEQ_LEN = 512
 STEPS = 20
@@ -31,7 +32,7 @@ def run() -> dict:
     from definemed.packing import TokenFile, padding_efficiency, plan_packing, write_token_file
     from definemed.training.launch import launch
     from definemed.training.spec import RunSpec
-    from definemed.training.tiny import tiny_model
+    from tests.factories import tiny_model
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)

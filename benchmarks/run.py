@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(1, str(HERE.parent))  # tests.factories: the tiny model builders the benchmarks share with the tests
 
 from definemed import io  # noqa: E402
 

@@ -26,14 +26,21 @@ def test_empty_local_corpus_folder_leaves_nothing(tmp_path, monkeypatch):
 
     (tmp_path / "empty").mkdir()
     f = write_config(tmp_path / "c.yaml", corpus={"source": "local", "local_path": str(tmp_path / "empty")})
-    out = tmp_path / "o"
-    p = run("corpus", "--profile", str(f), "--out", str(out), env=os.environ | {"DEFINEMED_OUTPUT_ROOT": str(tmp_path)})
+    p = run("corpus", "--profile", str(f), env=os.environ | {"DEFINEMED_OUTPUT_ROOT": str(tmp_path / "o")})
     assert p.returncode == 1 and "empty: no .parquet or .jsonl files" in p.stderr
-    assert not list(out.rglob("*.parquet"))
+    assert not (tmp_path / "o" / "data" / "test" / "00_corpus").exists()  # not even an empty stage folder
 
 
 def test_corpus_command_writes_shards(tmp_path):
+    import os
+
     f = write_config(tmp_path / "c.yaml", corpus={"n_docs": 300, "shard_size": 100, "expert_sample": 50})
-    p = run("corpus", "--profile", str(f), "--out", str(tmp_path / "o"))
+    p = run("corpus", "--profile", str(f), env=os.environ | {"DEFINEMED_OUTPUT_ROOT": str(tmp_path / "o")})
     assert p.returncode == 0, p.stderr
-    assert len(list((tmp_path / "o" / "shards").glob("*.parquet"))) == 3
+    assert len(list((tmp_path / "o" / "data" / "test" / "00_corpus" / "shards").glob("*.parquet"))) == 3
+    assert (tmp_path / "o" / "data" / "test" / "manifests" / "00_corpus.json").is_file()
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(tmp_path):
+    p = run("corpus", "--out", str(tmp_path))
+    assert p.returncode == 2 and "No such option: --out" in p.stderr and "Traceback" not in p.stderr

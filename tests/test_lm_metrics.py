@@ -6,7 +6,7 @@ import torch
 
 from definemed.errors import DefinemedError
 from definemed.lm_metrics import format_rate, load_causal_lm, perplexity
-from definemed.merging.synthetic import model_config, write_random_model, write_tokenizer
+from tests.factories import model_config, write_random_model, write_tokenizer
 
 TEXTS = ["Der Patient erhielt Ibuprofen gegen die Schmerzen.", "Das Wetter in Berlin ist heute sonnig und warm."]
 
@@ -19,17 +19,26 @@ def tiny(tmp_path_factory):
     return load_causal_lm(d)
 
 
-def test_perplexity_is_exp_of_the_mean_token_nll(tiny):
+def _token_file(tok, texts, path):
+    from definemed.packing import write_token_file
+
+    write_token_file(([tok.bos_token_id] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                      for t in texts), path)
+    return path
+
+
+def test_perplexity_is_exp_of_the_mean_token_nll_of_each_document(tiny, tmp_path):
     model, tok = tiny
-    res = perplexity(model, tok, TEXTS, batch_size=2)  # padded batch
+    tf = _token_file(tok, TEXTS, tmp_path / "heldout")
+    res = perplexity(model, tf, seq_len=64, batch_size=2)  # both documents packed into one sequence
     manual_nll, n = 0.0, 0
-    for t in TEXTS:
-        ids = torch.tensor([tok(t)["input_ids"]])
+    for t in TEXTS:  # each document on its own: packing must not let one attend to the other
+        ids = torch.tensor([[tok.bos_token_id] + tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]])
         with torch.no_grad():
             out = model(input_ids=ids, labels=ids)
         manual_nll += float(out.loss) * (ids.shape[1] - 1)
         n += ids.shape[1] - 1
-    assert res["tokens"] == n
+    assert res["tokens"] == n and res["docs"] == 2
     assert res["ppl"] == pytest.approx(math.exp(manual_nll / n), rel=1e-4)
     assert 1 < res["ppl"] < 10 * len(tok)  # random model: near the vocabulary size
 
@@ -50,5 +59,8 @@ def test_format_rate_counts_answers_that_end_with_end_of_turn(tiny):
 def test_bad_input(tmp_path, tiny):
     with pytest.raises(DefinemedError, match="config.json"):
         load_causal_lm(tmp_path)
-    with pytest.raises(DefinemedError, match="no texts"):
-        perplexity(*tiny, [])
+    from definemed.packing import write_token_file
+
+    write_token_file(iter([]), tmp_path / "empty")
+    with pytest.raises(DefinemedError, match="empty token file"):
+        perplexity(tiny[0], tmp_path / "empty", seq_len=16)

@@ -88,7 +88,7 @@ def validate_config(profile: str = typer.Argument("tiny")) -> None:
     typer.echo(f"{profile}: ok ({', '.join(k for k in cfg.model_fields if k not in ('profile', 'seed'))})")
 
 
-# Each stage package may contribute commands through `definemed/<package>/cli.py: register(app)`.
+# Each stage package contributes its commands through `definemed/<package>/cli.py: register(app)`.
 # Those modules import their heavy dependencies inside the command functions, not at the top.
 STAGE_PACKAGES = ["labeling", "classifier", "filtering", "zoo", "training", "merging", "evaluation",
                   "failure", "report"]
@@ -98,14 +98,7 @@ def _register_stage_commands() -> None:
     import importlib
 
     for pkg in STAGE_PACKAGES:
-        name = f"definemed.{pkg}.cli"
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name in (name, f"definemed.{pkg}"):
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(f"definemed.{pkg}.cli").register(app)
 
 
 _register_stage_commands()
@@ -139,13 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         sys.exit(code)
-    except Exception as e:  # click usage errors
-        import click
+    except Exception as e:  # usage errors: typer 0.29 vendors click as typer._click
+        from typer._click import exceptions as click_exceptions
 
-        if isinstance(e, click.exceptions.ClickException):
+        if isinstance(e, click_exceptions.ClickException):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, click_exceptions.Abort):
             rv = INTERRUPTED
         else:
             raise

@@ -134,13 +134,16 @@ def read_record(cfg, stage: str) -> dict | None:
         return None  # a damaged record is no record: the stage runs again
 
 
-def fingerprint(cfg, stage: str) -> tuple[str, dict]:
-    """(hash, its parts). Raises when a stage this one reads is not done."""
+def fingerprint(cfg, stage: str, strict: bool = True) -> tuple[str, dict]:
+    """(hash, its parts). Raises when a stage this one reads is not done (strict), else counts it as None."""
     s = artifacts.spec(stage)
     inputs = {}
     for up in s.reads:
         rec = read_record(cfg, up)
         if rec is None or not outputs_present(cfg, up, rec):
+            if not strict:
+                inputs[up] = None
+                continue
             raise DefinemedError(f"stage {stage} reads {up}, which is not done "
                                  f"(run `python -m definemed run {up} --profile {cfg.profile}`)")
         inputs[up] = rec["outputs_digest"]
@@ -231,7 +234,12 @@ def _run_locked(cfg, stage: str, fp: str, parts: dict, rec: dict | None, d: Path
     artifacts.record_file(cfg, stage).unlink(missing_ok=True)
     module = importlib.import_module(f"definemed.{artifacts.spec(stage).package}.stage")
     t0 = time.time()
-    counts = module.run(cfg)
+    try:
+        counts = module.run(cfg)
+    except BaseException:
+        if [f.name for f in d.iterdir()] == [FINGERPRINT_FILE]:  # it stopped before writing anything
+            shutil.rmtree(d)
+        raise
     rec = _write_record(cfg, stage, fp, parts, counts, time.time() - t0)
     _log(f"{stage}: done in {rec['wall_time_s']:.1f} s ({len(rec['outputs'])} output files)")
     return rec
@@ -250,8 +258,9 @@ def _write_record(cfg, stage: str, fp: str, parts: dict, counts: dict, wall: flo
 def register(cfg, stage: str, counts: dict | None = None) -> dict:
     """Record the files already in a stage's folder as that stage's result under the current
     fingerprint, without running it: for outputs made by other means (tests that build stand-in models,
-    a cluster job that ran the stage's own code), so that the stages after it can run."""
-    fp, parts = fingerprint(cfg, stage)
+    a cluster job that ran the stage's own code), so that the stages after it can run. Stages it reads
+    that are not done enter its fingerprint as missing."""
+    fp, parts = fingerprint(cfg, stage, strict=False)
     d = artifacts.stage_dir(cfg, stage)
     if not d.is_dir():
         raise DefinemedError(f"{d}: nothing to register for stage {stage}")

@@ -25,14 +25,14 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from definemed.evaluation import standin
+    from tests import factories as standin
 
-    return standin.train_tokenizer(_texts(), vocab_size=400)
+    return standin.chat_tokenizer(_texts(), vocab_size=400)
 
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
-    from definemed.evaluation import standin
+    from tests import factories as standin
 
     return standin.build_model(tmp_path_factory.mktemp("models") / "llama", None, "llama", hidden=32, layers=1,
                                tokenizer=tiny_tokenizer)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from definemed.errors import DefinemedError
-from definemed.failure import analysis
+from definemed.failure import analysis, report
 
 from .fakes import fake_generations
 from .judge_server import JudgeServer
@@ -53,10 +53,10 @@ def test_variants_and_paper_keys(tiny_cfg):
     assert analysis.variant_of("mistral-7b-tiny-slerp", tiny_cfg) == ("mistral-7b-tiny", "slerp")
     assert analysis.variant_of("qwen2.5-7b-tiny", tiny_cfg) == ("qwen2.5-7b-tiny", "base")
     assert analysis.variant_of("mistral-small-24b-tiny", tiny_cfg) == ("mistral-small-24b-tiny", "reference")
-    assert analysis.paper_key("language_mixing", "mistral-7b", "slerp") == "failure.language_mixing_mistral_slerp"
-    assert analysis.paper_key("typos", "qwen2.5-7b", "slerp") == "failure.typos_qwen_adapted"
-    assert analysis.paper_key("typos", "mistral-small-24b", "base") is None
-    assert analysis.paper_key("language_mixing", "qwen2.5-7b", "base") is None
+    assert report.paper_key("language_mixing", "mistral-7b", "slerp") == "failure.language_mixing_mistral_slerp"
+    assert report.paper_key("typos", "qwen2.5-7b", "slerp") == "failure.typos_qwen_adapted"
+    assert report.paper_key("typos", "mistral-small-24b", "base") is None
+    assert report.paper_key("language_mixing", "qwen2.5-7b", "base") is None
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_run_detectors_counts_every_mode_and_bad_input(tiny_cfg, detectors, tmp_
     sample, _ = analysis.sample_answers(fake_generations(tiny_cfg, n_questions=10, seed=1), 10, seed=1)
     det = analysis.run_detectors(sample, detectors, out=tmp_path / "d.parquet")
     assert (tmp_path / "d.parquet").exists() and len(det) == len(sample)
-    counts = analysis.counts_table(det, tiny_cfg)
+    counts = report.counts_table(det, tiny_cfg)
     assert set(counts["failure"]) == set(analysis.MODES) and (counts["n"] == 10).all()
     # the stand-in planted more English into the merged models than into the base models
     lm = counts[counts["failure"] == "language_mixing"].set_index("model")["ours"]
@@ -80,12 +80,12 @@ def test_run_detectors_counts_every_mode_and_bad_input(tiny_cfg, detectors, tmp_
     paper = counts.set_index(["model", "failure"])["paper"]
     assert paper[("mistral-7b-tiny-slerp", "language_mixing")] == "207"
     assert paper[("qwen2.5-7b-tiny", "typos")] == "118"
-    assert list(analysis.wide_counts(counts).columns) == ["model", *analysis.MODES]
-    v = analysis.verbosity_table(det, tiny_cfg)
+    assert list(report.wide_counts(counts).columns) == ["model", *analysis.MODES]
+    v = report.verbosity_table(det, tiny_cfg)
     assert (v["words"] > 0).all() and v.loc[v["model"] == "mistral-7b-tiny-slerp", "variant"].item() == "slerp"
-    ex = analysis.examples(det, "language_mixing", k=2)
+    ex = report.examples(det, "language_mixing", k=2)
     assert len(ex) <= 2 and ex["evidence"].str.len().gt(0).all()
-    fig = analysis.plot_counts(counts)
+    fig = report.plot_counts(counts)
     assert fig.axes
 
 
@@ -99,7 +99,7 @@ def test_llm_judge_timeouts_are_counted_in_the_table(tiny_cfg, detectors, out_ro
         cfg = cfg.model_copy(update={"failure": fcfg})
         detectors.cfg, detectors.facts = cfg, None
         det = analysis.run_detectors(sample, detectors)
-    counts = analysis.counts_table(det, cfg)
+    counts = report.counts_table(det, cfg)
     hall = counts[counts["failure"] == "hallucination"]
     assert hall["not_judged"].sum() == 3
     assert hall["ours"].sum() == len(sample) - 3 - (det["answer"].str.strip() == "").sum()
@@ -126,7 +126,7 @@ def test_direction_table_compares_base_to_slerp_with_the_paper():
                 v = {"language_mixing": lm, "typos": ty}.get(mode, 5)
                 rows.append({"model": f"{fam}-{var}", "family": fam, "variant": var, "failure": mode, "ours": v,
                              "n": 216})
-    d = analysis.direction_table(pd.DataFrame(rows)).set_index(["family", "failure"])
+    d = report.direction_table(pd.DataFrame(rows)).set_index(["family", "failure"])
     assert d.loc[("mistral-7b-tiny", "language_mixing"), "agrees"] == "yes"
     assert d.loc[("qwen2.5-7b-tiny", "language_mixing"), "agrees"] == "—"  # the paper gives no Qwen count
     assert d.loc[("mistral-7b-tiny", "typos"), "agrees"] == "no"  # paper: up; here 50 -> 40

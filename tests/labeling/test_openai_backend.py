@@ -155,6 +155,7 @@ def test_refusing_server_stops_with_message_and_writes_nothing(tmp_path, out_roo
     try:
         f = openai_config(tmp_path, url, n_docs=40, retries=1, max_consecutive_failures=5)
         if refusal == "connection":  # through the command line: one line on stderr, exit code 1
+            register_corpus(out_root, f)
             p = run_cli(f, out_root)
             _, err = p.communicate(timeout=60)
             assert p.returncode == 1

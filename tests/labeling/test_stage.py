@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from definemed import artifacts
 from definemed.config import load_config
 from tests.conftest import make_corpus
 from definemed.errors import DefinemedError

@@ -7,7 +7,7 @@ import pytest
 import torch
 import yaml
 
-from definemed.merging.synthetic import model_config, write_random_model, write_tokenizer
+from tests.factories import model_config, write_random_model, write_tokenizer
 
 TEXTS = ["Der Patient erhielt Ibuprofen gegen die Schmerzen.", "Das Wetter in Berlin ist heute sonnig."] * 20
 

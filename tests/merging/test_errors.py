@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from definemed.cli import main
-from definemed.merging.synthetic import model_config, write_random_model
+from tests.factories import model_config, write_random_model
 
 from .conftest import slices_cfg, write_yaml
 

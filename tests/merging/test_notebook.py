@@ -8,7 +8,7 @@ import numpy as np
 from definemed import artifacts, paths, stages
 from definemed.config import load_config
 from definemed.packing import write_token_file
-from definemed.merging.synthetic import model_config, write_random_model, write_tokenizer
+from tests.factories import model_config, write_random_model, write_tokenizer
 
 from ..conftest import SMALL_CORPUS, make_corpus, write_config
 from .conftest import TEXTS

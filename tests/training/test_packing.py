@@ -116,7 +116,7 @@ def test_dataset_gathers_tokens_positions_and_labels(tmp_path):
 def test_packed_logits_equal_separate_logits(tmp_path, arch, attn):
     from transformers import AutoModelForCausalLM
 
-    from definemed.training.tiny import tiny_model
+    from tests.factories import tiny_model
 
     path = tiny_model(tmp_path / "m", arch, vocab_size=97, hidden=32, layers=2, seed=3)
     model = AutoModelForCausalLM.from_pretrained(path, attn_implementation=attn).eval()

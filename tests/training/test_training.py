@@ -19,7 +19,7 @@ from definemed.errors import DefinemedError
 from definemed.packing import TokenFile, plan_packing, write_token_file
 from definemed.training.launch import launch, preflight
 from definemed.training.spec import RunSpec
-from definemed.training.tiny import tiny_model
+from tests.factories import tiny_model
 
 GOLDEN = Path(__file__).resolve().parents[1] / "assets" / "cpt_golden_loss.json"
 SEQ = 64
