@@ -118,3 +118,11 @@ def test_hub_model_without_network_is_one_line(tmp_path):
                                              r"Qwen/Qwen2.5-7B-Instruct@main \(Max retries") as e:
         resolve_hub_model(spec, tmp_path / "m", ["*.safetensors"], download=offline)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("args, needle", [(("--tasks", "0"), "filter.tasks set on the command line"),
+                                          (("--workers", "-2"), "filter.workers set on the command line"),
+                                          (("--limit", "0"), "--limit: 0")])
+def test_datatrove_counts_are_checked(tmp_path, cli, args, needle):
+    f = write_config(tmp_path / "c.yaml")
+    one_line(cli("filter", "--profile", f, "--engine", "datatrove", *args), needle)

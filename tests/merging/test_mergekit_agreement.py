@@ -66,7 +66,7 @@ def test_tied_and_untied_heads_as_mergekit(tmp_path, base_tied):
     embed_tokens). The merged head is written and the output config unties it."""
     import json
 
-    from definemed.merging.synthetic import model_config, write_random_model
+    from tests.factories import model_config, write_random_model
 
     tied = write_random_model(tmp_path / "tied", model_config("qwen2", num_hidden_layers=2, tie_word_embeddings=True),
                               dtype=torch.float32, seed=1)

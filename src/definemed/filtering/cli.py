@@ -33,7 +33,10 @@ def register(app: typer.Typer) -> None:
         elif engine == "datatrove":
             from definemed.filtering.datatrove_step import run_datatrove
 
-            cfg = load_config(profile, overrides=overrides)
+            if limit == 0 or limit < -1:
+                raise DefinemedError(f"--limit: {limit} (documents per task: a positive number, or -1 for all)")
+            counts = {k: v for k, v in {"filter.tasks": tasks, "filter.workers": workers}.items() if v is not None}
+            cfg = load_config(profile, overrides={**(overrides or {}), **counts} or None)  # validates --tasks 0
 
             out = run_datatrove(cfg, executor=executor, input_folder=input_folder, tasks=tasks, workers=workers, limit=limit)
             typer.echo(f"datatrove ({executor}) -> {out / 'shards'}")
