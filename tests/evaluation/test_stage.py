@@ -80,6 +80,7 @@ def test_missing_and_broken_model_folders(cfg, capsys):
     with pytest.raises(DefinemedError, match="04_cpt/models/qwen2.5-7b-tiny: model folder does not load"):
         run_evaluation(c)
     # through the stage contract: the stages it reads must be done first, in one line
+    capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         main(["evaluate", "--profile", str(path)])
     err = capsys.readouterr().err
