@@ -151,3 +151,28 @@ def test_datatrove_step_gives_the_same_output_as_the_shard_path(corpus_and_model
     for f in FINEWEB2_FIELDS:
         assert theirs.column(f).to_pylist() == ours.column(f).to_pylist(), f
     np.testing.assert_allclose(theirs.column("score").to_numpy(), ours.column("score").to_numpy(), atol=1e-5)
+
+
+def test_blank_documents_never_reach_the_model_and_are_counted(corpus_and_model, scorer, all_texts, tmp_path):
+    texts = all_texts["text"].to_pylist()[:3]
+    before = scorer.n_blank
+    s = scorer.score(["", texts[0], "   \n", ":", texts[1]])
+    assert s[0] == s[2] == s[3] == 0.0 and s[1] > 0 and s[4] > 0  # the random model never gives exactly 0
+    np.testing.assert_allclose(s[[1, 4]], scorer.score([texts[0], texts[1]]), atol=1e-5)
+    assert scorer.n_blank - before == 3
+    assert (scorer.score(["", " "]) == 0).all()
+    # the filter counts them per shard and keeps none of them
+    import pyarrow as pa
+
+    cfg, corpus, model_dir = corpus_and_model
+    src = corpus / "shards" / "shard-00000.parquet"
+    t = pq.read_table(src)
+    col = t["text"].to_pylist()
+    col[0], col[1] = " ", ":"
+    blank_dir = tmp_path / "blank_corpus" / "shards"
+    blank_dir.mkdir(parents=True)
+    pq.write_table(t.set_column(t.schema.get_field_index("text"), "text", pa.array(col)), blank_dir / src.name)
+    stats = flt.filter_shard(blank_dir / src.name, tmp_path / "out", scorer, 1e-6, "fp")
+    assert stats["n_blank"] == 2 and stats["n_kept"] == t.num_rows - 2  # every other document scores > 0
+    ids = flt.read_filtered(tmp_path / "out").column("id").to_pylist()
+    assert t["id"][0].as_py() not in ids and t["id"][1].as_py() not in ids

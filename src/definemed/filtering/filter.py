@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from definemed import artifacts, io
 from definemed.classifier.metrics import check_threshold
 from definemed.config import Config
-from definemed.corpus.loader import read_shard, shard_paths
+from definemed.corpus.loader import is_blank, read_shard, shard_paths
 from definemed.corpus.schema import FINEWEB2_FIELDS, FINEWEB2_SCHEMA
 from definemed.errors import DefinemedError
 
@@ -86,6 +86,7 @@ def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint
     scores = scorer.score(texts.to_pylist())
     kept = kept_table(table, scores, threshold)
     stats = {"shard": src.name, "n_docs": table.num_rows, "n_kept": kept.num_rows,
+             "n_blank": sum(map(is_blank, texts.to_pylist())),  # scored 0 without the model
              "words": count_words(texts), "words_kept": count_words(kept.column("text")),
              "seconds": round(time.perf_counter() - t0, 3)}
     record = {"threshold": float(threshold), "model": fingerprint, "source": src.name, **stats}
@@ -114,7 +115,8 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
         dest = out_dir / "shards" / src.name
         rec = _shard_record(dest) if dest.exists() else None
         if rec and rec.get("threshold") == threshold and rec.get("model") == fingerprint:
-            per_shard.append({k: rec[k] for k in ("shard", "n_docs", "n_kept", "words", "words_kept", "seconds")})
+            per_shard.append({k: rec.get(k, 0) for k in ("shard", "n_docs", "n_kept", "n_blank", "words", "words_kept",
+                                                         "seconds")})
             skipped += 1
             continue
         if scorer is None:
@@ -124,7 +126,7 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
             scorer = Scorer(model_dir, batch_size=f.batch_size, max_length=f.max_length or cfg.classifier.max_length,
                             bf16=f.bf16, prefetch_batches=f.prefetch_batches, torch_threads=cfg.classifier.torch_threads)
         per_shard.append(filter_shard(src, out_dir, scorer, threshold, fingerprint, cfg.filter.write_scores))
-    totals = {k: int(sum(s[k] for s in per_shard)) for k in ("n_docs", "n_kept", "words", "words_kept")}
+    totals = {k: int(sum(s[k] for s in per_shard)) for k in ("n_docs", "n_kept", "n_blank", "words", "words_kept")}
     totals.update(n_shards=len(sources), n_shards_skipped=skipped, threshold=threshold, model=fingerprint,
                   seconds=round(time.perf_counter() - t0, 2),
                   scored_seconds=round(sum(s["seconds"] for s in per_shard[:]) , 2))
