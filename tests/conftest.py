@@ -23,7 +23,10 @@ def write_config(path: Path, profile: str = "tiny", **sections) -> Path:
     raw = yaml.safe_load((paths.CONFIGS / f"{profile}.yaml").read_text())
     raw["profile"] = "test"
     for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            raw.setdefault(section, {}).update(values)
+        else:
+            raw[section] = values
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
@@ -51,6 +54,22 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_main(capsys, *args):
+    """`python -m definemed ARGS` in this process: (returncode, stdout, stderr) like subprocess.run."""
+    from types import SimpleNamespace
+
+    from definemed.cli import main
+
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
 
 
 def make_corpus(cfg) -> dict:

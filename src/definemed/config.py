@@ -9,11 +9,28 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from definemed import paths
 from definemed.errors import ConfigError
 from definemed.io import read_yaml_mapping
+
+
+def _inside_root(value: str | None, info) -> str | None:
+    if value is None:
+        return value
+    try:
+        return paths.inside_root(value, info.field_name)
+    except Exception as e:  # pydantic wants ValueError; the message already names the key
+        raise ValueError(str(e).split(": ", 1)[1]) from None
+
+
+RepoPath = Annotated[str, AfterValidator(_inside_root)]
+"""A path from the config: relative to the repository and inside it, or absolute (explicitly elsewhere)."""
+
+
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+"""A torch device name this project runs on (auto: CUDA when present, else CPU)."""
 
 
 class Section(BaseModel):
@@ -53,8 +70,29 @@ class CorpusConfig(Section):
     hf_dataset: str = "HuggingFaceFW/fineweb-2"
     hf_config: str = "deu_Latn"
     hf_split: str = "train"
-    local_path: str | None = None
+    hf_revision: str = "main"
+    """Commit hash of the dataset repository; `main` is refused by the streaming sampler unless
+    `allow_unpinned` (the data behind `main` changes)."""
+    sample_docs: int | None = Field(None, ge=1)
+    """hub/local: draw this many documents by hash selection while streaming (the labeling pool, in
+    shards/) instead of copying the first n_docs; no full local copy (corpus/streaming.py). Paper: 260,000."""
+    heldout_general_docs: int = Field(0, ge=0)
+    """Further documents drawn after the labeling pool into heldout_general/, from which stage 04 takes
+    its held-out general text (documents outside FineMed-de). 0: stage 04 draws from shards/."""
+    stream_url: str | None = None
+    """fsspec URL or folder the streaming sampler reads; None: hf://datasets/<hf_dataset>@<hf_revision>/
+    data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
+    stream_workers: int = Field(1, ge=1)
+    """Input files scanned in parallel processes by the streaming sampler."""
+    local_path: Optional[RepoPath] = None
     """Folder of parquet / jsonl files in FineWeb2's schema (source: local)."""
+
+    @model_validator(mode="after")
+    def _shares(self):
+        if self.medical_share + self.borderline_share > 1:
+            raise ValueError(f"medical_share + borderline_share = {self.medical_share + self.borderline_share:g} "
+                             "exceeds 1")
+        return self
 
 
 class ModelSpec(Section):
@@ -117,13 +155,13 @@ class LabelOpenAIConfig(Section):
 class LabelTransformersConfig(Section):
     """The `transformers` annotator backend: a local causal LM, label read from next-token probabilities."""
 
-    model_path: str | None = None
+    model_path: Optional[RepoPath] = None
     """A local HF folder (safetensors) or hub ID; None uses `label.model`."""
     batch_size: int = Field(8, ge=1)
     """Documents per forward pass (left-padded)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype; auto: bfloat16 on a GPU, float32 on a CPU."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """auto: cuda if available, else cpu."""
     max_prompt_tokens: int = Field(4096, ge=16)
     """Prompts longer than this (after the character budget) are cut from the left of the document."""
@@ -132,7 +170,7 @@ class LabelTransformersConfig(Section):
 class LabelLexiconConfig(Section):
     """The `lexicon` backend: the tiny profile's stand-in for Mixtral-8x7B (which cannot run on 2 CPU cores)."""
 
-    lexicon_file: str = "src/definemed/labeling/lexicon_de.txt"
+    lexicon_file: RepoPath = "src/definemed/labeling/lexicon_de.txt"
     """Hand-written weighted German medical terms (not derived from the corpus generator's topics)."""
     threshold: float = Field(4.0, gt=0)
     """Score (weighted term hits per 100 words) at and above which a document is labelled medical;
@@ -153,7 +191,7 @@ class LabelConfig(Section):
     """The annotator model (the paper's); sent as `model` to the server."""
     n_docs: int = Field(4_000, ge=1)
     """Documents to label (the paper: 260k). The seeded sample always contains every expert-annotated document."""
-    prompt_file: str = "prompts/label_medical_de.v1.txt"
+    prompt_file: RepoPath = "prompts/label_medical_de.v1.txt"
     """Versioned annotation prompt with exactly one {document} placeholder (relative to the repository)."""
     max_chars: int = Field(4_000, ge=100)
     """Document budget in characters (about 1,000 tokens); longer documents are cut at a word boundary."""
@@ -168,6 +206,10 @@ class LabelConfig(Section):
     """Partial labels made with other settings (prompt, model, budget, sample ...): restart moves them
     to 01_label/superseded/<time>/ and starts over (so `make reproduce` works after an edit); refuse
     stops with a message (the paper profile, where labels cost GPU hours)."""
+    max_invalid_share: float = Field(0.05, ge=0, le=1)
+    """Share of documents whose reply gave no label (unparseable, empty, not a string, malformed body)
+    above which the run fails before labels.parquet is written: a broken server or prompt must not pass
+    as a finished stage. The records stay in parts/; the rerun asks the invalid ones again."""
     flush_every: int = Field(1024, ge=1)
     """Records between fsyncs of the incremental label file. Every record is written to the OS at once
     (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""
@@ -246,7 +288,13 @@ class FilterConfig(Section):
     """Score in bfloat16 autocast on a GPU (ignored on CPU, where float32 is used)."""
     write_scores: bool = True
     """Also write the score of every document (id, score) to 03_filter/scores/ for the figures."""
-    input_folder: str | None = None
+    engine: Literal["shards", "datatrove"] = "shards"
+    """shards: one process over 00_corpus/shards (tiny); datatrove: the same per-file filter run by
+    datatrove's local or Slurm executor over `input_folder` (paper: FineWeb2 on the hub). Both write
+    03_filter/shards/, scores/ and filter_stats.json identically."""
+    executor: Literal["local", "slurm"] = "local"
+    """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
+    input_folder: str | None = None  # a folder or an fsspec URL (hf://...), not only a repository path
     """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
     The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
     glob_pattern: str = "*.parquet"
@@ -266,7 +314,7 @@ class FilterConfig(Section):
     slurm_mem_per_cpu_gb: int = Field(4, ge=1)
     slurm_gpus_per_task: int = Field(1, ge=0)
     """datatrove Slurm executor: GPUs per task (one classifier replica per GPU)."""
-    slurm_venv_path: str | None = None
+    slurm_venv_path: Optional[RepoPath] = None
     """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
@@ -428,6 +476,9 @@ class CPTConfig(Section):
     """Documents held out of training for perplexity, from FineMed-de and from general text each."""
     max_docs: int | None = Field(None, ge=1)
     """Use at most this many FineMed-de documents (None: all)."""
+    tokenize_num_proc: int = Field(1, ge=1)
+    """Processes tokenizing FineMed-de (datasets.map); > 1 is meant for `cpt-tokenize` on a CPU node
+    before the GPU job (training/tokenize.py). The token files do not depend on it."""
     torch_threads: int = Field(1, ge=1)
     """Intra-op threads per process on CPU."""
     log_every: int = Field(25, ge=1)
@@ -472,7 +523,7 @@ class MergeConfig(Section):
     """Global t values of the trade-off sweep (one merge per value, same t for every tensor)."""
     threads: Optional[int] = Field(None, ge=1)
     """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
     max_shard_size: str = "5GB"
     """Largest output safetensors shard (mergekit's default)."""
@@ -544,24 +595,35 @@ class EvaluateConfig(Section):
     source: Literal["factbank", "hub"] = "factbank"
     """factbank: MMLU- and MedQA-style questions built here from the corpus's fact bank (held-out phrasings);
     hub: the paper's public benchmarks (openGPT-X/mmlux, BioMistral/BioInstructQA)."""
-    mmlu_dataset: str = "openGPT-X/mmlux"
+    mmlu_dataset: str = "LumiOpen/opengpt-x_mmlux"
+    """MMLU-de: a script-free mirror of openGPT-X/mmlux (now Eurolingua/mmlux, whose loading script
+    datasets 5.x refuses): plain JSONL files, one per subject and split (docs/evaluation.md)."""
+    mmlu_revision: str = "main"
+    """Commit hash of `mmlu_dataset` (refused unpinned unless allow_unpinned)."""
+    mmlu_file: str = "hendrycks_{subject}{suffix}_{split}.jsonl"
+    """File of one subject and split in `mmlu_dataset` (records: question, choices, answer, id)."""
     mmlu_subjects: list[str] = Field(
         default_factory=lambda: [
             "anatomy", "clinical_knowledge", "college_biology",
             "college_medicine", "medical_genetics", "professional_medicine",
         ]
     )
-    """MMLU subjects (hub: mmlux configs `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
+    """MMLU subjects (hub: files of `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
     mmlu_config_suffix: str = "_DE"
-    """mmlux config = subject + suffix."""
+    """Language suffix of the mmlux subject (`{suffix}` in mmlu_file)."""
     mmlu_test_split: str = "test"
     mmlu_dev_split: str = "dev"
     """The few-shot examples come from this split (MMLU's 5 dev questions per subject)."""
     medqa_dataset: str = "BioMistral/BioInstructQA"
-    medqa_config: str | None = None
-    """Hub config of the German items, if the dataset needs one."""
-    medqa_test_split: str = "test"
-    medqa_dev_split: str = "validation"
+    """MedQA-de: BioMistral's German MedQA translation, read from the raw JSON inside the repository's
+    archive (its loading script is refused by datasets 5.x; no script or pickle is run)."""
+    medqa_revision: str = "main"
+    """Commit hash of `medqa_dataset` (refused unpinned unless allow_unpinned)."""
+    medqa_file: str = "data.zip"
+    """The archive in `medqa_dataset` that holds the translated test sets."""
+    medqa_member: str = "langs_processed/German-full.json"
+    """The German file inside the archive (a JSON list; only a test split exists in German, so the
+    n_dev few-shot examples are a seeded sample held out of it)."""
     medqa_corpus_name: str = "MedQA"
     """BioInstructQA mixes corpora; only items with this corpus_name are MedQA."""
     medqa_n_options: int | None = Field(4, ge=2, le=5)
@@ -595,6 +657,10 @@ class EvaluateConfig(Section):
     """Base URL of the OpenAI-compatible server (e.g. http://localhost:8000/v1)."""
     served_names: dict[str, str] = Field(default_factory=dict)
     """Model variant label -> model name at the endpoint (default: the local folder path, vLLM's default)."""
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    """Model variant label -> base URL of the server answering for it (one vLLM server per model, all
+    up at once); a label not listed uses `endpoint` (one router URL that serves every variant under
+    its `served_names` entry, or one server restarted per model)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (the key itself is never in a file)."""
     judge: Literal["reference", "llm"] = "reference"
@@ -605,6 +671,20 @@ class EvaluateConfig(Section):
     """Base URL of the judge's server (default: `endpoint`)."""
     judge_prompt_version: str = "v1"
     """prompts/judge_pairwise_de_<version>.txt; the version is recorded with every judgment."""
+    judge_rounds: int = Field(3, ge=1)
+    """Passes over judge requests that failed after the client's retries; what still fails is recorded
+    (judgments.jsonl, counted as invalid) and retried by a rerun, never fatal to the run."""
+    device: str = "auto"
+    """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
+    lm_backend: Literal["hf", "vllm"] = "hf"
+    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`); vllm:
+    lm-eval's vLLM backend (needs `pip install vllm`; for the 24B model, tensor parallel)."""
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    """vllm backend: share of each GPU's memory vLLM may take."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)
@@ -619,7 +699,11 @@ class Config(Section):
     """A whole profile."""
 
     profile: str
+    """Names the output folders data/<profile>, figures/<profile>, build/<profile> (a safe folder name)."""
     seed: int = 1234
+    allow_unpinned: bool = False
+    """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
+    (`main` moves). Off in the paper profile; DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
@@ -642,6 +726,14 @@ class Config(Section):
     def stage_dir(self, stage: str) -> Path:
         return paths.stage_dir(self.profile, stage)
 
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        try:
+            return paths.check_profile(v)
+        except Exception as e:
+            raise ValueError(str(e)) from None
+
 
 def _format_error(file: Path, err: dict) -> str:
     key = ".".join(str(x) for x in err["loc"]) or "<root>"
@@ -649,7 +741,9 @@ def _format_error(file: Path, err: dict) -> str:
         return f"{file}: unknown key '{key}'"
     if err["type"] == "missing":
         return f"{file}: missing key '{key}'"
-    return f"{file}: key '{key}': {err['msg']} (got {err.get('input')!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    return f"{file}: key '{key}': {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
 def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | None = None) -> Config:
@@ -668,7 +762,10 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_error(file, e.errors()[0])) from None
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        where = f"{file} (with {key} set on the command line)" if key in (overrides or {}) else file
+        raise ConfigError(_format_error(where, err)) from None
 
 
 def resolved(cfg: Config) -> dict:
