@@ -35,21 +35,13 @@ def register(app: typer.Typer) -> None:
     def cpt_tokenize(profile: str = typer.Option("tiny", help="Profile name or config path.")) -> None:
         """Stage 04's CPU part: split FineMed-de, tokenize it with cpt.tokenize_num_proc processes and plan
         the packing of every small model, so the stage's GPU job finds its token files ready."""
-        import shutil
-
-        from definemed import artifacts, io, stages
         from definemed.config import load_config
-        from definemed.training import stage
+        from definemed.training import run_record, stage
 
         cfg = load_config(profile)
-        # open the stage folder under the fingerprint the runner will use, as the runner does, so the
-        # GPU job resumes this work instead of clearing it
-        fp, _ = stages.fingerprint(cfg, artifacts.CPT)
-        d = artifacts.stage_dir(cfg, artifacts.CPT)
-        marker = d / stages.FINGERPRINT_FILE
-        if not marker.is_file() or marker.read_text().strip() != fp:
-            shutil.rmtree(d, ignore_errors=True)
-            io.write_text(marker, fp + "\n")
+        # open the stage folder under the fingerprint the runner will use, as the runner does (never
+        # deleting CPT runs under cpt.on_settings_change: refuse), so the GPU job resumes this work
+        run_record.claim_stage(cfg)
         splits = stage.split_documents(cfg)
         for name in stage.small_models(cfg):
             info = stage.prepare_data(cfg, name, splits)
