@@ -113,16 +113,16 @@ def test_hub_model_without_network_is_one_line(tmp_path):
     def offline(**kw):
         raise ConnectionError("Max retries exceeded with url: /api/models/Qwen/Qwen2.5-7B-Instruct")
 
-    spec = ModelSpec(name="qwen2.5-7b", hf_id="Qwen/Qwen2.5-7B-Instruct", architecture="qwen2")
+    rev = "a09a35458c702b33eeacc393d103063234e8bc28"  # pinned (an unpinned revision is refused before any download)
+    spec = ModelSpec(name="qwen2.5-7b", hf_id="Qwen/Qwen2.5-7B-Instruct", architecture="qwen2", revision=rev)
     with pytest.raises(DefinemedError, match=r"models.foundations\[qwen2.5-7b\].hf_id: cannot download "
-                                             r"Qwen/Qwen2.5-7B-Instruct@main \(Max retries") as e:
+                                             rf"Qwen/Qwen2.5-7B-Instruct@{rev} \(Max retries") as e:
         resolve_hub_model(spec, tmp_path / "m", ["*.safetensors"], download=offline)
     assert "\n" not in str(e.value)
 
 
 @pytest.mark.parametrize("args, needle", [(("--tasks", "0"), "filter.tasks set on the command line"),
-                                          (("--workers", "-2"), "filter.workers set on the command line"),
-                                          (("--limit", "0"), "--limit: 0")])
+                                          (("--workers", "-2"), "filter.workers set on the command line")])
 def test_datatrove_counts_are_checked(tmp_path, cli, args, needle):
     f = write_config(tmp_path / "c.yaml")
     one_line(cli("filter", "--profile", f, "--engine", "datatrove", *args), needle)
