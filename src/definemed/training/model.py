@@ -141,8 +141,10 @@ def _clean_name(name: str) -> str:
 
 def nonfinite_parameters(model: nn.Module) -> list[str]:
     """Names of parameters with a NaN or Inf anywhere, over all ranks (collective)."""
+    from definemed.finite import first_non_finite
+
     bad = [_clean_name(n) for n, p in model.named_parameters()
-           if not torch.isfinite(p.to_local() if hasattr(p, "to_local") else p).all()]
+           if first_non_finite((p.to_local() if hasattr(p, "to_local") else p).detach().reshape(-1)) is not None]
     if dist.is_initialized() and dist.get_world_size() > 1:
         parts: list = [None] * dist.get_world_size()
         dist.all_gather_object(parts, bad)
