@@ -15,10 +15,12 @@ export PYTHONPATH := $(CURDIR)/src
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-DATA := data/$(PROFILE)
+# DEFINEMED_OUTPUT_ROOT moves every output (data/, figures/, build/) elsewhere, as in definemed.paths.
+OUT := $(if $(DEFINEMED_OUTPUT_ROOT),$(DEFINEMED_OUTPUT_ROOT),.)
+DATA := $(OUT)/data/$(PROFILE)
 M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
-REPORT := figures/$(PROFILE)/report.html
+REPORT := $(OUT)/figures/$(PROFILE)/report.html
 STAGES := 00_corpus 01_label 02_classifier 03_filter zoo 04_cpt 05_merge 06_evaluate 07_failure_analysis
 NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py)
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
@@ -49,7 +51,7 @@ notebooks/%.ipynb: notebooks/src/%.py scripts/py2nb.py | $(STAMP)
 notebooks: $(NOTEBOOKS) ## Regenerate notebooks/*.ipynb from notebooks/src/*.py
 
 # Per-stage prerequisites, generated from the import graph (only for targets that run stages).
-ifneq ($(filter reproduce report stages data/% figures/%,$(MAKECMDGOALS)),)
+ifneq ($(filter reproduce report stages %.json %.html,$(MAKECMDGOALS)),)
 -include $(DEPS)
 endif
 $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
@@ -84,7 +86,7 @@ bench: $(STAMP) ## Run the benchmarks; results in build/bench/
 	"$(PY)" benchmarks/run.py
 
 clean-profile: ## Remove the outputs of PROFILE (data, figures, build)
-	rm -rf data/$(PROFILE) figures/$(PROFILE) build/$(PROFILE)
+	rm -rf "$(OUT)/data/$(PROFILE)" "$(OUT)/figures/$(PROFILE)" "$(OUT)/build/$(PROFILE)"
 
 clean: ## Remove all outputs and the virtual environment
 	rm -rf data/tiny data/paper figures/tiny figures/paper build $(VENV)
