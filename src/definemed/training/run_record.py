@@ -115,10 +115,7 @@ def claim_stage(cfg: Config) -> None:
 
 def spec_for(cfg: Config, name: str, info: dict, nnodes: int | None = None, nproc_per_node: int | None = None):
     """The run spec of the stage (`stage.run_spec`) with the topology the launch must have."""
-    c = cfg.cpt
-    return stage.run_spec(cfg, name, info).model_copy(update={
-        "nnodes": nnodes, "nproc_per_node": nproc_per_node, "accumulate": c.accumulate,
-        "loss_chunk_tokens": c.loss_chunk_tokens, "nonfinite_patience": c.nonfinite_patience})
+    return stage.run_spec(cfg, name, info, nnodes=nnodes, nproc_per_node=nproc_per_node)
 
 
 def progress(spec) -> tuple[int, bool]:

@@ -178,18 +178,19 @@ def total_steps(cfg: Config, num_bins: int) -> int:
     return cfg.cpt.steps or max(1, math.ceil(cfg.cpt.epochs * num_bins / cfg.cpt.global_batch))
 
 
-def run_spec(cfg: Config, name: str, info: dict):
+def run_spec(cfg: Config, name: str, info: dict, **launch):
+    """The run spec of one model: every `cpt` setting the spec also has is taken from the config by
+    name (no hand copy: a new training setting is one field in each), plus the paths, the step count
+    and the seed. `launch` sets the topology the launch must have (nnodes, nproc_per_node)."""
     from definemed.training.spec import RunSpec
 
-    c = cfg.cpt
-    return RunSpec(
-        model_dir=str(foundation_dir(cfg, name)), data=info["data"], plan=info["plan_file"],
-        out_dir=str(stage_dir(cfg) / "runs" / name), seq_len=c.seq_len, global_batch=c.global_batch,
-        micro_batch_size=c.micro_batch_size, steps=total_steps(cfg, info["plan"]["num_bins"]), lr=c.lr,
-        min_lr_ratio=c.min_lr_ratio, warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, grad_clip=c.grad_clip,
-        dp_replicate=c.dp_replicate, activation_checkpointing=c.activation_checkpointing,
-        mixed_precision=c.mixed_precision, checkpoint_every=c.checkpoint_every, resume=True, seed=cfg.seed,
-        torch_threads=c.torch_threads, log_every=c.log_every)
+    c = cfg.cpt.model_dump()
+    spec = {k: c[k] for k in RunSpec.model_fields if k in c}
+    spec.update(nnodes=None, nproc_per_node=None)  # checked only against a launch that states them
+    spec.update(launch, model_dir=str(foundation_dir(cfg, name)), data=info["data"], plan=info["plan_file"],
+                out_dir=str(stage_dir(cfg) / "runs" / name), steps=total_steps(cfg, info["plan"]["num_bins"]),
+                resume=True, seed=cfg.seed)
+    return RunSpec(**spec)
 
 
 def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, force: bool = False) -> dict:
