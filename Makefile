@@ -19,7 +19,7 @@ M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
 REPORT := figures/$(PROFILE)/report.html
 STAGES := 00_corpus 01_label 02_classifier 03_filter zoo 04_cpt 05_merge 06_evaluate 07_failure_analysis
-NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py)
+NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py) notebooks/src/zoo.py
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
 DEPS := build/deps.mk
 
@@ -57,10 +57,6 @@ $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
 
 $(M)/%.json: | $(STAMP)
 	$(PY) -m definemed run-notebook $* --profile $(PROFILE)
-
-# The foundation models have no notebook (in the paper profile this step downloads them).
-$(M)/zoo.json: | $(STAMP)
-	$(PY) -m definemed run zoo --profile $(PROFILE)
 
 # The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
 $(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)

@@ -3,9 +3,17 @@ import json
 
 import pytest
 
-from definemed import paths
+from definemed import artifacts, paths
 
-NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = [paths.NOTEBOOKS / f"{name}.ipynb" for name, s in artifacts.STAGES.items() if s.notebook]
+
+
+def test_every_notebook_stage_has_its_notebook_and_source():
+    """Each stage with notebook=True has notebooks/src/<stage>.py and the generated notebooks/<stage>.ipynb."""
+    for nb in NOTEBOOKS:
+        assert nb.is_file(), f"{nb.name} missing: run `make notebooks`"
+        assert (paths.NOTEBOOKS / "src" / f"{nb.stem}.py").is_file()
+    assert {p.stem for p in paths.NOTEBOOKS.glob("*.ipynb")} == {nb.stem for nb in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

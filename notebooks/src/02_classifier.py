@@ -20,7 +20,7 @@ from definemed.classifier.stage import load_predictions
 from definemed.config import load_config
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 c = cfg.classifier
 if c.init == "scratch":
     print(f"STAND-IN ({cfg.profile} profile): instead of {c.base_model!r} pretrained weights, a randomly initialised "

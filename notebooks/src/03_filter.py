@@ -20,7 +20,7 @@ from definemed.filtering import report
 from definemed.filtering.filter import read_scores
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 corpus_dir = artifacts.stage_dir(cfg, artifacts.CORPUS)
 threshold = cfg.classifier.threshold
 if cfg.corpus.source == "synthetic":

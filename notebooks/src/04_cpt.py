@@ -20,7 +20,7 @@ from definemed.config import load_config
 from definemed.training import report, stage
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 names = stage.small_models(cfg)
 if cfg.profile != "paper":
     print("stand-in: tiny foundation models from the zoo stage instead of the 7B models; synthetic FineMed-de; "

@@ -21,7 +21,7 @@ from definemed.config import load_config
 from definemed.merging import report
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 if cfg.profile != "paper":
     print(f"profile '{cfg.profile}': the models are the tiny stand-ins of the zoo step and stage 04 "
           "(not Mistral-7B / Qwen2.5-7B), and the evaluation text is held-out synthetic German text.")
@@ -47,7 +47,6 @@ display(report.load_merges(cfg))
 sched = report.schedule_frame(cfg)
 fig = report.plot_schedule(sched)
 plotting.save_figure(fig, "merge_schedule", cfg.profile)
-display(fig)
 tables.write_table(sched, "merge_schedule", cfg.profile)
 
 # %% [markdown]
@@ -74,7 +73,6 @@ tables.write_table(sweep, "merge_tradeoff", cfg.profile)
 display(sweep)
 fig = report.plot_tradeoff(metrics)
 plotting.save_figure(fig, "merge_tradeoff", cfg.profile)
-display(fig)
 
 # %%
 for name, d in metrics.groupby("model", sort=False):

@@ -25,7 +25,7 @@ from definemed.evaluation import report
 from definemed.evaluation.models import reference, variants
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 e = cfg.evaluate
 if e.source == "factbank":
     print("STAND-IN: the benchmarks are MMLU-style questions per subdomain and MedQA-style case vignettes built "

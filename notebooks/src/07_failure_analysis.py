@@ -23,7 +23,7 @@ from definemed.config import load_config
 from definemed.failure import analysis, report
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 if cfg.failure.judge == "factbank":
     print("STAND-IN: hallucination / overconfidence / contradiction are judged by the fact-bank checker "
           "(claims against the synthetic fact bank, hedging markers), not by the paper's LLM judge.")
