@@ -4,13 +4,17 @@ An executed notebook stores every redraw of a text progress bar as a separate st
 benchmark loop gave 06 about 2,000 of them), and `tqdm.auto` warns in every kernel without
 ipywidgets. So every stage loop uses `definemed.progress.tqdm`: the plain `tqdm.std` bar on a
 terminal, disabled in a kernel, where the stage runner's one line per stage ("[12:00:01] 04_cpt:
-done in ...") is the progress report. Importing this module in a kernel also turns off the bars of
-the libraries the stages call (datasets, huggingface_hub, transformers).
+done in ...") is the progress report. `import definemed` in a kernel also turns off the bars of the
+libraries the stages call (huggingface_hub, transformers, datasets) and the widget warning of
+`tqdm.auto` (`quiet_kernel`).
 """
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 
+from tqdm.std import TqdmWarning
 from tqdm.std import tqdm as _tqdm
 
 
@@ -25,16 +29,14 @@ def tqdm(*args, **kwargs):
     return _tqdm(*args, **kwargs)
 
 
-def quiet_libraries() -> None:
-    """Turn off the progress bars of the Hugging Face libraries (their own switches)."""
-    import datasets
-    import huggingface_hub.utils
-    import transformers
-
-    datasets.disable_progress_bars()
-    huggingface_hub.utils.disable_progress_bars()
-    transformers.utils.logging.disable_progress_bar()
+def quiet_kernel() -> None:
+    """In a notebook kernel: no library progress bars and no widget warning (before those libraries load)."""
+    # huggingface_hub reads this once at import; transformers and datasets follow huggingface_hub's switch
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # huggingface_hub and datasets import tqdm.auto, which warns in a kernel without ipywidgets; the
+    # bars it would draw as widgets are disabled here anyway, so the warning does not apply
+    warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
 
 
 if in_notebook():
-    quiet_libraries()
+    quiet_kernel()
