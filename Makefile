@@ -23,7 +23,7 @@ NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py) notebooks/src/zoo.
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
 DEPS := build/deps.mk
 
-.PHONY: help setup reproduce test bench clean clean-profile stages notebooks
+.PHONY: help setup reproduce test bench clean clean-profile stages notebooks lab screenshot
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -64,6 +64,15 @@ $(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)
 
 reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the pipeline (PROFILE=tiny by default)
 	@echo "reproduce ($(PROFILE)): done; executed notebooks in build/$(PROFILE)/notebooks, figures in figures/$(PROFILE)"
+
+# ---- stepping through ----------------------------------------------------------------------
+KERNEL := definemed
+lab: $(STAMP) ## Open the notebooks in JupyterLab with this venv's kernel ("DeFineMed (.venv)")
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
+	cd notebooks && $(PY) -m jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks $(LAB_ARGS)
+
+screenshot: ## The report's first screen (1400 x 1000) as build/PROFILE/report_first_screen.png (needs chromium)
+	$(PY) scripts/report_screenshot.py --profile $(PROFILE)
 
 stages: ## Show which stage manifests exist
 	@for s in $(STAGES); do test -f $(M)/$$s.json && echo "  done  $$s" || echo "  todo  $$s"; done

@@ -86,5 +86,5 @@ for name, d in metrics.groupby("model", sort=False):
 # Reading the numbers: CPT should lower the medical perplexity and raise the general one and lose the
 # chat format; a useful merge keeps most of the medical gain while recovering general perplexity and
 # the format rate. The printed lines above state, for this run, how far each of those held; the sweep
-# shows how non-linear the trade-off is in t (tiny-calibration.md found most of the fact gain
+# shows how non-linear the trade-off is in t (docs/tiny-calibration.md found most of the fact gain
 # surviving only at t of about 0.75).

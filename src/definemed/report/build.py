@@ -251,7 +251,7 @@ def build_report(profile: str, cfg=None) -> dict[str, Path]:
         from definemed.report import prose, results
 
         out["results"] = results.write(cfg)
-        if cfg.profile == prose.PROFILE and results.results_file(cfg.profile).is_file():
+        if cfg.profile == prose.PROFILE and results.in_repo(cfg.profile) and results.results_file(cfg.profile).is_file():
             prose.update(results.load(cfg.profile))
     sections = collect(profile)
     total = sum(float((s.manifest or {}).get("wall_time_s") or 0) for s in sections)

@@ -195,23 +195,35 @@ def collect(cfg: Config, upto: str | None = None) -> dict:
     """{"profile", "seed", "stages": {stage: fingerprint}, "values": {key: number|str}}
     from every done stage (up to and including `upto`)."""
     values: dict = {}
-    done = {}
+    done, missing = {}, {}
     for stage in artifacts.ORDER:
         if _done(cfg, stage):
-            done[stage] = stages.read_record(cfg, stage)["fingerprint"]
-            COLLECTORS[stage](cfg, values)
+            try:
+                part: dict = {}
+                COLLECTORS[stage](cfg, part)
+            except (FileNotFoundError, KeyError) as e:  # a stage registered without its usual files
+                missing[stage] = f"{type(e).__name__}: {e}"
+            else:
+                values.update(part)
+                done[stage] = stages.read_record(cfg, stage)["fingerprint"]
         if stage == upto:
             break
     values = {k: (round(x, 6) if isinstance(x, float) else x) for k, x in sorted(values.items())}
-    return {"profile": cfg.profile, "seed": cfg.seed, "stages": done, "values": values}
+    out = {"profile": cfg.profile, "seed": cfg.seed, "stages": done, "values": values}
+    return out | ({"incomplete": missing} if missing else {})
+
+
+def in_repo(profile: str) -> bool:
+    """True when outputs go to the repository (not a test's DEFINEMED_OUTPUT_ROOT): only then are the
+    committed results file and the generated prose rewritten."""
+    return paths.data_dir(profile).parent.parent == paths.ROOT
 
 
 def write(cfg: Config) -> Path:
     """build/<p>/results.json and its committed copy results/<p>.json (only when every stage is done)."""
     res = collect(cfg)
     out = io.write_json(paths.build_dir(cfg.profile) / "results.json", res)
-    in_repo = paths.data_dir(cfg.profile).parent.parent == paths.ROOT  # not a test's temporary output root
-    if in_repo and set(res["stages"]) == set(artifacts.ORDER):
+    if in_repo(cfg.profile) and set(res["stages"]) == set(artifacts.ORDER):
         io.write_json(results_file(cfg.profile), res)
     return out
 
