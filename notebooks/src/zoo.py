@@ -84,7 +84,8 @@ if builds:
     small = [b for b in builds if b["role"] == "small"]
     ref = next((b for b in builds if b["role"] == "reference"), None)
     acc = {b["name"]: b["metrics"]["fact_accuracy"]["all"] for b in builds}
-    lines = [f"The small models score {', '.join(f'{acc[b['name']]:.2f}' for b in small)} on the facts "
+    small_acc = ", ".join(f"{acc[b['name']]:.2f}" for b in small)
+    lines = [f"The small models score {small_acc} on the facts "
              f"(chance 0.25): they never read a fact-bank statement, which is what stage 04 is for."]
     if ref is not None:
         fa = ref["metrics"]["fact_accuracy"]
