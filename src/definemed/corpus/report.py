@@ -34,7 +34,8 @@ def plot_corpus(truth: pd.DataFrame) -> plt.Figure:
     """Document lengths by topic (log scale, coloured by domain) and the share of each domain."""
     order = vocab.MEDICAL + vocab.BORDERLINE + vocab.GENERAL
     order = [t for t in order if t in set(truth["topic"])]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [4, 1], "wspace": 0.45})
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 6), gridspec_kw={"width_ratios": [4, 1]},
+                                   layout="constrained")  # keeps the outside legend in the figure
     sns.boxplot(data=truth, y="topic", x="n_pretokens", hue="domain", order=order, log_scale=True,
                 fliersize=1.5, ax=ax1, hue_order=["medical", "borderline", "general"], dodge=False)
     ax1.axvline(4096, color="grey", ls="--", lw=1, label="4,096")
@@ -44,5 +45,4 @@ def plot_corpus(truth: pd.DataFrame) -> plt.Figure:
     sns.barplot(x=share.index, y=share.values, hue=share.index, ax=ax2, legend=False)
     ax2.set(ylabel="share of documents", xlabel="", title="Label shares")
     ax2.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
     return fig
