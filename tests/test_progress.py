@@ -1,0 +1,30 @@
+"""Progress bars: on at the command line, off in a notebook kernel."""
+from __future__ import annotations
+
+import sys
+import types
+
+from definemed import progress
+
+
+def test_bars_on_outside_a_kernel(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the test suite's own switch
+    assert not progress.in_notebook()
+    assert not progress.tqdm(range(3)).disable
+    assert progress.tqdm(range(3), disable=True).disable
+
+
+def test_bars_off_in_a_kernel(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    assert progress.in_notebook()
+    assert progress.tqdm(range(3)).disable
+
+
+def test_quiet_kernel_switches_the_hub_bars_off(monkeypatch):
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    progress.quiet_kernel()
+    import os
+
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
