@@ -69,7 +69,8 @@ reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the p
 KERNEL := definemed
 lab: $(STAMP) ## Open the notebooks in JupyterLab with this venv's kernel ("DeFineMed (.venv)")
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
-	cd notebooks && $(PY) -m jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks $(LAB_ARGS)
+	cd notebooks && $(PY) -m jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)  # containers often run as root
 
 screenshot: ## The report's first screen (1400 x 1000) as build/PROFILE/report_first_screen.png (needs chromium)
 	$(PY) scripts/report_screenshot.py --profile $(PROFILE)
