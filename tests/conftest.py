@@ -23,7 +23,10 @@ def write_config(path: Path, profile: str = "tiny", **sections) -> Path:
     raw = yaml.safe_load((paths.CONFIGS / f"{profile}.yaml").read_text())
     raw["profile"] = "test"
     for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            raw.setdefault(section, {}).update(values)
+        else:
+            raw[section] = values
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 

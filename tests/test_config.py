@@ -20,7 +20,12 @@ def test_paper_profile_names_the_real_sources():
                    "mistralai/Mistral-Small-24B-Instruct-2501"}
     assert cfg.label.model == "mistralai/Mixtral-8x7B-Instruct-v0.1"
     assert cfg.classifier.base_model == "FacebookAI/xlm-roberta-base"
-    assert cfg.evaluate.mmlu_dataset == "openGPT-X/mmlux" and cfg.evaluate.medqa_dataset == "BioMistral/BioInstructQA"
+    # MMLU-de from the script-free mirror of openGPT-X/mmlux (docs/evaluation.md says why)
+    assert cfg.evaluate.mmlu_dataset == "LumiOpen/opengpt-x_mmlux" and cfg.evaluate.medqa_dataset == "BioMistral/BioInstructQA"
+    from definemed.pins import is_pinned
+
+    pinned = [cfg.corpus.hf_revision, cfg.evaluate.mmlu_revision] + [m.revision for m in cfg.models.foundations]
+    assert all(is_pinned(r) for r in pinned) and not cfg.allow_unpinned
     assert len(cfg.evaluate.mmlu_subjects) == 6
     assert not cfg.models.trust_remote_code
 

@@ -44,11 +44,12 @@ class StageSpec:
 
 
 STAGES: dict[str, StageSpec] = {s.name: s for s in (
-    StageSpec(CORPUS, "corpus", (), ("corpus",)),
+    StageSpec(CORPUS, "corpus", (), ("corpus",), scratch=("_stream/**", "_stream")),
     StageSpec(LABEL, "labeling", (CORPUS,), ("label", "models"), scratch=("parts/*", "parts"),
               extra_code=("prompts/*",)),
     StageSpec(CLASSIFIER, "classifier", (CORPUS, LABEL), ("classifier",), scratch=("_run/**", "_run")),
-    StageSpec(FILTER, "filtering", (CORPUS, CLASSIFIER), ("filter", "classifier")),
+    StageSpec(FILTER, "filtering", (CORPUS, CLASSIFIER), ("filter", "classifier"),
+              scratch=("datatrove_logs/**", "datatrove_logs")),
     StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus")),
     StageSpec(CPT, "training", (CORPUS, FILTER, ZOO), ("cpt", "models", "corpus"),
               scratch=("runs/*/checkpoints/**", "runs/*/checkpoints")),
@@ -93,6 +94,11 @@ def manifest_file(p, stage: str) -> Path:
 def corpus_shards(p) -> Path:
     """Documents in FineWeb2's schema (shard-XXXXX.parquet): what every later stage reads."""
     return stage_dir(p, CORPUS) / "shards"
+
+
+def corpus_heldout_general(p) -> Path:
+    """Paper profile: documents streamed after the labeling pool, stage 04's held-out general text."""
+    return stage_dir(p, CORPUS) / "heldout_general"
 
 
 def corpus_truth(p) -> Path:

@@ -53,6 +53,20 @@ class CorpusConfig(Section):
     hf_dataset: str = "HuggingFaceFW/fineweb-2"
     hf_config: str = "deu_Latn"
     hf_split: str = "train"
+    hf_revision: str = "main"
+    """Commit hash of the dataset repository; `main` is refused by the streaming sampler unless
+    `allow_unpinned` (the data behind `main` changes)."""
+    sample_docs: int | None = Field(None, ge=1)
+    """hub/local: draw this many documents by hash selection while streaming (the labeling pool, in
+    shards/) instead of copying the first n_docs; no full local copy (corpus/streaming.py). Paper: 260,000."""
+    heldout_general_docs: int = Field(0, ge=0)
+    """Further documents drawn after the labeling pool into heldout_general/, from which stage 04 takes
+    its held-out general text (documents outside FineMed-de). 0: stage 04 draws from shards/."""
+    stream_url: str | None = None
+    """fsspec URL or folder the streaming sampler reads; None: hf://datasets/<hf_dataset>@<hf_revision>/
+    data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
+    stream_workers: int = Field(1, ge=1)
+    """Input files scanned in parallel processes by the streaming sampler."""
     local_path: str | None = None
     """Folder of parquet / jsonl files in FineWeb2's schema (source: local)."""
 
@@ -246,6 +260,12 @@ class FilterConfig(Section):
     """Score in bfloat16 autocast on a GPU (ignored on CPU, where float32 is used)."""
     write_scores: bool = True
     """Also write the score of every document (id, score) to 03_filter/scores/ for the figures."""
+    engine: Literal["shards", "datatrove"] = "shards"
+    """shards: one process over 00_corpus/shards (tiny); datatrove: the same per-file filter run by
+    datatrove's local or Slurm executor over `input_folder` (paper: FineWeb2 on the hub). Both write
+    03_filter/shards/, scores/ and filter_stats.json identically."""
+    executor: Literal["local", "slurm"] = "local"
+    """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
     input_folder: str | None = None
     """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
     The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
@@ -399,6 +419,9 @@ class CPTConfig(Section):
     """Documents held out of training for perplexity, from FineMed-de and from general text each."""
     max_docs: int | None = Field(None, ge=1)
     """Use at most this many FineMed-de documents (None: all)."""
+    tokenize_num_proc: int = Field(1, ge=1)
+    """Processes tokenizing FineMed-de (datasets.map); > 1 is meant for `cpt-tokenize` on a CPU node
+    before the GPU job (training/tokenize.py). The token files do not depend on it."""
     torch_threads: int = Field(1, ge=1)
     """Intra-op threads per process on CPU."""
     log_every: int = Field(25, ge=1)
@@ -498,24 +521,35 @@ class EvaluateConfig(Section):
     source: Literal["factbank", "hub"] = "factbank"
     """factbank: MMLU- and MedQA-style questions built here from the corpus's fact bank (held-out phrasings);
     hub: the paper's public benchmarks (openGPT-X/mmlux, BioMistral/BioInstructQA)."""
-    mmlu_dataset: str = "openGPT-X/mmlux"
+    mmlu_dataset: str = "LumiOpen/opengpt-x_mmlux"
+    """MMLU-de: a script-free mirror of openGPT-X/mmlux (now Eurolingua/mmlux, whose loading script
+    datasets 5.x refuses): plain JSONL files, one per subject and split (docs/evaluation.md)."""
+    mmlu_revision: str = "main"
+    """Commit hash of `mmlu_dataset` (refused unpinned unless allow_unpinned)."""
+    mmlu_file: str = "hendrycks_{subject}{suffix}_{split}.jsonl"
+    """File of one subject and split in `mmlu_dataset` (records: question, choices, answer, id)."""
     mmlu_subjects: list[str] = Field(
         default_factory=lambda: [
             "anatomy", "clinical_knowledge", "college_biology",
             "college_medicine", "medical_genetics", "professional_medicine",
         ]
     )
-    """MMLU subjects (hub: mmlux configs `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
+    """MMLU subjects (hub: files of `<subject>_DE`, the usual medical six; factbank: subdomain names)."""
     mmlu_config_suffix: str = "_DE"
-    """mmlux config = subject + suffix."""
+    """Language suffix of the mmlux subject (`{suffix}` in mmlu_file)."""
     mmlu_test_split: str = "test"
     mmlu_dev_split: str = "dev"
     """The few-shot examples come from this split (MMLU's 5 dev questions per subject)."""
     medqa_dataset: str = "BioMistral/BioInstructQA"
-    medqa_config: str | None = None
-    """Hub config of the German items, if the dataset needs one."""
-    medqa_test_split: str = "test"
-    medqa_dev_split: str = "validation"
+    """MedQA-de: BioMistral's German MedQA translation, read from the raw JSON inside the repository's
+    archive (its loading script is refused by datasets 5.x; no script or pickle is run)."""
+    medqa_revision: str = "main"
+    """Commit hash of `medqa_dataset` (refused unpinned unless allow_unpinned)."""
+    medqa_file: str = "data.zip"
+    """The archive in `medqa_dataset` that holds the translated test sets."""
+    medqa_member: str = "langs_processed/German-full.json"
+    """The German file inside the archive (a JSON list; only a test split exists in German, so the
+    n_dev few-shot examples are a seeded sample held out of it)."""
     medqa_corpus_name: str = "MedQA"
     """BioInstructQA mixes corpora; only items with this corpus_name are MedQA."""
     medqa_n_options: int | None = Field(4, ge=2, le=5)
@@ -549,6 +583,10 @@ class EvaluateConfig(Section):
     """Base URL of the OpenAI-compatible server (e.g. http://localhost:8000/v1)."""
     served_names: dict[str, str] = Field(default_factory=dict)
     """Model variant label -> model name at the endpoint (default: the local folder path, vLLM's default)."""
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    """Model variant label -> base URL of the server answering for it (one vLLM server per model, all
+    up at once); a label not listed uses `endpoint` (one router URL that serves every variant under
+    its `served_names` entry, or one server restarted per model)."""
     api_key_env: str = "OPENAI_API_KEY"
     """Name of the environment variable holding the API key (the key itself is never in a file)."""
     judge: Literal["reference", "llm"] = "reference"
@@ -559,6 +597,20 @@ class EvaluateConfig(Section):
     """Base URL of the judge's server (default: `endpoint`)."""
     judge_prompt_version: str = "v1"
     """prompts/judge_pairwise_de_<version>.txt; the version is recorded with every judgment."""
+    judge_rounds: int = Field(3, ge=1)
+    """Passes over judge requests that failed after the client's retries; what still fails is recorded
+    (judgments.jsonl, counted as invalid) and retried by a rerun, never fatal to the run."""
+    device: str = "auto"
+    """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
+    lm_backend: Literal["hf", "vllm"] = "hf"
+    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`); vllm:
+    lm-eval's vLLM backend (needs `pip install vllm`; for the 24B model, tensor parallel)."""
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+    """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    """vllm backend: share of each GPU's memory vLLM may take."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)
@@ -574,6 +626,9 @@ class Config(Section):
 
     profile: str
     seed: int = 1234
+    allow_unpinned: bool = False
+    """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
+    (`main` moves). Off in the paper profile; DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

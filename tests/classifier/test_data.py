@@ -47,3 +47,23 @@ def test_split_is_stratified_disjoint_and_seeded():
     counts = a.groupby("split")["label"].agg(["size", "mean"])
     assert counts.loc["val", "size"] == 50 and counts.loc["test", "size"] == 50
     assert counts["mean"].between(0.18, 0.22).all()
+
+
+def test_blank_documents_are_dropped_from_training_and_counted(tmp_path, monkeypatch):
+    from definemed.classifier import data
+    from definemed.config import load_config
+    from definemed.corpus.loader import is_blank
+
+    assert is_blank("") and is_blank("  \n\t") and is_blank(":") and is_blank(None) and is_blank(" - ; ")
+    assert not is_blank("EKG") and not is_blank("5")
+    n = 40
+    ids = [f"d{i}" for i in range(n)]
+    labels = [i % 2 for i in range(n)]
+    texts = {i: ("Die Therapie wirkt." if k % 2 else "Das Wetter ist schön.") for k, i in enumerate(ids)}
+    texts["d0"], texts["d1"], texts["d2"] = "", "   ", ":"
+    _labels(tmp_path / "l.parquet", labels)
+    monkeypatch.setattr(data, "attach_texts", lambda df, _d: df.assign(text=df["id"].map(texts)))
+    cfg = load_config("tiny")
+    df, _expert, counts = data.load_classifier_data(cfg, labels_file=tmp_path / "l.parquet", corpus_dir=tmp_path)
+    assert counts["n_blank_dropped"] == 3 and len(df) == n - 3
+    assert not df["text"].map(is_blank).any() and set(df["split"]) == {"train", "val", "test"}

@@ -63,3 +63,100 @@ def test_bioinstructqa_records_map_to_task_format(tmp_path):
 def test_bioinstructqa_bad_records(rec, msg):
     with pytest.raises(DefinemedError, match=msg):
         loaders.bioinstructqa_record({"corpus_name": "MedQA", **rec}, 5)
+
+
+# ---- the paper profile's sources, against recorded schema fixtures ---------------------------------
+import copy  # noqa: E402
+import zipfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _fixture(name):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def _type_names(schema):
+    return {k: "|".join(t.__name__ for t in (v if isinstance(v, tuple) else (v,))) for k, v in schema.items()}
+
+
+def test_loader_schemas_are_the_recorded_ones():
+    assert _type_names(loaders.MMLUX_SCHEMA) == _fixture("mmlux_de.schema.json")["columns"]
+    assert _type_names(loaders.BIOINSTRUCTQA_SCHEMA) == _fixture("bioinstructqa_german.schema.json")["columns"]
+    for name, schema in (("mmlux_de.schema.json", loaders.MMLUX_SCHEMA),
+                         ("bioinstructqa_german.schema.json", loaders.BIOINSTRUCTQA_SCHEMA)):
+        loaders.check_schema(_fixture(name)["record"], schema, name)
+
+
+class FakeHub:
+    """hf_hub_download stand-in: writes files in the recorded shapes; records what was asked."""
+
+    def __init__(self, root, mmlu=None, medqa=None):
+        self.root, self.calls = root, []
+        self.mmlu = mmlu or _fixture("mmlux_de.schema.json")["record"]
+        self.medqa = medqa or _fixture("bioinstructqa_german.schema.json")["record"]
+
+    def __call__(self, repo_id, filename, repo_type, revision):
+        self.calls.append((repo_id, filename, repo_type, revision))
+        path = self.root / repo_id.replace("/", "__") / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if filename.endswith(".jsonl"):
+            recs = [{**copy.deepcopy(self.mmlu), "id": f"{filename}/{i}", "answer": i % 4} for i in range(7)]
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs))
+        else:
+            recs = [{**copy.deepcopy(self.medqa), "identifier": f"q{i}", "corpus_name": "MedQA" if i % 4 else "MedMCQA",
+                     "correct_answer_letter": "ABCD"[i % 4]} for i in range(24)]
+            with zipfile.ZipFile(path, "w") as z:
+                z.writestr("data/langs_processed/German-full.json", json.dumps(recs, ensure_ascii=False))
+                z.writestr("data/langs_processed/French-full.json", "[]")
+        return str(path)
+
+
+def _paper(tmp_path, **evaluate):
+    from definemed.config import load_config
+    from tests.conftest import write_config
+
+    return load_config(write_config(tmp_path / "paper.yaml", profile="paper", evaluate={
+        "mmlu_subjects": ["anatomy", "clinical_knowledge"], "winrate_n_questions": 4,
+        "medqa_revision": "1" * 40, **evaluate}))
+
+
+def test_paper_sources_load_from_pinned_files_without_scripts(tmp_path):
+    cfg = _paper(tmp_path)
+    hub = FakeHub(tmp_path / "hub")
+    sets, wr = loaders.hub_question_sets(cfg, download=hub)
+    assert [(qs.task, len(qs.test), len(qs.dev)) for qs, _ in sets] == [
+        ("mmlu_de_anatomy", 7, 5), ("mmlu_de_clinical_knowledge", 7, 5), ("medqa_de", 18 - 5, 5)]
+    assert ("LumiOpen/opengpt-x_mmlux", "hendrycks_anatomy_DE_test.jsonl", "dataset",
+            "d4a99431a363e01cf9cba368b6ed0217cde7425e") in hub.calls
+    assert ("BioMistral/BioInstructQA", "data.zip", "dataset", "1" * 40) in hub.calls
+    medqa = sets[-1][0]
+    assert not {i["id"] for i in medqa.test} & {i["id"] for i in medqa.dev}  # few-shot items never tested
+    assert medqa.test[0]["choices"] == ["Aspirin", "Heparin", "Insulin", "Metformin"]
+    assert len(wr) == 4 and all(len(q["pool"]) == 3 for q in wr)
+
+
+@pytest.mark.parametrize("which, change, msg", [
+    ("mmlu", lambda r: r.pop("choices"), "missing field 'choices'"),
+    ("mmlu", lambda r: r.update(question=["Frage"]), "field 'question' is list, recorded schema says str"),
+    ("medqa", lambda r: r.pop("question_translated"), "missing field 'question_translated'"),
+    ("medqa", lambda r: r.update(options_translated="A. x\nB. y"), "field 'options_translated' is str"),
+])
+def test_a_schema_change_upstream_fails_loudly(tmp_path, which, change, msg):
+    rec = copy.deepcopy(_fixture("mmlux_de.schema.json" if which == "mmlu" else "bioinstructqa_german.schema.json")["record"])
+    change(rec)
+    hub = FakeHub(tmp_path / "hub", **{which: rec})
+    with pytest.raises(DefinemedError, match=msg):
+        loaders.hub_question_sets(_paper(tmp_path), download=hub)
+
+
+def test_unpinned_benchmark_revision_is_refused_unless_allowed(tmp_path):
+    from definemed.config import load_config
+
+    cfg = load_config("paper")  # medqa_revision is still the marked placeholder
+    hub = FakeHub(tmp_path / "hub")
+    with pytest.raises(DefinemedError, match="BioMistral/BioInstructQA: revision 'main'.*not a commit hash"):
+        loaders.hub_question_sets(cfg, download=hub)
+    cfg = cfg.model_copy(update={"allow_unpinned": True})
+    assert loaders.hub_question_sets(cfg, download=hub)[0]

@@ -80,6 +80,7 @@ def test_missing_and_broken_model_folders(cfg, capsys):
     with pytest.raises(DefinemedError, match="04_cpt/models/qwen2.5-7b-tiny: model folder does not load"):
         run_evaluation(c)
     # through the stage contract: the stages it reads must be done first, in one line
+    capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         main(["evaluate", "--profile", str(path)])
     err = capsys.readouterr().err
@@ -88,30 +89,26 @@ def test_missing_and_broken_model_folders(cfg, capsys):
 
 
 def test_paper_profile_questions_from_hub_records(tmp_path, out_root, monkeypatch):
-    """The paper profile's wiring: mmlux and BioInstructQA records (stubbed hub) -> task files and YAMLs."""
+    """The paper profile's wiring: MMLU-de and MedQA-de files (a stubbed hub in the recorded schemas)
+    -> task files and YAMLs."""
     from definemed.evaluation import loaders, questions
     from definemed.evaluation.stage import build_questions
+    from tests.evaluation.test_loaders import FakeHub
 
-    def fake_hub(dataset, config, split):
-        if dataset == "openGPT-X/mmlux":
-            return [{"question": f"{config} {split} Frage {i}?", "choices": ["a", "b", "c", "d"], "answer": i % 4,
-                     "id": f"{config}/{split}/{i}"} for i in range(6)]
-        return [{"identifier": f"{split}-{i}", "corpus_name": "MedQA" if i % 3 else "PubMedQA",
-                 "question_translated": f"Fall {i}: Ein Patient ...?",
-                 "options_translated": {"A": "w", "B": "x", "C": "y", "D": "z"}, "correct_answer_letter": "ABCD"[i % 4]}
-                for i in range(9)]
-
-    monkeypatch.setattr(loaders, "load_hub", fake_hub)
+    hub = FakeHub(tmp_path / "hub")
+    real = loaders.fetch_file
+    monkeypatch.setattr(loaders, "fetch_file", lambda *a, **k: real(*a[:4], download=hub))
     path = write_config(tmp_path / "paper.yaml", profile="paper",
-                        evaluate={"mmlu_subjects": ["anatomy", "clinical_knowledge"], "winrate_n_questions": 4})
+                        evaluate={"mmlu_subjects": ["anatomy", "clinical_knowledge"], "winrate_n_questions": 4,
+                                  "medqa_revision": "2" * 40})
     c = load_config(path)
     built = build_questions(c)
     assert [t["task"] for t in built["tasks"]] == ["mmlu_de_anatomy", "mmlu_de_clinical_knowledge", "medqa_de"]
     d = out_root / "data" / "test" / "06_evaluate"
     test = questions.read_items(d / "questions" / "mmlu_de_anatomy" / "test.jsonl")
-    assert len(test) == 6 and test[1]["question"] == "anatomy_DE test Frage 1?" and test[1]["answer"] == 1
+    assert len(test) == 7 and test[1]["answer"] == 1
     assert len(questions.read_items(d / "questions" / "mmlu_de_anatomy" / "dev.jsonl")) == 5
     medqa = questions.read_items(d / "questions" / "medqa_de" / "test.jsonl")
-    assert len(medqa) == 6 and all("PubMedQA" not in m["id"] for m in medqa)
+    assert len(medqa) == 13 and all(m["id"].startswith("q") for m in medqa)
     wr = built["winrate_questions"]
-    assert len(wr) == 4 and all(q["reference"] in "wxyz" and len(q["pool"]) == 3 for q in wr)
+    assert len(wr) == 4 and all(len(q["pool"]) == 3 for q in wr)

@@ -31,7 +31,9 @@ def test_failure_notebook_and_report(tmp_path, out_root):
     m = json.loads((out_root / "data" / "test" / "manifests" / "07_failure_analysis.json").read_text())
     assert m["counts"]["n_answers"] == 8 * 7 and 0 <= m["counts"]["mixing_recall"] <= 1
     tables = out_root / "figures" / "test" / "tables"
-    for name in ("failure_counts", "failure_verbosity", "failure_detector_quality"):
+    assert m["counts"]["realism"]["development"]["mixing_clean_flagged"] == 0
+    assert "words wrongly flagged as typos" in text
+    for name in ("failure_counts", "failure_verbosity", "failure_detector_quality", "failure_detector_realism"):
         assert (tables / f"{name}.md").exists()
     assert (out_root / "figures" / "test" / "failure_modes.png").exists()
     rep = build_report("test")

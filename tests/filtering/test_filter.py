@@ -133,21 +133,68 @@ def test_config_threshold_outside_unit_interval_is_a_config_error(tmp_path):
         load_config(write_config(tmp_path / "c.yaml", classifier={"threshold": 1.5}))
 
 
-def test_datatrove_step_gives_the_same_output_as_the_shard_path(corpus_and_model, scorer, threshold, tmp_path):
-    from datatrove.executor import LocalPipelineExecutor
-
-    from definemed.filtering.datatrove_step import build_pipeline
+def test_datatrove_engine_writes_exactly_what_the_shard_engine_writes(corpus_and_model, threshold, tmp_path):
+    """Both engines on the same corpus: identical FineMed-de shards (content and record), score files
+    and filter statistics, at the path CPT reads."""
+    from definemed.filtering.datatrove_step import run_datatrove
 
     cfg, corpus, model_dir = corpus_and_model
-    _run(cfg, corpus, model_dir, tmp_path / "ours", scorer, threshold)
-    pipeline = build_pipeline(str(corpus / "shards"), str(tmp_path / "dt" / "shards"), model_dir, threshold,
-                              glob_pattern="shard-*.parquet", doc_batch=64, batch_size=16, max_length=48, torch_threads=2)
-    LocalPipelineExecutor(pipeline, tasks=3, workers=1, logging_dir=str(tmp_path / "logs"), start_method="fork").run()
-    ours = flt.read_filtered(tmp_path / "ours")
-    theirs = flt.read_filtered(tmp_path / "dt")
-    assert sorted(p.name for p in (tmp_path / "dt" / "shards").glob("*.parquet")) == [f"shard-{i:05d}.parquet" for i in range(3)]
-    assert theirs.schema.names == ours.schema.names
-    assert theirs.column("id").to_pylist() == ours.column("id").to_pylist()
-    for f in FINEWEB2_FIELDS:
-        assert theirs.column(f).to_pylist() == ours.column(f).to_pylist(), f
-    np.testing.assert_allclose(theirs.column("score").to_numpy(), ours.column("score").to_numpy(), atol=1e-5)
+    ours = flt.filter_corpus(cfg, corpus_dir=corpus, out_dir=tmp_path / "ours", model_dir=model_dir, threshold=threshold)
+    theirs = run_datatrove(cfg, "local", input_folder=str(corpus / "shards"), out_dir=tmp_path / "dt",
+                           model_dir=model_dir, tasks=2, workers=1, threshold=threshold, start_method="fork")
+    names = sorted(p.name for p in (tmp_path / "ours" / "shards").glob("*.parquet"))
+    assert names == sorted(p.name for p in (tmp_path / "dt" / "shards").glob("*.parquet")) and len(names) == 3
+    for sub, pattern in (("shards", "shard-*.parquet"), ("scores", "scores-*.parquet")):
+        for a, b in zip(sorted((tmp_path / "ours" / sub).glob(pattern)), sorted((tmp_path / "dt" / sub).glob(pattern))):
+            ta, tb = pq.read_table(a), pq.read_table(b)
+            assert a.name == b.name and ta.schema == tb.schema and ta.equals(tb), a.name
+            if sub == "shards":
+                ra, rb = (flt._shard_record(x) for x in (a, b))
+                assert {k: v for k, v in ra.items() if k != "seconds"} == {k: v for k, v in rb.items() if k != "seconds"}
+    drop = ("seconds", "scored_seconds", "n_shards_skipped")
+    assert {k: v for k, v in theirs.items() if k not in drop} == {k: v for k, v in ours.items() if k not in drop}
+    import json
+
+    sa, sb = (json.loads((tmp_path / d / "filter_stats.json").read_text()) for d in ("ours", "dt"))
+    assert [{k: v for k, v in s.items() if k != "seconds"} for s in sa["shards"]] == \
+        [{k: v for k, v in s.items() if k != "seconds"} for s in sb["shards"]]
+    assert 0 < theirs["n_kept"] < theirs["n_docs"] == 300
+    again = run_datatrove(cfg, "local", input_folder=str(corpus / "shards"), out_dir=tmp_path / "dt",
+                          model_dir=model_dir, tasks=2, workers=1, threshold=threshold, start_method="fork")
+    assert again["n_kept"] == theirs["n_kept"]
+
+
+def test_config_engine_datatrove_routes_the_stage_to_datatrove(corpus_and_model, threshold, tmp_path, monkeypatch):
+    from definemed.filtering import datatrove_step
+
+    cfg, corpus, model_dir = corpus_and_model
+    cfg = cfg.model_copy(update={"filter": cfg.filter.model_copy(update={"engine": "datatrove"})})
+    seen = {}
+    monkeypatch.setattr(datatrove_step, "run_datatrove", lambda c, **k: seen.update(k) or {"n_kept": 1})
+    assert flt.filter_corpus(cfg, out_dir=tmp_path / "o", model_dir=model_dir, threshold=threshold) == {"n_kept": 1}
+    assert seen["out_dir"] == tmp_path / "o" and seen["threshold"] == threshold
+
+
+def test_blank_documents_never_reach_the_model_and_are_counted(corpus_and_model, scorer, all_texts, tmp_path):
+    texts = all_texts["text"].to_pylist()[:3]
+    before = scorer.n_blank
+    s = scorer.score(["", texts[0], "   \n", ":", texts[1]])
+    assert s[0] == s[2] == s[3] == 0.0 and s[1] > 0 and s[4] > 0  # the random model never gives exactly 0
+    np.testing.assert_allclose(s[[1, 4]], scorer.score([texts[0], texts[1]]), atol=1e-5)
+    assert scorer.n_blank - before == 3
+    assert (scorer.score(["", " "]) == 0).all()
+    # the filter counts them per shard and keeps none of them
+    import pyarrow as pa
+
+    cfg, corpus, model_dir = corpus_and_model
+    src = corpus / "shards" / "shard-00000.parquet"
+    t = pq.read_table(src)
+    col = t["text"].to_pylist()
+    col[0], col[1] = " ", ":"
+    blank_dir = tmp_path / "blank_corpus" / "shards"
+    blank_dir.mkdir(parents=True)
+    pq.write_table(t.set_column(t.schema.get_field_index("text"), "text", pa.array(col)), blank_dir / src.name)
+    stats = flt.filter_shard(blank_dir / src.name, tmp_path / "out", scorer, 1e-6, "fp")
+    assert stats["n_blank"] == 2 and stats["n_kept"] == t.num_rows - 2  # every other document scores > 0
+    ids = flt.read_filtered(tmp_path / "out").column("id").to_pylist()
+    assert t["id"][0].as_py() not in ids and t["id"][1].as_py() not in ids

@@ -79,12 +79,17 @@ def test_hub_resolution_pins_revision_and_fetches_safetensors_only(tmp_path):
 
 
 def test_hub_resolution_bad_input(tmp_path):
-    spec = ModelSpec(name="m", hf_id="mistralai/Mistral-7B-Instruct-v0.3")
+    spec = ModelSpec(name="m", hf_id="mistralai/Mistral-7B-Instruct-v0.3", revision="0" * 40)
     only_bin, _ = _fake_download(["config.json", "pytorch_model.bin"])
     with pytest.raises(DefinemedError, match="no \\*.safetensors weights"):
         resolve_hub_model(spec, tmp_path / "a", ["*.safetensors", "*.json"], download=only_bin)
     with pytest.raises(DefinemedError, match="zoo.allow_patterns.*pickled"):
         resolve_hub_model(spec, tmp_path / "b", ["*.bin"], download=only_bin)
+    with pytest.raises(DefinemedError, match=r"models.foundations\[m\].revision: revision 'main'.*not a commit hash"):
+        resolve_hub_model(ModelSpec(name="m", hf_id="x/y"), tmp_path / "d", ["*.json"], download=only_bin)
+    ok, _ = _fake_download(["config.json", "model.safetensors"])
+    assert not resolve_hub_model(ModelSpec(name="m", hf_id="x/y"), tmp_path / "e", ["*.safetensors", "*.json"],
+                                 download=ok, allow_unpinned=True)["pinned"]
     with pytest.raises(DefinemedError, match=r"models.foundations\[m\].hf_id: required"):
         resolve_hub_model(ModelSpec(name="m"), tmp_path / "c", ["*.json"], download=only_bin)
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from definemed import artifacts
 from definemed.config import Config
-from definemed.corpus.loader import read_shard, shard_paths
+from definemed.corpus.loader import is_blank, read_shard, shard_paths
 from definemed.errors import DefinemedError
 
 LABEL_COLUMNS = ["id", "label"]
@@ -109,8 +109,10 @@ def load_classifier_data(cfg: Config, labels_file: Path | None = None, corpus_di
         labels = labels.loc[~overlap].reset_index(drop=True)
         if sorted(labels["label"].unique().tolist()) != [0, 1]:
             raise DefinemedError("labels: only one class left after removing the expert-annotated documents")
-    labels = split_labels(labels, c.val_share, c.test_share, cfg.seed)
     labels = attach_texts(labels, corpus_dir)
+    blank = labels["text"].map(is_blank)
+    counts["n_blank_dropped"] = int(blank.sum())  # no text, no topic: never a training example
+    labels = split_labels(labels.loc[~blank].reset_index(drop=True), c.val_share, c.test_share, cfg.seed)
     if len(expert):
         expert = attach_texts(expert, corpus_dir)
     counts.update({f"n_{s}": int((labels["split"] == s).sum()) for s in SPLITS})

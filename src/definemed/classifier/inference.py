@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from definemed.corpus.loader import is_blank
 from definemed.errors import DefinemedError
 
 _DONE = object()
@@ -47,21 +48,25 @@ class Scorer:
         self.autocast = bf16 and self.device.startswith("cuda")
         self.prefetch_batches = prefetch_batches
         self.positive = int(self.model.config.label2id.get("medical", 1))
+        self.n_blank = 0
 
     def _encode(self, texts: list[str]):
         return self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
 
     def score(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """P(medical) per text, float32, in input order."""
+        """P(medical) per text, float32, in input order. Blank texts (no letter or digit: "", " ",
+        ":") never reach the model and get 0.0; `n_blank` counts them over the scorer's life."""
         import torch
 
         texts = list(texts)
         if any(not isinstance(t, str) for t in texts):
             raise DefinemedError("texts: every document text must be a string (found a null or non-string)")
-        out = np.empty(len(texts), dtype=np.float32)
-        if not texts:
+        out = np.zeros(len(texts), dtype=np.float32)  # blank documents keep P(medical) = 0
+        live = [i for i, t in enumerate(texts) if not is_blank(t)]
+        if not live:
             return out
-        batches = length_sorted_batches([len(t) for t in texts], self.batch_size)
+        self.n_blank += len(texts) - len(live)
+        batches = [np.asarray(live)[b] for b in length_sorted_batches([len(texts[i]) for i in live], self.batch_size)]
         q: queue.Queue = queue.Queue(maxsize=self.prefetch_batches)
         stop = threading.Event()
 

@@ -26,6 +26,12 @@ def _normalise(rec: dict) -> dict:
     return out
 
 
+def is_blank(text: str | None) -> bool:
+    """A document with no letter or digit ("", whitespace, a lone ":"): it carries no topic, so no
+    model sees it; labelling marks it empty, scoring gives it P(medical) 0, training drops it."""
+    return not text or not any(ch.isalnum() for ch in text)
+
+
 def corpus_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():

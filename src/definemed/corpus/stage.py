@@ -58,8 +58,13 @@ def _expert_annotations(cfg: Config, out: Path, truth) -> None:
     _write_parquet(table, out / "expert_annotations.parquet")
 
 
-def _copy_real(cfg: Config, out: Path) -> None:
+def _copy_real(cfg: Config, out: Path) -> dict:
     c = cfg.corpus
+    if c.sample_docs:  # paper profile: stream and keep only the samples (corpus/streaming.py)
+        from definemed.corpus.streaming import sample_corpus, stream_source_url
+
+        return sample_corpus(stream_source_url(cfg), out, cfg.seed, c.sample_docs, c.heldout_general_docs,
+                             c.shard_size, workers=c.stream_workers)
     if c.source == "local":
         if not c.local_path:
             raise DefinemedError("corpus.local_path: required when corpus.source is 'local'")
@@ -84,6 +89,7 @@ def _copy_real(cfg: Config, out: Path) -> None:
             bar.update(len(buf))
     if written == 0:
         raise DefinemedError(f"corpus source '{c.source}': no documents read")
+    return {}
 
 
 def build_corpus(cfg: Config, out: str | Path) -> dict:
@@ -99,8 +105,7 @@ def build_corpus(cfg: Config, out: str | Path) -> dict:
         _expert_annotations(cfg, out, truth)
         stats = corpus_stats(truth, len(fact_bank(cfg)))
     else:
-        _copy_real(cfg, out)
-        stats = {}
+        stats = _copy_real(cfg, out)
     n_shards = len(list((out / "shards").glob("shard-*.parquet")))
     stats.update({"n_shards": n_shards, "source": cfg.corpus.source})
     if "n_docs" not in stats:

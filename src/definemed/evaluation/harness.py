@@ -53,8 +53,9 @@ def task_manager(tasks_dir: Path):
     return TaskManager(include_path=str(tasks_dir), include_defaults=False)
 
 
-def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: str = "float32"):
-    """Load a local HF causal-LM folder (safetensors only) and its tokenizer; clear error if it fails."""
+def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: str = "float32", device: str = "cpu"):
+    """Load a local HF causal-LM folder (safetensors only) and its tokenizer onto `device` in `dtype`
+    (`backends.resolve_device_dtype` turns "auto" into cuda/bfloat16 or cpu/float32); clear error if it fails."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -66,7 +67,7 @@ def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: st
     try:
         tok = AutoTokenizer.from_pretrained(d, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(d, use_safetensors=True, trust_remote_code=trust_remote_code,
-                                                     dtype=getattr(torch, dtype))
+                                                     dtype=getattr(torch, dtype), device_map=device)
     except Exception as e:  # transformers raises many types (OSError, ValueError, KeyError, safetensors errors)
         raise DefinemedError(f"{d}: model folder does not load ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     model.eval()

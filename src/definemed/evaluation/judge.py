@@ -94,6 +94,14 @@ class LLMJudge:
         convs = [[{"role": "user", "content": self.render(it)}] for it in items]
         return self.client.complete_many(convs, self.max_tokens, desc="judge")
 
+    @property
+    def concurrency(self) -> int:
+        return int(getattr(self.client, "concurrency", 8))
+
+    def judge_one(self, it: dict) -> str:
+        """One request; raises DefinemedError when the client's retries are spent (judge_store records it)."""
+        return self.client.complete([{"role": "user", "content": self.render(it)}], self.max_tokens)
+
 
 def prompt_path(version: str) -> Path:
     return paths.PROMPTS / f"judge_pairwise_de_{version}.txt"

@@ -1,17 +1,27 @@
-"""Paper-profile benchmark loaders: public dataset records -> our task format (see questions.py).
+"""Paper-profile benchmark loaders: public files -> our task format (see questions.py). No loading
+script and no pickle is run; each source is one file at a pinned commit, fetched with
+`huggingface_hub.hf_hub_download` and parsed here against a recorded schema.
 
-- MMLU-de: `openGPT-X/mmlux`, configs `<subject>_DE`, splits test / dev / validation; records
-  {question, choices, answer, id} (answer an index 0-3, or a letter in some exports).
-- MedQA-de: `BioMistral/BioInstructQA` German items; records {question_translated, options_translated,
-  correct_answer_letter, corpus_name}; options as a {letter: text} mapping, a list, or "A. ..." lines.
-  Only `corpus_name == "MedQA"` items are kept, and by default only 4-option items (the 4-option MedQA
-  is the field's usual variant). The exact schema of these dumps is not documented; the loaders accept
-  the variants above and reject anything else with a clear error.
+- MMLU-de: `LumiOpen/opengpt-x_mmlux`, a script-free mirror of openGPT-X/mmlux (now Eurolingua/mmlux,
+  a loading-script dataset): one JSONL file per subject and split, `hendrycks_<subject>_DE_<split>.jsonl`,
+  records {question: str, choices: [str] x 4, answer: int 0-3, id: str} (MMLUX_SCHEMA).
+- MedQA-de: `BioMistral/BioInstructQA`, whose loading script datasets 5.x refuses; its archive
+  `data.zip` holds the translations as plain JSON, `langs_processed/German-full.json`: a list of
+  {identifier, corpus_name, question_translated, options_translated: {letter: text},
+  correct_answer_letter, ...} (BIOINSTRUCTQA_SCHEMA lists the fields read; the script's own reader
+  uses the same ones). Only `corpus_name == "MedQA"` items are kept, by default only 4-option items.
+  German has only a test split: the few-shot examples are `n_dev` items held out of it (seeded).
+
+A record that lacks a field or has another type stops the run with a message naming the file and the
+record (`check_schema`), so a change upstream fails loudly instead of scoring garbage.
 """
 from __future__ import annotations
 
+import json
 import re
-from typing import Iterable
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable
 
 from definemed.errors import DefinemedError
 from definemed.evaluation.questions import LETTERS, validate_item
@@ -93,12 +103,103 @@ def medqa_items(records: Iterable[dict], corpus_name: str = "MedQA", n_options: 
     return out
 
 
-def load_hub(dataset: str, config: str | None, split: str) -> list[dict]:
-    """Records of a hub dataset split (paper profile; needs network or a populated HF cache)."""
-    import datasets
+MMLUX_SCHEMA = {"question": str, "choices": list, "answer": int, "id": str}
+BIOINSTRUCTQA_SCHEMA = {"identifier": (str, int), "corpus_name": str, "question_translated": str,
+                        "options_translated": dict, "correct_answer_letter": str}
 
+
+def check_schema(rec, schema: dict, where: str) -> dict:
+    """`rec` has every field of `schema` with the recorded type; else one error naming the field."""
+    if not isinstance(rec, dict):
+        raise DefinemedError(f"{where}: record is a {type(rec).__name__}, not an object")
+    for field, typ in schema.items():
+        if field not in rec:
+            raise DefinemedError(f"{where}: missing field '{field}' (recorded schema: {', '.join(schema)})")
+        if not isinstance(rec[field], typ) or isinstance(rec[field], bool):
+            raise DefinemedError(f"{where}: field '{field}' is {type(rec[field]).__name__}, recorded schema says "
+                                 f"{getattr(typ, '__name__', typ)}")
+    return rec
+
+
+def fetch_file(repo: str, filename: str, revision: str, allow_unpinned: bool = False,
+               download: Callable | None = None) -> Path:
+    """One file of a hub dataset repository at a pinned revision (cached by huggingface_hub)."""
+    from definemed.pins import require_pinned
+
+    require_pinned(f"evaluate: {repo}", repo, revision, allow_unpinned)
+    if download is None:
+        from huggingface_hub import hf_hub_download as download
     try:
-        ds = datasets.load_dataset(dataset, config, split=split)
-    except Exception as e:  # noqa: BLE001 - datasets raises many types
-        raise DefinemedError(f"{dataset} ({config}, {split}): could not load ({type(e).__name__}: {e})") from None
-    return [dict(r) for r in ds]
+        return Path(download(repo_id=repo, filename=filename, repo_type="dataset", revision=revision))
+    except Exception as e:  # noqa: BLE001 - the hub client raises many types
+        raise DefinemedError(f"{repo}@{revision}/{filename}: could not download ({type(e).__name__}: {e})") from None
+
+
+def read_jsonl(path: Path, schema: dict) -> list[dict]:
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                raise DefinemedError(f"{path}:{n}: malformed JSON line") from None
+            out.append(check_schema(rec, schema, f"{Path(path).name}:{n}"))
+    if not out:
+        raise DefinemedError(f"{path}: no records")
+    return out
+
+
+def read_zip_json(path: Path, member: str, schema: dict) -> list[dict]:
+    """A JSON list inside a zip archive (read as text; nothing in the archive is executed or unpickled)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            match = [n for n in names if n == member or n.endswith("/" + member)]
+            if not match:
+                raise DefinemedError(f"{path}: no member {member} (has {len(names)} files)")
+            data = json.loads(z.read(match[0]).decode("utf-8"))
+    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DefinemedError(f"{path}!{member}: unreadable ({type(e).__name__}: {e})") from None
+    if not isinstance(data, list) or not data:
+        raise DefinemedError(f"{path}!{member}: expected a non-empty JSON list")
+    return [check_schema(r, schema, f"{member}: record {i}") for i, r in enumerate(data)]
+
+
+def mmlu_de(e, subject: str, split: str, allow_unpinned: bool = False, download: Callable | None = None) -> list[dict]:
+    """Task items of one MMLU-de subject and split."""
+    name = e.mmlu_file.format(subject=subject, suffix=e.mmlu_config_suffix, split=split)
+    recs = read_jsonl(fetch_file(e.mmlu_dataset, name, e.mmlu_revision, allow_unpinned, download), MMLUX_SCHEMA)
+    return [mmlux_record(r, subject, i, e.mmlu_dataset) for i, r in enumerate(recs)]
+
+
+def medqa_de(e, seed: int, allow_unpinned: bool = False, download: Callable | None = None) -> tuple[list[dict], list[dict]]:
+    """(test, dev) items of German MedQA; dev = `n_dev` seeded items held out of the only German split."""
+    from definemed.seed import rng
+
+    path = fetch_file(e.medqa_dataset, e.medqa_file, e.medqa_revision, allow_unpinned, download)
+    items = medqa_items(read_zip_json(path, e.medqa_member, BIOINSTRUCTQA_SCHEMA), e.medqa_corpus_name, e.medqa_n_options)
+    if len(items) <= e.n_dev:
+        raise DefinemedError(f"{e.medqa_dataset}: {len(items)} MedQA items, too few to hold out {e.n_dev} few-shot examples")
+    dev_idx = set(rng(seed, "evaluate", "medqa-dev").choice(len(items), size=e.n_dev, replace=False).tolist())
+    return [it for i, it in enumerate(items) if i not in dev_idx], [it for i, it in enumerate(items) if i in dev_idx]
+
+
+def hub_question_sets(cfg, download: Callable | None = None):
+    """The paper profile's question sets (MMLU-de per subject, MedQA-de) and win-rate questions."""
+    from definemed.evaluation.questions import QuestionSet
+    from definemed.seed import rng
+
+    e = cfg.evaluate
+    sets = []
+    for subject in e.mmlu_subjects:
+        test = mmlu_de(e, subject, e.mmlu_test_split, cfg.allow_unpinned, download)
+        dev = mmlu_de(e, subject, e.mmlu_dev_split, cfg.allow_unpinned, download)
+        sets.append((QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
+    test, dev = medqa_de(e, cfg.seed, cfg.allow_unpinned, download)
+    sets.append((QuestionSet("medqa_de", test, dev), "medqa"))
+    g = rng(cfg.seed, "evaluate", "winrate")
+    pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
+    wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
+           "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
+           "relation": ""} for i in pick]
+    return sets, wr

@@ -29,9 +29,8 @@ from definemed.progress import tqdm
 
 from definemed import artifacts, io
 from definemed.config import Config
-from definemed.errors import DefinemedError
-from definemed.evaluation import generation, harness, judge as judges, models, questions, winrate
-from definemed.seed import rng, set_seed
+from definemed.evaluation import backends, generation, harness, judge as judges, models, questions, winrate
+from definemed.seed import set_seed
 
 def stage_dir(cfg: Config) -> Path:
     return artifacts.evaluation_dir(cfg)
@@ -61,24 +60,7 @@ def _factbank_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]]
 def _hub_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]], list[dict]]:
     from definemed.evaluation import loaders
 
-    e = cfg.evaluate
-    sets = []
-    for subject in e.mmlu_subjects:
-        conf = subject + e.mmlu_config_suffix
-        test = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_test_split))]
-        dev = [loaders.mmlux_record(r, subject, i) for i, r in enumerate(loaders.load_hub(e.mmlu_dataset, conf, e.mmlu_dev_split))]
-        sets.append((questions.QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
-    test = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_test_split),
-                               e.medqa_corpus_name, e.medqa_n_options)
-    dev = loaders.medqa_items(loaders.load_hub(e.medqa_dataset, e.medqa_config, e.medqa_dev_split),
-                              e.medqa_corpus_name, e.medqa_n_options)
-    sets.append((questions.QuestionSet("medqa_de", test, dev[: e.n_dev]), "medqa"))
-    g = rng(cfg.seed, "evaluate", "winrate")
-    pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
-    wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
-           "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
-           "relation": ""} for i in pick]
-    return sets, wr
+    return loaders.hub_question_sets(cfg)
 
 
 def build_questions(cfg: Config) -> dict:
@@ -133,8 +115,7 @@ def task_objects(cfg: Config, index: list[dict], tasks_dir: Path) -> dict[int, l
 
 def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path):
     """lm-eval accuracy (zero- and few-shot) of one loaded model; returns (summary rows, per-question frame)."""
-    e = cfg.evaluate
-    lm = harness.wrap_hflm(model, tok, e.batch_size, e.max_length)
+    lm = backends.lm_for(cfg, v, model, tok)
     rows, frames = [], []
     for k, objs in tasks.items():
         res = harness.evaluate_tasks(lm, objs, tasks_dir, k, cfg.seed)
@@ -148,7 +129,7 @@ def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict])
     e = cfg.evaluate
     qs = [q["question"] for q in wr]
     if e.generation_backend == "openai":
-        client = generation.OpenAIChat(e.endpoint, e.served_names.get(v.label, str(v.path)), e.api_key_env)
+        client = generation.OpenAIChat(*backends.endpoint_for(cfg, v), e.api_key_env)
         answers = client.answer(qs, e.max_new_tokens)
     else:
         prompts = generation.chat_prompts(tok, qs)
@@ -177,7 +158,7 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     if not force and done.is_file() and io.read_json(done).get("fingerprint") == fp:
         return io.read_json(done)
     t0 = time.time()
-    model, tok = harness.load_model(v.path, cfg.models.trust_remote_code)
+    model, tok = backends.load_for(cfg, v)
     set_seed(cfg.seed)
     if tasks is None:
         tasks = task_objects(cfg, index, tasks_dir)
@@ -224,12 +205,16 @@ def judge_pairs(cfg: Config, gens: pd.DataFrame, wr: list[dict], judge) -> pd.Da
                 items.append({"question": q[qid]["question"], "answer_a": a, "answer_b": b,
                               "reference": q[qid]["reference"], "pool": list(q[qid]["pool"])})
                 keys.append((v.label, qid, order))
-    raw = judge.judge(items)
-    if len(raw) != len(items):
-        raise DefinemedError(f"judge '{judge.name}': returned {len(raw)} judgments for {len(items)} pairs")
+    from definemed.evaluation.judge_store import judge_persisted
+
+    e = cfg.evaluate
+    jm = e.judge_model if judge.name == "llm" else "reference-fact-judge"
+    raw, _ = judge_persisted(judge, items, stage_dir(cfg) / "judgments.jsonl", jm,
+                                e.judge_prompt_version if judge.name == "llm" else "", e.judge_rounds)
     verdicts = [judges.parse_verdict(r) for r in raw]
     return pd.DataFrame({"variant": [k[0] for k in keys], "qid": [k[1] for k in keys], "order": [k[2] for k in keys],
-                         "raw": [r if isinstance(r, str) else repr(r) for r in raw], "verdict": verdicts,
+                         "raw": [r if isinstance(r, str) else "" for r in raw], "request_failed": [r is None for r in raw],
+                         "verdict": verdicts,
                          "valid": [x is not None for x in verdicts], "judge": judge.name,
                          "judge_model": cfg.evaluate.judge_model if judge.name == "llm" else "reference-fact-judge",
                          "prompt_version": cfg.evaluate.judge_prompt_version if judge.name == "llm" else ""})
@@ -302,6 +287,7 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     _write_parquet(ratios, out / "ratios.parquet")
     counts = {"n_variants": len(vs), "n_tasks": len(index), "n_test_questions": int(sum(t["n_test"] for t in index)),
               "n_winrate_questions": len(wr), "n_judgments": len(j), "n_invalid_judgments": int((~j.valid).sum()),
+              "n_failed_judge_requests": int(j.request_failed.sum()),
               "n_invalid_pairs": int((oc.outcome == "invalid").sum()),
               "lm_eval_s": round(sum(r["lm_eval_s"] for r in recs), 1),
               "generation_s": round(sum(r["generation_s"] for r in recs), 1), "wall_s": round(time.time() - t0, 1)}

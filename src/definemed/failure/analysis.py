@@ -151,6 +151,7 @@ def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None)
         rec.update({"n_words": m["n_words"], "n_sentences": m["n_sentences"], "n_chars": m["n_chars"],
                     "length_ratio": m["length_ratio"], "density": m["density"], "ref_coverage": m["ref_coverage"],
                     "n_typos": v["typos"].details.get("n_typos", 0),
+                    "typos_per_1000": v["typos"].details.get("per_1000_words", 0.0),
                     "foreign_share": v["language_mixing"].details.get("foreign_share", 0.0)})
         recs.append(rec)
     df = pd.DataFrame(recs)

@@ -1,9 +1,12 @@
 """Language mixing: sentence- and span-level language identification with lingua (models in the wheel).
 
 An answer to a German question is *mixed* when a non-German span of at least `min_span_words` words
-that are not medical terms appears, in a language outside `allowed_languages` (medical Latin), with
-lingua confidence >= `min_confidence` on the span's words once terms are removed; or when a run of
-words in another script (Cyrillic, Greek, CJK, ...) appears. Drug names, fact-bank entities, medical
+that are not medical terms, names or titles appears, in a language outside `allowed_languages`
+(medical Latin), with lingua confidence >= `min_confidence` on the span's remaining words (every span
+is checked; see `_foreign`); or when a run of words in another script (Cyrillic, Greek, CJK, ...)
+appears. Neutral, removed before a span's language is decided: terminology (below), names and
+titles (capitalised runs, words after Dr./Frau/Herr: `name_tokens`), abbreviations and units (µg
+counts as Latin script; mg/dl, mmHg are too short or mixed case to carry a language). Drug names, fact-bank entities, medical
 Latin and corpus terminology are removed before a span's language is decided, so "Arteria carotis
 interna" or "Velorixan" never count, while "The patient was discharged" does.
 """
@@ -33,10 +36,49 @@ def _detector(codes: tuple[str, ...]):
     return LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
 
 
+# lower-case words inside a title or name (Journal of Medicine, Ludwig van Beethoven)
+_NAME_JOINERS = frozenset({"of", "the", "and", "for", "on", "in", "de", "van", "von", "der", "den", "zu", "y",
+                           "da", "di", "du", "la", "le"})
+# a capitalised word after these is a name (Frau Kowalczyk, Dr. Oyelaran)
+_NAME_CUES = frozenset({"dr", "prof", "med", "frau", "herr", "herrn", "familie", "schwester", "pfleger"})
+
+
+def name_tokens(toks: list[str]) -> set[int]:
+    """Indices of tokens that belong to names and titles: a capitalised word after a title or
+    salutation, and runs of at least two capitalised words (joined by of/the/van/von/...) that do
+    not start the sentence, or of at least three that do ("Die Studie" is not a name)."""
+    cap = [t[:1].isupper() for t in toks]
+    out: set[int] = set()
+    for i, t in enumerate(toks):
+        if cap[i] and i and toks[i - 1].lower() in _NAME_CUES:
+            out.add(i)
+    i = 0
+    while i < len(toks):
+        if not cap[i]:
+            i += 1
+            continue
+        j, run = i, [i]
+        while j + 1 < len(toks):
+            if cap[j + 1]:
+                j += 1
+                run.append(j)
+            elif (toks[j + 1].lower() in _NAME_JOINERS and j + 2 < len(toks) and cap[j + 2]):
+                run.extend((j + 1, j + 2))
+                j += 2
+            else:
+                break
+        n_cap = sum(cap[k] for k in run)
+        if n_cap >= (3 if i == 0 else 2):
+            out.update(run)
+        i = j + 1
+    return out
+
+
 class LanguageMixDetector:
     def __init__(self, cfg: FailureConfig, terms: Terms):
         codes = tuple(sorted(set(cfg.languages) | {"de"}))
         self.detector = _detector(codes)
+        self._pair = _detector(tuple(sorted({"de", "en"} | ({"la"} & set(codes)))))
         self.allowed = {c.upper() for c in cfg.allowed_languages} | {"DE"}
         self.min_words = cfg.min_span_words
         self.min_conf = cfg.min_confidence
@@ -50,9 +92,10 @@ class LanguageMixDetector:
         return self.terms.is_fixed_term(w) or w.lower() in self._neutral_corpus
 
     def _foreign(self, text: str, english_run: bool = False) -> tuple[str, float] | None:
-        """(language, confidence) when text's top language is a counted foreign one, else None.
-        For a run of English-leaning dictionary words, lingua agreeing on English suffices (its
-        confidence on three or four words is spread over all candidate languages)."""
+        """(language, confidence) when text's top language is a counted foreign one with confidence
+        >= min_confidence, else None. Every span passes this check. For a run of English-leaning
+        dictionary words the confidence is lingua's between German, English and Latin only (on
+        three or four words its confidence over all candidate languages is spread thin)."""
         vals = self.detector.compute_language_confidence_values(text)
         if not vals:
             return None
@@ -60,12 +103,21 @@ class LanguageMixDetector:
         code = top.language.iso_code_639_1.name
         if code in self.allowed:
             return None
-        if top.value < self.min_conf and not (english_run and code == "EN"):
+        conf = float(top.value)
+        if english_run and code == "EN" and conf < self.min_conf:
+            conf = max((float(v.value) for v in self._pair.compute_language_confidence_values(text)
+                        if v.language.iso_code_639_1.name == "EN"), default=0.0)
+        if conf < self.min_conf:
             return None
-        return code.lower(), float(top.value)
+        return code.lower(), conf
 
     def _content(self, text: str) -> list[str]:
-        return [w for w in words(text) if script_of(w) == "LATIN" and not self._neutral(w)]
+        """The words that decide a span's language: Latin script, not terminology, not part of a
+        name or title (capitalised runs: Frau Kowalczyk, New England Journal of Medicine)."""
+        toks = words(text)
+        names = name_tokens(toks)
+        return [w for i, w in enumerate(toks)
+                if i not in names and script_of(w) == "LATIN" and not self._neutral(w)]
 
     def _english_leaning(self, w: str) -> bool:
         w = w.lower()

@@ -103,6 +103,7 @@ def verbosity_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
         "words": g["n_words"].mean(), "sentences": g["n_sentences"].mean(), "characters": g["n_chars"].mean(),
         "length_ratio": g["length_ratio"].mean(), "density": g["density"].mean(),
         "ref_coverage": g["ref_coverage"].mean(), "typos_per_answer": g["n_typos"].mean(),
+        "typos_per_1000_words": g["typos_per_1000"].mean(),
     })
     t = t.loc[_order(list(t.index), cfg)].reset_index()
     t.insert(1, "variant", [variant_of(m, cfg)[1] for m in t["model"]])

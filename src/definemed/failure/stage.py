@@ -4,14 +4,15 @@ data/<profile>/07_failure_analysis/:
 
 - detections.parquet       one row per sampled answer: flag, status and evidence per failure mode
 - detector_quality.json    precision / recall of the detectors on labelled text with planted noise
-                           (synthetic and held-out), and their flag rate on real clinical German
+                           (synthetic and held-out), their flag rate on real clinical German, and
+                           their quality on the hand-written realism sets (failure/realism.py)
 - allowlist.json           the medical allow-list derived from the corpus (cached)
 """
 from __future__ import annotations
 
 from definemed import artifacts, io
 from definemed.config import Config
-from definemed.failure import analysis, evalset
+from definemed.failure import analysis, evalset, realism
 
 
 def detector_quality(cfg: Config, det: analysis.Detectors) -> dict:
@@ -29,6 +30,7 @@ def detector_quality(cfg: Config, det: analysis.Detectors) -> dict:
         "missed_mixing": [{"kind": r["kind"], "planted": r["planted"], "text": r["text"][:200]}
                           for r in mix_rows if r["label"] and not r["flag"]][:3],
         "heldout_false_typos": sorted({w for r in ho_typo_rows for w in r["flagged"] if w not in r["planted"]}),
+        "realism": realism.realism_summary(det.typos, det.language),
     }
 
 
@@ -50,4 +52,8 @@ def run(cfg: Config) -> dict:
             "heldout_mixing_precision": q["heldout_mixing"]["precision"],
             "heldout_mixing_recall": q["heldout_mixing"]["recall"],
             "heldout_typo_precision": q["heldout_typos"]["precision"],
-            "heldout_typo_recall": q["heldout_typos"]["recall"]}
+            "heldout_typo_recall": q["heldout_typos"]["recall"],
+            "realism": {name: {"typo_precision": r["typos"]["precision"], "typo_recall": r["typos"]["recall"],
+                               "typo_false_per_1000": r["typos"]["false_per_1000"],
+                               "mixing_recall": r["mixing"]["recall"], "mixing_clean_flagged": r["mixing"]["flagged_clean"]}
+                        for name, r in q["realism"].items()}}

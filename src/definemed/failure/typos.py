@@ -1,19 +1,28 @@
-"""Typos: words the German dictionary (pyspellchecker, shipped in the wheel) does not know.
+"""Typos: words that neither the German word list nor the medical vocabulary explains.
 
-Not counted as typos: medical terminology (fact bank, medical Latin, drug-name stems, corpus terms;
-see terms.py), words with a Greek/Latin medical ending (-itis, -ämie, -skopie, -ation, -iv, ...),
-known words with an inflection or derivation ending (Betablocker-n, Verwirrt-heit), eponyms after
-"Morbus", German compounds whose parts are known words (with linking -s-/-n-/-en-/-es-),
-abbreviations in capitals (EKG, MRT), words shorter than `typo_min_word_len`, English words
-(language mixing, counted by the other detector) and words in another script.
-A real-word error ("den" for "dem") is invisible to a dictionary: recall is measured, not assumed.
+The word list (terms.GermanWords) is the Hunspell de_DE dictionary (affixes and compounding rules
+applied by spylls) plus wordfreq's German frequencies. A word is accepted, in this order, when
+- Hunspell accepts it, or it is medical terminology (fact bank, medical Latin, clinical short forms,
+  corpus terms; see terms.py), or a known word with an inflection or derivation ending;
+- wordfreq lists it and it is not *shadowed*: one edit from a Hunspell word ten times more frequent
+  (the web has frequent misspellings too: Standart, Ergebniss, wärend, dannach);
+- it is a common English word (language mixing, counted by the other detector);
+- it follows word-formation patterns: drug-name stems (-olol, -xaban, -terol), Greek/Latin medical
+  endings (-itis, -ämie, -skopie, -aris, -osum), compounds of known parts with linking -s-/-n-/-es-
+  (Humerus|kopf|fraktur, Obstipation|s|prophylaxe), hyphenated known parts; and no common
+  word is one edit away (a pattern that accepts "Hypertnoie" would hide a misspelling).
+Not checked: words shorter than `typo_min_word_len`, abbreviations and mixed case (EKG, HbA1c),
+words in another script, names after a title or salutation (Dr. Oyelaran, Frau Kowalczyk), and
+eponyms after "Morbus" unless one edit from a known disease name.
+A real-word error ("den" for "dem"; "Fiber" for "Fieber", an English word) is invisible to a word
+list; recall is measured (realism.py), not assumed.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
 from definemed.config import FailureConfig
-from definemed.failure.terms import Terms, _edits1, english_dictionary, german_dictionary, is_drug_like
+from definemed.failure.terms import Terms, _edits1, german_words, is_drug_like
 from definemed.failure.text import script_of, sentences, words
 from definemed.failure.verdict import Verdict
 
@@ -25,20 +34,40 @@ MEDICAL_SUFFIXES = ("itis", "ose", "osen", "ämie", "ämien", "ektomie", "skopie
                     "gramm", "logie", "loge", "login", "pathie", "algie", "plasie", "trophie", "stase",
                     "lyse", "tomie", "therapie", "kokken", "steroid", "steroide", "thyroxin", "bacter",
                     "ation", "ationen", "ismus", "zyt", "zyten", "om", "ome", "iasis", "ale", "ales",
-                    "alen", "iv", "ive", "iven", "iver", "ives", "är", "äre", "ären", "ärer", "ales")
+                    "alen", "iv", "ive", "iven", "iver", "ives", "är", "äre", "ären", "ärer",
+                    # Latin anatomy and pathology (Ramus interventricularis, Ulcus cruris venosum)
+                    "aris", "alis", "osus", "osum", "osa", "ensis", "osis", "ialis", "icus", "icum",
+                    "ium", "urie", "ämisch", "plegie", "parese", "skopisch", "graphisch", "logisch",
+                    # Latin-derived German adjectives (venös, aphthös, ödematös)
+                    "ös", "öse", "ösen", "öser", "öses", "ösem")
+# words after these are names (Dr. Oyelaran, Frau Kowalczyk, Prof. Dr. med. Brandstätter)
+NAME_CUES = frozenset({"dr", "prof", "med", "frau", "herr", "herrn", "familie", "schwester", "pfleger",
+                       "pflegerin", "oberarzt", "oberärztin", "chefarzt", "chefärztin", "kollege", "kollegin"})
+MIN_ZIPF = 1.0  # wordfreq lists words down to Zipf 1 (one per 100 million words)
+PART_ZIPF = 1.5  # a compound part from wordfreq alone must be a little more frequent than that
+COMMON_ZIPF = 3.0  # a word this frequent one edit away makes a pattern-accepted word suspect
+ENGLISH_ZIPF = 3.0  # English words at least this frequent (once per million words) are English
 
 
 class TypoDetector:
     def __init__(self, cfg: FailureConfig, terms: Terms):
-        self.de = german_dictionary()
-        self.en = english_dictionary()
+        self.de = german_words()
         self.terms = terms
         self.min_len = cfg.typo_min_word_len
         self.min_typos = cfg.min_typos
         self._known = lru_cache(maxsize=100_000)(self._known_uncached)
+        self._part = lru_cache(maxsize=100_000)(self._part_ok)
+
+    def _term(self, w: str) -> bool:
+        return w in self.terms.corpus or w in self.terms.fixed
 
     def _word_ok(self, w: str) -> bool:
-        return w in self.de or w in self.terms.corpus or w in self.terms.fixed
+        """A lower-case word Hunspell or the medical vocabulary knows."""
+        return self._term(w) or w in self.de
+
+    def _part_ok(self, w: str) -> bool:
+        """A compound part: a known word, or a wordfreq word that is no frequent misspelling."""
+        return self._word_ok(w) or (self.de.zipf(w) >= PART_ZIPF and not self.de.shadowed(w))
 
     def _compound(self, w: str, depth: int = 0) -> bool:
         """w splits into known parts of at least 4 letters (linking -s-, -n-, -en-, ... allowed)."""
@@ -46,21 +75,23 @@ class TypoDetector:
             return False
         for i in range(4, len(w) - 3):
             head, tail = w[:i], w[i:]
-            if not (self._word_ok(tail) or self._compound(tail, depth + 1)):
+            if not (self._part(tail) or self._inflected(tail) or self._compound(tail, depth + 1)):
                 continue
             for link in _LINKS:
                 stem = head[: len(head) - len(link)] if link else head
                 if link == "n" and not stem.endswith("e"):
                     continue  # -n- links only after -e (Lunge-n-funktion), never "Krank-n-haus"
                 if head.endswith(link) and len(stem) >= 4 and (
-                        self._word_ok(stem) or (not link and self._word_ok(stem + "e"))
+                        self._part(stem) or (not link and self._word_ok(stem + "e"))
                         or self._compound(stem, depth + 1)):
                     return True
         return False
 
-    def _inflected(self, w: str) -> bool:
+    def _inflected(self, w: str, strict: bool = False) -> bool:
         """w is a known word or term with an inflection or derivation ending (Betablocker-n,
-        verwirrt-heit) or a dropped -e (Kontroll(e)-untersuchung is handled in _compound)."""
+        Ileum-s, verwirrt-heit); strict: the stem is a Hunspell word or a term, not only listed by
+        wordfreq."""
+        known = self._word_ok if strict else self._part
         for end in _INFLECTIONS + _DERIVATIONS:
             if w.endswith(end) and len(w) - len(end) >= 4:
                 stem = w[: -len(end)]
@@ -68,25 +99,27 @@ class TypoDetector:
                     continue  # Betablocker-n, Kurve-n; never "Patient-n"
                 if end[0] == "e" and stem.endswith("e"):
                     continue  # never "werde-en"
-                if self._word_ok(stem):
+                if end == "s" and stem.endswith(("s", "ß", "x", "z")):
+                    continue  # never "Ergebnis-s"
+                if known(stem):
                     return True
         return False
 
     def _near_known(self, w: str) -> bool:
-        """A dictionary word or term is one edit away (not just a different ending): a word that only
-        a heuristic accepts but sits next to a real word is more likely that word misspelled."""
+        """A common word is one edit away (not just a different ending): a word that only a pattern
+        accepts but sits next to a common word is more likely that word misspelled."""
         def spelling_variant(v: str) -> bool:  # Appendizitis / appendicitis, Karzinom / carcinom
             diff = [i for i in range(len(w)) if w[i] != v[i]] if len(v) == len(w) else []
             return len(diff) == 1 and {w[diff[0]], v[diff[0]]} <= {"c", "k", "z"}
 
-        return any(self._word_ok(v) for v in _edits1(w)
-                   if not (w.startswith(v) or v.startswith(w) or spelling_variant(v)))
+        return any((self._term(v) or (self.de.zipf(v) >= COMMON_ZIPF and v in self.de)) for v in _edits1(w)
+                   if v != w and not (w.startswith(v) or v.startswith(w) or spelling_variant(v)))
 
     def _weak_ok(self, w: str) -> bool:
         """Pattern-based acceptance (drug-name stems, Greek/Latin endings, compounds): right for
         unseen terminology, but also for some misspellings, hence the _near_known check."""
-        if is_drug_like(w) or w in self.en:
-            return True  # rare English dictionary words are mostly terminology (paracetamol)
+        if is_drug_like(w):
+            return True
         if len(w) >= 8 and w.endswith(MEDICAL_SUFFIXES):
             return True
         if "-" in w or "'" in w or "’" in w:
@@ -96,11 +129,13 @@ class TypoDetector:
 
     def _known_uncached(self, word: str) -> bool:
         w = word.lower()
-        if self._word_ok(w) or self._inflected(w):
+        if self._word_ok(w) or word in self.de or self._inflected(w, strict=True):
             return True  # a dictionary word or term, or one with an inflection ending (Statine-n)
-        if w in self.en and self.en.word_usage_frequency(w) > 1e-6:
+        if self.de.zipf(w, "en") >= ENGLISH_ZIPF:
             return True  # a common English word is language mixing (the other detector), not a typo
-        return self._weak_ok(w) and not self._near_known(w)
+        if self.de.zipf(w) >= MIN_ZIPF:
+            return not self.de.shadowed(w)  # listed by wordfreq and no frequent misspelling
+        return (self._inflected(w) or self._weak_ok(w)) and not self._near_known(w)
 
     def check_word(self, word: str) -> bool:
         """True when `word` counts as a typo."""
@@ -113,14 +148,21 @@ class TypoDetector:
     def detect(self, answer: str) -> Verdict:
         sents = sentences(answer)
         if not sents:
-            return Verdict(False, status="empty", details={"n_typos": 0, "n_checked": 0})
-        evidence, flagged, checked = [], [], 0
+            return Verdict(False, status="empty",
+                           details={"n_typos": 0, "n_checked": 0, "n_words": 0, "per_1000_words": 0.0})
+        evidence, flagged, checked, n_words = [], [], 0, 0
         for s in sents:
             ws = words(s)
+            n_words += len(ws)
+            name = False
             for k, w in enumerate(ws):
+                prev = ws[k - 1].lower() if k else ""
+                name = w[:1].isupper() and (prev in NAME_CUES or (name and prev not in NAME_CUES))
+                if name:
+                    continue  # a name after a title or salutation (Dr. Oyelaran, Frau Kowalczyk)
                 if len(w) >= self.min_len and script_of(w) == "LATIN":
                     checked += 1
-                if k and ws[k - 1].lower() == "morbus":
+                if prev == "morbus":
                     # an eponym (Morbus Crohn): a typo only when one edit from a known disease name
                     lw = w.lower()
                     if lw in self.terms.fixed or not any(v in self.terms.fixed for v in _edits1(lw)):
@@ -132,4 +174,5 @@ class TypoDetector:
                     flagged.append(w)
                     evidence.append(f"{w} — in: {s}")
         return Verdict(len(flagged) >= self.min_typos, evidence,
-                       details={"n_typos": len(flagged), "n_checked": checked, "typos": flagged})
+                       details={"n_typos": len(flagged), "n_checked": checked, "n_words": n_words,
+                                "per_1000_words": 1000.0 * len(flagged) / max(n_words, 1), "typos": flagged})

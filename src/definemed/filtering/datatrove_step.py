@@ -1,41 +1,59 @@
-"""The filter as a datatrove pipeline (reader -> classifier filter -> writer), for the cluster.
+"""The filter under datatrove's executors, for the cluster: one output, whichever engine runs it.
 
-    pipeline = build_pipeline(input_folder, output_folder, model_dir, threshold)
-    LocalPipelineExecutor(pipeline, tasks=..., workers=..., logging_dir=...).run()
-    SlurmPipelineExecutor(pipeline, tasks=..., time=..., partition=..., gpus_per_task=1, ...).run()
+    python -m definemed filter --profile paper --engine datatrove --executor slurm   # FineWeb2 on the hub
+    python -m definemed filter --profile paper --engine datatrove --executor local --tasks 8 --workers 8
 
-Each task reads input files rank::tasks (FineWeb2's parquet files, local or `hf://datasets/...`),
-scores documents in batches of `doc_batch` with the same `Scorer` as the notebook path (sorted by
-length inside, tokenization in a background thread, bf16 on GPU), and writes `shard-<rank>.parquet`
-with the FineWeb2 fields and `score`. datatrove writes completion markers per task into `logging_dir`,
-so a rerun skips finished tasks, and per-step stats (documents forwarded / dropped).
+`FilterFilesStep` is a datatrove `PipelineStep`: task `rank` of `tasks` takes the input parquet files
+rank::tasks (sorted; `filter.input_folder` is a local folder or an fsspec URL such as
+`hf://datasets/HuggingFaceFW/fineweb-2@<commit>/data/deu_Latn/train`, read through the same reader as
+stage 00), and for each file calls the shard engine's own `filter_table`: same scorer, same rule, same
+`03_filter/shards/shard-XXXXX.parquet` (XXXXX = the file's index), same `scores/scores-XXXXX.parquet`,
+same record of threshold, model and counts in the parquet metadata. A finished shard with the same
+threshold and model is skipped (besides datatrove's own completion markers in the logging folder).
+When every shard exists, `filter_stats.json` is written from those records, as the shard engine does;
+for a Slurm run that happens when the command is rerun after the array finished (datatrove then
+submits nothing). So CPT (stage 04) and the report read the same files whichever engine ran.
 """
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
-from datatrove.data import Document
-from datatrove.pipeline.filters.base_filter import BaseFilter
+import pyarrow as pa
+from datatrove.pipeline.base import PipelineStep
 
 from definemed.classifier.metrics import check_threshold
-from definemed.corpus.schema import FINEWEB2_FIELDS
-from definemed.filtering.filter import OUTPUT_SCHEMA
+from definemed.errors import DefinemedError
 
 
-class MedicalClassifierFilter(BaseFilter):
-    """Keeps documents with P(medical) >= threshold; the score goes into `doc.metadata['score']`."""
+def output_name(index: int) -> str:
+    return f"shard-{index:05d}.parquet"
 
-    name = "🩺 medical classifier"
 
-    def __init__(self, model_dir: str | Path, threshold: float, doc_batch: int = 1024, batch_size: int = 64,
-                 max_length: int = 512, bf16: bool = True, prefetch_batches: int = 4,
-                 torch_threads: int | None = None, exclusion_writer=None):
-        super().__init__(exclusion_writer=exclusion_writer, batch_size=doc_batch)
-        self.model_dir = str(model_dir)
+def read_input(url: str, path: str) -> pa.Table:
+    """One input parquet file as a FineWeb2 table (the stage-00 reader, batch by batch)."""
+    from definemed.corpus.schema import FINEWEB2_SCHEMA
+    from definemed.corpus.streaming import _batch_table, iter_parquet
+
+    tables = [_batch_table(b) for b in iter_parquet(url, path)]
+    return pa.concat_tables(tables) if tables else FINEWEB2_SCHEMA.empty_table()
+
+
+class FilterFilesStep(PipelineStep):
+    """Score and filter whole input files (task rank takes files rank::world_size)."""
+
+    name = "🩺 FineMed-de filter"
+    type = "🔻 - FILTER"
+
+    def __init__(self, input_url: str, out_dir: str | Path, model_dir: str | Path, threshold: float,
+                 fingerprint: str, glob_pattern: str = "*.parquet", write_scores: bool = True,
+                 scorer_kwargs: dict | None = None):
+        super().__init__()
+        self.input_url, self.out_dir, self.model_dir = input_url, str(out_dir), str(model_dir)
         self.threshold = check_threshold(threshold, "filter threshold")
-        self.scorer_kwargs = dict(batch_size=batch_size, max_length=max_length, bf16=bf16,
-                                  prefetch_batches=prefetch_batches, torch_threads=torch_threads)
+        self.fingerprint, self.glob_pattern, self.write_scores = fingerprint, glob_pattern, write_scores
+        self.scorer_kwargs = scorer_kwargs or {}
         self._scorer = None  # built lazily inside the worker process (not pickled with the pipeline)
 
     @property
@@ -46,66 +64,74 @@ class MedicalClassifierFilter(BaseFilter):
             self._scorer = Scorer(self.model_dir, **self.scorer_kwargs)
         return self._scorer
 
-    def filter_batch(self, batch: list[Document]) -> list[bool]:
-        from definemed.filtering.filter import keep_mask
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        from definemed.corpus.streaming import list_parquet
+        from definemed.filtering.filter import filter_table, finished_record
 
-        scores = self.scorer.score([d.text for d in batch])
-        for d, s in zip(batch, scores):
-            d.metadata["score"] = float(s)
-        return keep_mask(scores, self.threshold).tolist()
-
-    def filter(self, doc: Document) -> bool:
-        return self.filter_batch([doc])[0]
-
-
-def fineweb_adapter(self, document: Document) -> dict:
-    """Writer adapter: FineWeb2 fields (text, id, then metadata) plus the score."""
-    row = {"text": document.text, "id": document.id}
-    row.update({k: document.metadata.get(k) for k in FINEWEB2_FIELDS[2:]})
-    row["score"] = document.metadata["score"]
-    return row
-
-
-def build_pipeline(input_folder: str, output_folder: str, model_dir: str | Path, threshold: float,
-                   glob_pattern: str = "*.parquet", doc_batch: int = 1024, batch_size: int = 64,
-                   max_length: int = 512, bf16: bool = True, prefetch_batches: int = 4,
-                   torch_threads: int | None = None, limit: int = -1) -> list:
-    from datatrove.pipeline.readers import ParquetReader
-    from datatrove.pipeline.writers import ParquetWriter
-
-    return [
-        ParquetReader(input_folder, glob_pattern=glob_pattern, text_key="text", id_key="id", limit=limit),
-        MedicalClassifierFilter(model_dir, threshold, doc_batch=doc_batch, batch_size=batch_size,
-                                max_length=max_length, bf16=bf16, prefetch_batches=prefetch_batches,
-                                torch_threads=torch_threads),
-        ParquetWriter(output_folder, output_filename="shard-${rank}.parquet", compression="zstd",
-                      adapter=fineweb_adapter, schema=OUTPUT_SCHEMA, max_file_size=-1),
-    ]
+        out = Path(self.out_dir)
+        files = list_parquet(self.input_url, self.glob_pattern)
+        for i in range(rank, len(files), world_size):
+            path, _ = files[i]
+            name = output_name(i)
+            if finished_record(out / "shards" / name, self.threshold, self.fingerprint):
+                self.stat_update("shards_skipped")
+                continue
+            t0 = time.perf_counter()
+            with self.track_time():
+                s = filter_table(read_input(self.input_url, path), name, path, out, self.scorer, self.threshold,
+                                 self.fingerprint, self.write_scores, t0)
+            self.stat_update("shards")
+            self.stat_update("documents", value=s["n_docs"])
+            self.stat_update("kept", value=s["n_kept"])
+            self.stat_update("dropped", value=s["n_docs"] - s["n_kept"])
+        yield from ()
 
 
-def run_datatrove(cfg, executor: str = "local", input_folder: str | None = None, output_folder: str | Path | None = None,
+def collect_stats(out_dir: Path, n_sources: int, threshold: float, fingerprint: str, seconds: float) -> dict | None:
+    """filter_stats.json from the records of the finished shards; None while some are missing."""
+    from definemed.filtering.filter import finished_record, write_filter_stats
+
+    recs = [finished_record(Path(out_dir) / "shards" / output_name(i), threshold, fingerprint) for i in range(n_sources)]
+    if any(r is None for r in recs):
+        return None
+    return write_filter_stats(Path(out_dir), recs, n_sources, 0, threshold, fingerprint, seconds)
+
+
+def build_pipeline(cfg, input_url: str, out_dir: str | Path, model_dir: Path, threshold: float, fingerprint: str) -> list:
+    f, c = cfg.filter, cfg.classifier
+    kwargs = dict(batch_size=f.batch_size, max_length=f.max_length or c.max_length, bf16=f.bf16,
+                  prefetch_batches=f.prefetch_batches, torch_threads=c.torch_threads)
+    return [FilterFilesStep(input_url, out_dir, model_dir, threshold, fingerprint, f.glob_pattern, f.write_scores, kwargs)]
+
+
+def run_datatrove(cfg, executor: str | None = None, input_folder: str | None = None, out_dir: str | Path | None = None,
                   logging_dir: str | Path | None = None, model_dir: str | Path | None = None, tasks: int | None = None,
-                  workers: int | None = None, limit: int = -1):
-    """Run the filter pipeline of a profile with datatrove's local or Slurm executor."""
-    from definemed.classifier.stage import model_dir as default_model_dir
-    from definemed.errors import DefinemedError
+                  workers: int | None = None, threshold: float | None = None, start_method: str = "forkserver") -> dict:
+    """Run the filter of a profile with datatrove's local or Slurm executor; returns the totals
+    (as `filter_corpus`), or {"submitted": ...} while a Slurm array is still running."""
     from definemed import artifacts
+    from definemed.corpus.streaming import list_parquet
+    from definemed.filtering.filter import model_fingerprint
 
     f, c = cfg.filter, cfg.classifier
-    input_folder = input_folder or f.input_folder or str(artifacts.corpus_shards(cfg))
-    out = Path(output_folder) if output_folder else artifacts.stage_dir(cfg, artifacts.FILTER) / "datatrove"
-    logging_dir = str(logging_dir or out.parent / (out.name + "_logs"))
-    model_dir = Path(model_dir or default_model_dir(cfg))
+    executor = executor or f.executor
+    threshold = check_threshold(c.threshold if threshold is None else threshold, "classifier.threshold")
+    url = input_folder or f.input_folder or str(artifacts.corpus_shards(cfg))
+    out = Path(out_dir) if out_dir else artifacts.stage_dir(cfg, artifacts.FILTER)
+    logging_dir = str(logging_dir or out / "datatrove_logs")
+    model_dir = Path(model_dir or artifacts.classifier_model(cfg)).resolve()
     if not (model_dir / "model.safetensors").is_file():
         raise DefinemedError(f"{model_dir}: no model.safetensors (run stage 02_classifier first)")
-    pipeline = build_pipeline(input_folder, str(out / "shards"), model_dir.resolve(), c.threshold, f.glob_pattern,
-                              f.doc_batch, f.batch_size, f.max_length or c.max_length, f.bf16, f.prefetch_batches,
-                              c.torch_threads, limit)
-    tasks, workers = tasks or f.tasks, workers or f.workers
+    fingerprint = model_fingerprint(model_dir)
+    n_sources = len(list_parquet(url, f.glob_pattern))
+    pipeline = build_pipeline(cfg, url, out, model_dir, threshold, fingerprint)
+    tasks, workers = min(tasks or f.tasks, n_sources), workers or f.workers
+    t0 = time.perf_counter()
     if executor == "local":
         from datatrove.executor import LocalPipelineExecutor
 
-        ex = LocalPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir)
+        ex = LocalPipelineExecutor(pipeline, tasks=tasks, workers=workers, logging_dir=logging_dir,
+                                   start_method=start_method)
     elif executor == "slurm":
         from datatrove.executor import SlurmPipelineExecutor
 
@@ -118,4 +144,9 @@ def run_datatrove(cfg, executor: str = "local", input_folder: str | None = None,
     else:
         raise DefinemedError(f"executor: must be 'local' or 'slurm' (got {executor!r})")
     ex.run()
-    return out
+    totals = collect_stats(out, n_sources, threshold, fingerprint, time.perf_counter() - t0)
+    if totals is None:
+        if executor == "local":
+            raise DefinemedError(f"{out / 'shards'}: datatrove finished but shards are missing (see {logging_dir})")
+        return {"submitted": tasks, "n_shards": n_sources, "logging_dir": logging_dir}
+    return totals

@@ -22,7 +22,7 @@ from definemed.progress import tqdm
 from definemed import artifacts, io
 from definemed.classifier.metrics import check_threshold
 from definemed.config import Config
-from definemed.corpus.loader import read_shard, shard_paths
+from definemed.corpus.loader import is_blank, read_shard, shard_paths
 from definemed.corpus.schema import FINEWEB2_FIELDS, FINEWEB2_SCHEMA
 from definemed.errors import DefinemedError
 
@@ -79,28 +79,64 @@ def _write(table: pa.Table, path: Path, record: dict | None = None) -> None:
 def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint: str, write_scores: bool = True) -> dict:
     """Score one shard and write its kept documents; returns the shard's counts."""
     t0 = time.perf_counter()
-    table = read_shard(src)
+    return filter_table(read_shard(src), src.name, src, out_dir, scorer, threshold, fingerprint, write_scores, t0)
+
+
+def filter_table(table: pa.Table, name: str, src, out_dir: Path, scorer, threshold: float, fingerprint: str,
+                 write_scores: bool = True, t0: float | None = None) -> dict:
+    """Score one input table and write `shards/<name>` (and `scores/`); both engines end here."""
+    t0 = time.perf_counter() if t0 is None else t0
     texts = table.column("text")
     if texts.null_count:
         raise DefinemedError(f"{src}: {texts.null_count} document(s) with a null text")
     scores = scorer.score(texts.to_pylist())
     kept = kept_table(table, scores, threshold)
-    stats = {"shard": src.name, "n_docs": table.num_rows, "n_kept": kept.num_rows,
+    stats = {"shard": name, "n_docs": table.num_rows, "n_kept": kept.num_rows,
+             "n_blank": sum(map(is_blank, texts.to_pylist())),  # scored 0 without the model
              "words": count_words(texts), "words_kept": count_words(kept.column("text")),
              "seconds": round(time.perf_counter() - t0, 3)}
-    record = {"threshold": float(threshold), "model": fingerprint, "source": src.name, **stats}
+    record = {"threshold": float(threshold), "model": fingerprint, "source": Path(str(src)).name, **stats}
     if write_scores:
         ids = table.column("id")
         _write(pa.table({"id": ids, "score": pa.array(scores, type=pa.float32())}, schema=SCORES_SCHEMA),
-               out_dir / "scores" / src.name.replace("shard-", "scores-"))
-    _write(kept, out_dir / "shards" / src.name, record)  # last: its existence marks the shard done
+               out_dir / "scores" / name.replace("shard-", "scores-"))
+    _write(kept, out_dir / "shards" / name, record)  # last: its existence marks the shard done
     return stats
+
+
+STAT_KEYS = ("shard", "n_docs", "n_kept", "n_blank", "words", "words_kept", "seconds")
+
+
+def finished_record(dest: Path, threshold: float, fingerprint: str) -> dict | None:
+    """The counts of a finished output shard made with this threshold and model, else None."""
+    rec = _shard_record(dest) if dest.exists() else None
+    if rec and rec.get("threshold") == threshold and rec.get("model") == fingerprint:
+        return {k: rec.get(k, 0) for k in STAT_KEYS}
+    return None
+
+
+def write_filter_stats(out_dir: Path, per_shard: list[dict], n_sources: int, skipped: int, threshold: float,
+                       fingerprint: str, seconds: float) -> dict:
+    """filter_stats.json (totals and per-shard counts), the same for both engines; returns the totals."""
+    totals = {k: int(sum(s.get(k, 0) for s in per_shard)) for k in ("n_docs", "n_kept", "n_blank", "words", "words_kept")}
+    totals.update(n_shards=n_sources, n_shards_skipped=skipped, threshold=threshold, model=fingerprint,
+                  seconds=round(seconds, 2), scored_seconds=round(sum(s["seconds"] for s in per_shard), 2))
+    io.write_json(out_dir / "filter_stats.json", {**totals, "shards": per_shard})
+    return totals
 
 
 def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | None = None,
                   model_dir: Path | None = None, scorer=None, threshold: float | None = None) -> dict:
     """Filter every shard of the corpus (skipping finished ones); returns totals and per-shard counts."""
     threshold = check_threshold(cfg.classifier.threshold if threshold is None else threshold, "classifier.threshold")
+    if cfg.filter.engine == "datatrove" and scorer is None and corpus_dir is None:
+        from definemed.filtering.datatrove_step import run_datatrove
+
+        totals = run_datatrove(cfg, out_dir=out_dir, model_dir=model_dir, threshold=threshold)
+        if "submitted" in totals:  # a Slurm array is running: the stage is not done (no record is written)
+            raise DefinemedError(f"{artifacts.FILTER}: submitted {totals['submitted']} Slurm tasks for {totals['n_shards']} "
+                                 f"input files; run the stage again when they finished (logs: {totals['logging_dir']})")
+        return totals
     corpus_dir = Path(corpus_dir) if corpus_dir else artifacts.stage_dir(cfg, artifacts.CORPUS)
     out_dir = Path(out_dir) if out_dir else artifacts.stage_dir(cfg, artifacts.FILTER)
     model_dir = Path(model_dir) if model_dir else artifacts.classifier_model(cfg)
@@ -111,10 +147,9 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
     t0 = time.perf_counter()
     per_shard, skipped = [], 0
     for src in tqdm(sources, desc="filter shards", unit="shard"):
-        dest = out_dir / "shards" / src.name
-        rec = _shard_record(dest) if dest.exists() else None
-        if rec and rec.get("threshold") == threshold and rec.get("model") == fingerprint:
-            per_shard.append({k: rec[k] for k in ("shard", "n_docs", "n_kept", "words", "words_kept", "seconds")})
+        rec = finished_record(out_dir / "shards" / src.name, threshold, fingerprint)
+        if rec:
+            per_shard.append(rec)
             skipped += 1
             continue
         if scorer is None:
@@ -124,12 +159,8 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
             scorer = Scorer(model_dir, batch_size=f.batch_size, max_length=f.max_length or cfg.classifier.max_length,
                             bf16=f.bf16, prefetch_batches=f.prefetch_batches, torch_threads=cfg.classifier.torch_threads)
         per_shard.append(filter_shard(src, out_dir, scorer, threshold, fingerprint, cfg.filter.write_scores))
-    totals = {k: int(sum(s[k] for s in per_shard)) for k in ("n_docs", "n_kept", "words", "words_kept")}
-    totals.update(n_shards=len(sources), n_shards_skipped=skipped, threshold=threshold, model=fingerprint,
-                  seconds=round(time.perf_counter() - t0, 2),
-                  scored_seconds=round(sum(s["seconds"] for s in per_shard[:]) , 2))
-    io.write_json(out_dir / "filter_stats.json", {**totals, "shards": per_shard})
-    return totals
+    return write_filter_stats(out_dir, per_shard, len(sources), skipped, threshold, fingerprint,
+                              time.perf_counter() - t0)
 
 
 def read_filtered(out_dir: Path) -> pa.Table:

@@ -22,6 +22,7 @@ from definemed.progress import tqdm
 
 from definemed import artifacts, io, paths
 from definemed.config import Config
+from definemed.corpus.loader import is_blank
 from definemed.errors import DefinemedError
 from definemed.labeling.backends.base import Annotator, Doc
 from definemed.labeling.prompt import load_prompt, resolve, truncate
@@ -50,7 +51,7 @@ def prepare(ids, texts, max_chars: int) -> tuple[list[Doc], list[Doc]]:
     todo, empty = [], []
     for i, t in zip(ids, texts):
         t = t or ""
-        if not t.strip():
+        if is_blank(t):  # "", whitespace, a lone ":": no model sees it; counted as n_empty
             empty.append(Doc(i, "", ("empty document",)))
             continue
         notes = () if looks_german(t) else ("not German",)

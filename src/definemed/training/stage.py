@@ -70,15 +70,11 @@ def load_finemed(cfg: Config) -> pd.DataFrame:
 
 def load_general(cfg: Config, exclude: set[str], n: int) -> pd.DataFrame:
     """A seeded sample of web documents that are not in FineMed-de (general text)."""
-    d = artifacts.corpus_shards(cfg)
-    files = sorted(d.glob("*.parquet"))
-    if not files:
-        raise DefinemedError(f"{d}: no corpus shards for general held-out text")
-    df = pd.concat([pd.read_parquet(f, columns=["id", "text"]) for f in files], ignore_index=True)
-    df = df[~df.id.isin(exclude)].reset_index(drop=True)
-    # in permutation order: the first documents (the held-out set) do not depend on n
-    take = rng(cfg.seed, "cpt-general").permutation(len(df))[:n]
-    return df.iloc[take].reset_index(drop=True)
+    from definemed.corpus.streaming import general_pool_files, sample_general
+
+    # streamed (ids first, then only the chosen texts), in permutation order: the first documents
+    # (the held-out set) do not depend on n
+    return sample_general(general_pool_files(cfg), exclude, n, rng(cfg.seed, "cpt-general"))
 
 
 def split_documents(cfg: Config) -> dict[str, pd.DataFrame]:
@@ -164,7 +160,13 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
     d.mkdir(parents=True, exist_ok=True)
     info = {"model": name}
     for split in ("train", "heldout_medical", "heldout_general"):
-        info[split] = tokenize_to_file(tok, splits[split].text.tolist(), d / split)
+        if cfg.cpt.tokenize_num_proc > 1:  # its own parallel CPU step (training/tokenize.py)
+            from definemed.training.tokenize import tokenize_parallel
+
+            info[split] = tokenize_parallel(foundation_dir(cfg, name), splits[split].text.tolist(), d / split,
+                                            cfg.cpt.tokenize_num_proc)
+        else:
+            info[split] = tokenize_to_file(tok, splits[split].text.tolist(), d / split)
     lengths = TokenFile(d / "train").lengths
     plan = plan_packing(lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, seed=cfg.seed)
     plan.save(d / "plan.npz")

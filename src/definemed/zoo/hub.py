@@ -7,27 +7,21 @@ see the same kind of folder as in the tiny profile.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Callable
 
 from definemed.config import ModelSpec
 from definemed.errors import DefinemedError
+from definemed.pins import is_pinned, require_pinned
 from definemed.zoo.model import check_model_folder
 from definemed.zoo.tokenizer import check_family
 
 log = logging.getLogger(__name__)
 PICKLE_PATTERNS = ["*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt", "*.msgpack", "*.h5", "original/*", "consolidated*"]
-_SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-def is_pinned(revision: str) -> bool:
-    """A revision is pinned when it is a full commit hash (a branch or tag can move)."""
-    return bool(_SHA.match(revision))
 
 
 def resolve_hub_model(spec: ModelSpec, dest: str | Path, allow_patterns: list[str],
-                      download: Callable | None = None) -> dict:
+                      download: Callable | None = None, allow_unpinned: bool = False) -> dict:
     """Download (or find in place) one model folder; return {path, hf_id, revision, pinned}."""
     if not spec.hf_id:
         raise DefinemedError(f"models.foundations[{spec.name}].hf_id: required to download the model")
@@ -35,9 +29,7 @@ def resolve_hub_model(spec: ModelSpec, dest: str | Path, allow_patterns: list[st
     bad = [p for p in allow_patterns if p.endswith((".bin", ".pt", ".pth", ".pkl", ".ckpt")) or p in ("*", "*.*")]
     if bad:
         raise DefinemedError(f"zoo.allow_patterns: {bad} would fetch pickled weights; list safetensors patterns only")
-    if not is_pinned(spec.revision):
-        log.warning("%s: revision '%s' is not a commit hash; pin it in the config for a reproducible download",
-                    spec.hf_id, spec.revision)
+    require_pinned(f"models.foundations[{spec.name}].revision", spec.hf_id, spec.revision, allow_unpinned)
     if download is None:
         from huggingface_hub import snapshot_download as download
     path = download(repo_id=spec.hf_id, revision=spec.revision, local_dir=str(dest),

@@ -51,7 +51,8 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
     local = [m for m in cfg.models.foundations if not m.hf_id]
     counts: dict = {"n_models": len(names), "models": {}}
     for spec in hub:
-        counts["models"][spec.name] = resolve_hub_model(spec, model_dir(cfg, spec.name), cfg.zoo.allow_patterns)
+        counts["models"][spec.name] = resolve_hub_model(spec, model_dir(cfg, spec.name), cfg.zoo.allow_patterns,
+                                                       allow_unpinned=cfg.allow_unpinned)
     if local:
         split = load_corpus_split(cfg)
         bank = fact_bank(cfg)

@@ -21,18 +21,37 @@ from definemed.labeling.store import Record
 WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
 
+# What may follow a bounded stem (^lunge): nothing, an inflection ending, or a linking element and
+# the rest of a compound (at least 4 letters): Lunge, Lungen, Lungenentzündung, Nierenfunktion,
+# Magenschleimhaut, rezeptfrei; never Rezeption, Magento, Lungern.
+_BOUNDED_REST = re.compile(r"(?:e|en|n|s|es|er|ns)?(?:[^\W\d_]{4,})?")
+
+
 @dataclass(frozen=True)
 class Lexicon:
+    """Four ways a term matches a lower-case word, chosen per term in the lexicon file:
+
+    - ``term``   the word starts with it (therap: Therapie, therapeutisch);
+    - ``~term``  anywhere in the word: compound parts and heads that do not occur inside ordinary
+      words (~therapie: Atmungstherapie; ~pflege: Intensivpflege; ~arzt: Hausarzt);
+    - ``^term``  a short, risky stem: only at the start of the word and followed by nothing, an
+      inflection ending or a compound continuation of >= 4 letters (^lunge: Lungen, Lungenembolie;
+      not Verhandlungen; ^rezept: rezeptfrei, not Rezeption);
+    - ``=term``  the whole word only (=arzt, =organ).
+    The longest matching term wins (Nierenfunktion: ^niere, not a shorter one).
+    """
+
     prefix: dict[str, float]
     infix: dict[str, float]
     exact: dict[str, float]
+    bounded: dict[str, float] = None  # type: ignore[assignment]
 
     @classmethod
     def load(cls, path: str | Path) -> "Lexicon":
         file = resolve(path)
         if not file.is_file():
             raise DefinemedError(f"{file}: lexicon file not found")
-        kinds: dict[str, dict[str, float]] = {"": {}, "~": {}, "=": {}}
+        kinds: dict[str, dict[str, float]] = {"": {}, "~": {}, "=": {}, "^": {}}
         for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
             if not line.strip() or line.startswith("#"):
                 continue
@@ -41,16 +60,22 @@ class Lexicon:
                 w = float(weight)
             except ValueError:
                 raise DefinemedError(f"{file}:{n}: expected 'term<TAB>weight', got {line!r}") from None
-            kind = term[0] if term[0] in "~=" else ""
-            kinds[kind][term.lstrip("~=").lower()] = w
+            kind = term[0] if term[0] in "~=^" else ""
+            key = term[len(kind):].lower()
+            if not key or not WORD.fullmatch(key):
+                raise DefinemedError(f"{file}:{n}: term {term!r} is not a word")
+            kinds[kind][key] = w
         if not any(kinds.values()):
             raise DefinemedError(f"{file}: lexicon has no terms")
-        return cls(kinds[""], kinds["~"], kinds["="])
+        return cls(kinds[""], kinds["~"], kinds["="], kinds["^"])
 
     def __post_init__(self):
+        if self.bounded is None:
+            object.__setattr__(self, "bounded", {})
         alt = lambda d: "|".join(sorted(map(re.escape, d), key=len, reverse=True)) or "(?!)"  # noqa: E731
         object.__setattr__(self, "_prefix_re", re.compile(f"(?:{alt(self.prefix)})"))
         object.__setattr__(self, "_infix_re", re.compile(f"(?:{alt(self.infix)})"))
+        object.__setattr__(self, "_bounded", sorted(self.bounded, key=len, reverse=True))
         object.__setattr__(self, "_cache", {})
 
     def term_of(self, word: str) -> tuple[str, float] | None:
@@ -66,6 +91,10 @@ class Lexicon:
             cands.append((len(m.group()), m.group(), self.prefix[m.group()]))
         for m in self._infix_re.finditer(word):
             cands.append((len(m.group()), "~" + m.group(), self.infix[m.group()]))
+        for stem in self._bounded:
+            if word.startswith(stem) and _BOUNDED_REST.fullmatch(word, len(stem)):
+                cands.append((len(stem), "^" + stem, self.bounded[stem]))
+                break
         best = max(cands)[1:] if cands else None
         cache[word] = best
         return best
@@ -96,7 +125,8 @@ class LexiconAnnotator(Annotator):
         self.threshold, self.slope, self.max_count = threshold, slope, max_count_per_term
 
     def describe(self) -> str:
-        n = len(self.lexicon.prefix) + len(self.lexicon.infix) + len(self.lexicon.exact)
+        lx = self.lexicon
+        n = len(lx.prefix) + len(lx.infix) + len(lx.exact) + len(lx.bounded)
         return (f"lexicon stand-in for the LLM annotator ({n} hand-written German terms, "
                 f"threshold {self.threshold:g} weighted hits per 100 words)")
 
