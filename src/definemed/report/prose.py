@@ -39,9 +39,12 @@ class V:
         x = self.v.get(key)
         if x is None:
             return NA
+        if not isinstance(x, (int, float)):
+            return str(x)
+        x = x * scale if scale != 1 else x
         if fmt.endswith("d") and isinstance(x, float) and x.is_integer():
             x = int(x)
-        return format(x * scale, fmt) if isinstance(x, (int, float)) else str(x)
+        return format(x, fmt)
 
     def pct(self, key: str, digits: int = 1) -> str:
         return self.f(key, f".{digits}f", 100)
@@ -64,9 +67,9 @@ def _readme(r: V) -> str:
     out = [f"Numbers from `results/{r.profile}.json` (written by `make reproduce`; seed of the run in the file). "
            f"`figures/{r.profile}/report.html` opens with the claims table and collects every table and figure."]
     out.append(f"- 01: the {'lexicon stand-in' if r.v.get('label.stand_in') else 'annotator'} agrees with the "
-               f"expert labels at F1 {r.ci('label.f1', '.1f', 100)} % (paper, Mixtral: {paper_text('label.f1')}); "
-               f"the second expert reaches {r.pct('label.human_f1')} %; {r.f('label.false_positives', 'd')} of its "
-               f"errors are non-medical documents labelled medical.")
+               f"expert labels at F1 {r.pct('label.f1')} % [{r.pct('label.f1_lo')}, {r.pct('label.f1_hi')}] (paper, "
+               f"Mixtral: {paper_text('label.f1')}); the second expert reaches {r.pct('label.human_f1')} %; it labels "
+               f"{r.f('label.false_positives', 'd')} of the experts' non-medical documents medical.")
     out.append(f"- 02/03: at threshold {r.f('classifier.threshold', 'g')} the classifier reaches precision "
                f"{r.f('classifier.test.precision')} / recall {r.f('classifier.test.recall')} on held-out LLM labels and "
                f"{r.f('classifier.expert.precision')} / {r.f('classifier.expert.recall')} on the expert labels (paper: "
