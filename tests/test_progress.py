@@ -9,10 +9,18 @@ from definemed import progress
 
 def test_bars_on_outside_a_kernel(monkeypatch):
     monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the test suite's own switch
+    monkeypatch.delenv(progress.ENV, raising=False)
     assert not progress.in_notebook()
     assert not progress.tqdm(range(3)).disable
     assert progress.tqdm(range(3), disable=True).disable
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert progress.tqdm(range(3)).disable, "tqdm's own switch still works (the tests use it)"
 
+
+def test_worker_processes_of_a_kernel_inherit_the_switch(monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setenv(progress.ENV, "off")  # what quiet_kernel sets before a stage starts workers
+    assert not progress.in_notebook() and progress.tqdm(range(3)).disable
 
 def test_bars_off_in_a_kernel(monkeypatch):
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
@@ -24,7 +32,8 @@ def test_bars_off_in_a_kernel(monkeypatch):
 
 def test_quiet_kernel_switches_the_hub_bars_off(monkeypatch):
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    monkeypatch.delenv(progress.ENV, raising=False)
     progress.quiet_kernel()
     import os
 
-    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1" and os.environ[progress.ENV] == "off"

@@ -23,14 +23,26 @@ def in_notebook() -> bool:
     return "ipykernel" in sys.modules and "ipykernel.zmqshell" in sys.modules
 
 
+ENV = "DEFINEMED_PROGRESS"
+"""'off' turns the bars off; a kernel sets it, so the processes a stage starts from a notebook (the
+zoo's build workers, torchrun) inherit it."""
+
+
+def quiet() -> bool:
+    return in_notebook() or os.environ.get(ENV) == "off"
+
+
 def tqdm(*args, **kwargs):
-    """`tqdm.std.tqdm`, disabled in a notebook kernel (a stage may still disable it itself)."""
-    kwargs["disable"] = kwargs.get("disable", False) or in_notebook()
+    """`tqdm.std.tqdm`, disabled in a notebook kernel and in the processes it starts (otherwise as the
+    caller and TQDM_DISABLE say)."""
+    if quiet():
+        kwargs["disable"] = True
     return _tqdm(*args, **kwargs)
 
 
 def quiet_kernel() -> None:
     """In a notebook kernel: no library progress bars and no widget warning (before those libraries load)."""
+    os.environ[ENV] = "off"  # inherited by worker processes, whose output the kernel captures too
     # huggingface_hub reads this once at import; transformers and datasets follow huggingface_hub's switch
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # huggingface_hub and datasets import tqdm.auto, which warns in a kernel without ipywidgets; the

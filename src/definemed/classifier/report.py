@@ -100,3 +100,28 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
     ax[3].set(xlabel="step", title="early stopping on F-beta")
     ax[3].legend(**below)
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 02 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    op = io.read_json(artifacts.classifier_operating_point(cfg))
+    v["classifier.threshold"] = float(op["threshold"])
+    for key in ("test", "expert"):
+        if key in op:
+            for q in ("precision", "recall", "fbeta"):
+                v[f"classifier.{key}.{q}"] = op[key][q]
+                v[f"classifier.{key}.{q}_lo"], v[f"classifier.{key}.{q}_hi"] = op[key][f"{q}_lo"], op[key][f"{q}_hi"]
+    from definemed.classifier.stage import load_predictions
+
+    sw = sweeps(load_predictions(cfg), cfg.classifier.fbeta_beta)
+    band = sw[(sw.threshold >= 0.1) & (sw.threshold <= 0.95)]
+    for key, name in (("test", "held-out LLM labels"), ("expert", "expert annotations")):
+        d = band[band["set"] == name]
+        if len(d):  # how much precision and recall move over thresholds 0.1-0.95
+            v[f"classifier.{key}.precision_span"] = float(d.precision.max() - d.precision.min())
+            v[f"classifier.{key}.recall_span"] = float(d.recall.max() - d.recall.min())
+    return v

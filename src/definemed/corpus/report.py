@@ -46,3 +46,19 @@ def plot_corpus(truth: pd.DataFrame) -> plt.Figure:
     ax2.set(ylabel="share of documents", xlabel="", title="Label shares")
     ax2.tick_params(axis="x", rotation=30)
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 00 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    s = io.read_json(artifacts.corpus_stats(cfg))
+    v["corpus.n_docs"] = s["n_docs"]
+    if cfg.corpus.source == "synthetic":
+        from definemed.corpus.stats import load_truth
+
+        truth = load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS))
+        v["corpus.medical_share"] = float(truth["is_medical"].mean())
+    return v

@@ -191,3 +191,33 @@ def cpt_statement(gains: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
         lines.append(f"{r.family} {r.adapted.upper()} vs base, win-rate against the reference: "
                      f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}], {ratio}: {verdict}.")
     return lines
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 06 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    data = load(cfg)
+    gains = family_gains(cfg, data["loglik"], 0)
+    for r in gains.itertuples():
+        if r.benchmark == "average":
+            v[f"evaluate.{r.family}.cpt_rel_pct_avg"] = number(r.cpt_rel_pct)
+            v[f"evaluate.{r.family}.slerp_rel_pct_avg"] = number(r.slerp_rel_pct)
+            continue
+        k = f"evaluate.{r.family}.{r.benchmark}.{r.format}"
+        v[f"{k}.base"], v[f"{k}.n"] = number(r.base), number(r.n)
+        for kind in ("cpt", "slerp"):
+            v[f"{k}.{kind}"] = number(getattr(r, kind))
+            for q in ("gain_pts", "gain_lo", "gain_hi"):
+                v[f"{k}.{kind}_{q}"] = number(getattr(r, f"{kind}_{q}"))
+    for r in data["winrates"].itertuples():
+        k = f"evaluate.winrate.{r.variant}"
+        v[f"{k}.win"], v[f"{k}.tie"], v[f"{k}.loss"], v[f"{k}.n"] = int(r.win), int(r.tie), int(r.loss), int(r.n)
+        v[f"{k}.w_n"], v[f"{k}.w_n_lo"], v[f"{k}.w_n_hi"] = number(r.win_rate), number(r.win_rate_lo), number(r.win_rate_hi)
+    for r in data["ratios"][data["ratios"].key == "win_rate"].itertuples():
+        k = f"evaluate.winrate_change.{r.family}-{r.adapted}"
+        v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
+        v[f"{k}.ratio"] = number(r.ratio)
+    return v

@@ -148,3 +148,20 @@ def plot_counts(counts: pd.DataFrame):
     ax.legend(fontsize=7, ncol=2, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 07 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    counts = counts_table(load_detections(cfg), cfg)
+    for r in counts.itertuples():
+        v[f"failure.{r.model}.{r.failure}"] = int(r.ours)
+        v[f"failure.{r.model}.n"] = int(r.n)
+    q = load_quality(cfg)
+    for key in ("mixing", "typos", "heldout_mixing", "heldout_typos"):
+        for k in ("precision", "recall"):
+            v[f"failure.detector.{key}.{k}"] = number(q[key][k])
+    return v

@@ -102,3 +102,35 @@ def load_truth_if_synthetic(corpus_dir: Path) -> pd.DataFrame | None:
     from definemed.corpus.stats import load_truth
 
     return load_truth(corpus_dir)
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 03 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    s = io.read_json(artifacts.filter_stats(cfg))
+    v["filter.n_docs"], v["filter.n_kept"] = s["n_docs"], s["n_kept"]
+    v["filter.kept_share"] = s["n_kept"] / max(s["n_docs"], 1)
+    f = artifacts.filter_truth_evaluation(cfg)
+    if f.is_file():
+        t = io.read_json(f)
+        for q in ("precision", "recall"):
+            v[f"filter.{q}"], v[f"filter.{q}_lo"], v[f"filter.{q}_hi"] = t[q], t[f"{q}_lo"], t[f"{q}_hi"]
+        from definemed.corpus.stats import load_truth
+        from definemed.filtering.filter import read_scores
+
+        scores = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas()
+        joined = join_truth(scores, load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS)),
+                                   cfg.classifier.threshold)
+        comp = composition(joined, "domain").set_index("domain")
+        for dom in comp.index:
+            v[f"filter.{dom}.docs"], v[f"filter.{dom}.kept"] = int(comp.loc[dom, "docs"]), int(comp.loc[dom, "kept"])
+            v[f"filter.{dom}.share_of_finemed"] = float(comp.loc[dom, "share_of_finemed"])
+        top = composition(joined, "topic")
+        leak = top[top.domain != "medical"].sort_values("kept", ascending=False).iloc[0]
+        v["filter.top_leak.topic"] = str(leak.topic)
+        v["filter.top_leak.docs"], v["filter.top_leak.kept"] = int(leak.docs), int(leak.kept)
+        v["filter.top_leak.share_of_finemed"] = float(leak.share_of_finemed)
+    return v

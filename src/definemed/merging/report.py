@@ -93,3 +93,16 @@ def sweep_table(df: pd.DataFrame) -> pd.DataFrame:
                                                    values=["ppl_medical", "ppl_general", "format_rate"])
     s.columns = [f"{m}: {v}" for v, m in s.columns]
     return s.reset_index()
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 05 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    m = pd.read_parquet(artifacts.merge_metrics(cfg))
+    for r in m[m.variant.isin(["base", "cpt", "slerp"])].itertuples():
+        for q in ("ppl_medical", "ppl_general", "format_rate"):
+            v[f"merge.{r.label}.{q}"] = number(getattr(r, q))
+    return v

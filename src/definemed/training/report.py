@@ -42,3 +42,19 @@ def plot_loss_curves(cfg: Config, names: list[str]) -> plt.Figure:
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 04 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    v: dict = {}
+    ppl = pd.read_parquet(artifacts.cpt_perplexity(cfg))
+    for _, r in ppl.iterrows():
+        v[f"cpt.{r['model']}.ppl_{r['held-out text']}_before"] = float(r["perplexity before CPT"])
+        v[f"cpt.{r['model']}.ppl_{r['held-out text']}_after"] = float(r["perplexity after CPT"])
+    f = artifacts.stage_dir(cfg, artifacts.CPT) / "fact_exposures.json"
+    if f.is_file():
+        for name, e in io.read_json(f).items():
+            v[f"cpt.{name}.median_exposures"] = e["median_exposures"]
+            v[f"cpt.{name}.share_facts_over_200"] = e["share_facts_over_200"]
+    return v

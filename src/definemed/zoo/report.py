@@ -95,3 +95,15 @@ def plot_losses(builds: list[dict]) -> plt.Figure:
     axes[1].legend(loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage zoo for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    v: dict = {}
+    for b in builds(cfg):
+        m, n = b["metrics"], b["name"]
+        v[f"zoo.{n}.params"] = b["params"]
+        v[f"zoo.{n}.ppl_general"], v[f"zoo.{n}.ppl_medical"] = m["ppl_general"], m["ppl_medical"]
+        v[f"zoo.{n}.fact_acc"], v[f"zoo.{n}.format_rate"] = m["fact_accuracy"]["all"], m["format_rate"]
+    return v
