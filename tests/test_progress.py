@@ -13,8 +13,10 @@ def test_bars_on_outside_a_kernel(monkeypatch):
     assert not progress.in_notebook()
     assert not progress.tqdm(range(3)).disable
     assert progress.tqdm(range(3), disable=True).disable
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert progress.tqdm(range(3)).disable, "tqdm's own switch still works (the tests use it)"
+    seen = []
+    monkeypatch.setattr(progress, "_tqdm", lambda *a, **kw: seen.append(kw))
+    progress.tqdm(range(3))
+    assert seen == [{}], "no explicit disable: TQDM_DISABLE (read by tqdm at import) still decides"
 
 
 def test_worker_processes_of_a_kernel_inherit_the_switch(monkeypatch):
