@@ -45,6 +45,7 @@ def quiet_kernel() -> None:
     os.environ[ENV] = "off"  # inherited by worker processes, whose output the kernel captures too
     # huggingface_hub reads this once at import; transformers and datasets follow huggingface_hub's switch
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")  # datasets' "Generating ... split" bars
     # huggingface_hub and datasets import tqdm.auto, which warns in a kernel without ipywidgets; the
     # bars it would draw as widgets are disabled here anyway, so the warning does not apply
     warnings.filterwarnings("ignore", message="IProgress not found", category=TqdmWarning)
