@@ -8,6 +8,7 @@
 PROFILE ?= tiny
 PYTHON ?= python3
 VENV := .venv
+# Recipes quote "$(PY)": the clone's path may contain spaces (tests/test_makefile.py runs from one).
 PY := $(CURDIR)/$(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONPATH := $(CURDIR)/src
@@ -23,7 +24,7 @@ NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py) notebooks/src/zoo.
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
 DEPS := build/deps.mk
 
-.PHONY: help setup reproduce test bench clean clean-profile stages notebooks lab screenshot
+.PHONY: help setup reproduce test bench clean clean-profile stages notebooks check-config lab screenshot
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -33,17 +34,17 @@ help: ## List the targets
 setup: $(STAMP) ## Create .venv and install the package with its dev extras (idempotent)
 
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV)
+	"$(PY)" -m pip install -q --upgrade pip
 	# torch first: 2.13.0 installs here as a local CPU build; letting pip resolve it pulls CUDA wheels
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	"$(PY)" -m pip install -q torch==2.13.0
+	"$(PY)" -m pip install -q -e '.[dev]'
 	@touch $@
 
 # ---- pipeline ------------------------------------------------------------------------------
 # Notebooks are generated from their percent-format sources (tests/test_notebooks.py checks they agree).
 notebooks/%.ipynb: notebooks/src/%.py scripts/py2nb.py | $(STAMP)
-	$(PY) scripts/py2nb.py $< $@
+	"$(PY)" scripts/py2nb.py $< $@
 
 notebooks: $(NOTEBOOKS) ## Regenerate notebooks/*.ipynb from notebooks/src/*.py
 
@@ -53,37 +54,40 @@ ifneq ($(filter reproduce report stages data/% figures/%,$(MAKECMDGOALS)),)
 endif
 $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
 	@mkdir -p $(dir $@)
-	$(PY) -m definemed deps > $@.tmp && mv $@.tmp $@
+	"$(PY)" -m definemed deps > $@.tmp && mv $@.tmp $@
 
 $(M)/%.json: | $(STAMP)
-	$(PY) -m definemed run-notebook $* --profile $(PROFILE)
+	"$(PY)" -m definemed run-notebook $* --profile $(PROFILE)
 
 # The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
 $(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)
-	$(PY) -m definemed report --profile $(PROFILE)
+	"$(PY)" -m definemed report --profile $(PROFILE)
 
 reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the pipeline (PROFILE=tiny by default)
 	@echo "reproduce ($(PROFILE)): done; executed notebooks in build/$(PROFILE)/notebooks, figures in figures/$(PROFILE)"
 
+check-config: | $(STAMP) ## Validate configs/$(PROFILE).yaml (unknown keys, types, names, paths)
+	"$(PY)" -m definemed validate-config $(PROFILE)
+
 # ---- stepping through ----------------------------------------------------------------------
 KERNEL := definemed
 lab: $(STAMP) ## Open the notebooks in JupyterLab with this venv's kernel ("DeFineMed (.venv)")
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
-	cd notebooks && $(PY) -m jupyter lab --ServerApp.root_dir=$(CURDIR)/notebooks \
+	"$(PY)" -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
+	cd notebooks && "$(PY)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)  # containers often run as root
 
 screenshot: ## The report's first screen (1400 x 1000) as build/PROFILE/report_first_screen.png (needs chromium)
-	$(PY) scripts/report_screenshot.py --profile $(PROFILE)
+	"$(PY)" scripts/report_screenshot.py --profile $(PROFILE)
 
 stages: ## Show which stage manifests exist
 	@for s in $(STAGES); do test -f $(M)/$$s.json && echo "  done  $$s" || echo "  todo  $$s"; done
 
 # ---- checks -------------------------------------------------------------------------------
 test: $(STAMP) ## Run the test suite (CPU, under 10 minutes; GPU tests skip)
-	$(PY) -m pytest -q tests
+	"$(PY)" -m pytest -q tests
 
 bench: $(STAMP) ## Run the benchmarks; results in build/bench/
-	$(PY) benchmarks/run.py
+	"$(PY)" benchmarks/run.py
 
 clean-profile: ## Remove the outputs of PROFILE (data, figures, build)
 	rm -rf data/$(PROFILE) figures/$(PROFILE) build/$(PROFILE)

@@ -56,6 +56,22 @@ def pytest_collection_modifyitems(config, items):
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def run_main(capsys, *args):
+    """`python -m definemed ARGS` in this process: (returncode, stdout, stderr) like subprocess.run."""
+    from types import SimpleNamespace
+
+    from definemed.cli import main
+
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+
 def make_corpus(cfg) -> dict:
     """Stage 00 of a test profile through the stage contract; its counts."""
     from definemed import artifacts, stages

@@ -17,7 +17,8 @@ from IPython.display import Markdown, display
 
 from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
-from definemed.training import report, stage
+from definemed.training import plan as cpt_plan
+from definemed.training import report, scaling, stage
 
 cfg = load_config(profile)
 plotting.setup_style(cfg)
@@ -78,6 +79,40 @@ else:
     display(Markdown("Median exposures per fact in this run: " + ", ".join(
         f"{name} {r.median_exposures:.0f} ({r.share_facts_over_200:.0%} of facts seen at least 200 times)"
         for name, r in exposures.iterrows()) + "."))
+
+# %% [markdown]
+# ## Plan against the run, and the paper-scale plan
+# `python -m definemed plan-cpt` computes the memory per GPU, tokens, steps and GPU-hours of a
+# configuration and refuses one that does not fit. Here its numbers stand beside the finished run
+# of this profile; then the cluster tables of the paper profile (7B models on A100-40, from the
+# architectures' published configs): memory per GPU, GPU-hours at the assumed MFU, and a model of
+# FSDP / HSDP throughput on 1-16 nodes beside the paper's "near-linear scaling" claim.
+
+# %%
+display(pd.DataFrame([r for n in names for r in cpt_plan.plan_vs_run(cfg, n)]))
+cluster_cfg = scaling.cluster_config(cfg)
+cluster_names = stage.small_models(cluster_cfg)
+memory = cpt_plan.plan_table([cpt_plan.plan_for(cluster_cfg, n) for n in cluster_names])
+tables.write_table(memory, "cpt_memory_plan", cfg.profile, floatfmt=".2f")
+gpu_hours = scaling.gpu_hour_table(cluster_cfg, cluster_names)
+tables.write_table(gpu_hours, "cpt_gpu_hours", cfg.profile, floatfmt=".2f")
+curve = pd.concat([scaling.scaling_table(cluster_cfg, n) for n in cluster_names], ignore_index=True)
+curve_table = tables.comparison(curve.assign(paper_key="cpt.scaling").to_dict("records"))
+tables.write_table(curve_table, "cpt_scaling", cfg.profile)
+plotting.save_figure(scaling.plot_scaling(curve), "cpt_scaling", cfg.profile)
+print(f"cluster tables for profile '{cluster_cfg.profile}' ({cluster_cfg.cpt.cluster.gpu}); assumptions:",
+      *scaling.ASSUMPTIONS, sep="\n- ")
+display(memory.T)
+display(gpu_hours)
+display(curve_table[["model", "mode", "nodes", "mesh", "tokens_per_s", "efficiency", "gpu_hours", "days", "paper"]])
+
+# %% [markdown]
+# HSDP (shard inside a node, replicate across nodes) keeps the per-micro-batch all-gathers and
+# reduce-scatters on NVLink and crosses InfiniBand once per step: the model gives it the paper's
+# near-linear scaling. FSDP over all GPUs sends every micro batch's traffic over InfiniBand and
+# is communication-bound from two nodes on. The memory plan is the catch: on A100-40 HSDP 2 x 4
+# does not fit Qwen2.5-7B (`plan-cpt` says so and names the fix), so the paper profile shards over
+# all 8 GPUs; on A100-64 or with 8 GPUs per node HSDP fits.
 
 # %% [markdown]
 # ## Held-out perplexity before and after CPT

@@ -1,6 +1,7 @@
 """Command line: `python -m definemed <command>`; the same stage functions the notebooks call.
 
-Bad input ends with a one-line `error: ...` on stderr and exit code 1.
+Bad input ends with a one-line `error: ...` on stderr and exit code 1; Ctrl-C (SIGINT) ends with
+"interrupted; rerun to resume" and exit code 130 (docs/CONTRACTS.md, "Faults and exit codes").
 """
 from __future__ import annotations
 
@@ -103,15 +104,31 @@ def _register_stage_commands() -> None:
 _register_stage_commands()
 
 
+INTERRUPTED = 130
+"""Exit code of a run stopped by Ctrl-C / SIGINT (128 + SIGINT, the shell's convention)."""
+
+
+def _fail(msg: str, code: int = 1) -> None:
+    print(f"error: {msg}" if code != INTERRUPTED else msg, file=sys.stderr)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run a command: 0 done, 1 bad input or a failed precondition (one line), 2 usage, 130 interrupted."""
     try:
-        app(args=argv, standalone_mode=False)
+        # in non-standalone mode typer *returns* the exit code of typer.Exit and of a Ctrl-C (130)
+        rv = app(args=argv, standalone_mode=False)
+    except KeyboardInterrupt:
+        rv = INTERRUPTED
     except DefinemedError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        _fail(str(e))
     except FileExistsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        _fail(str(e))
+    except OSError as e:  # a file the command could not read or write: name it, no traceback
+        if e.filename is None:
+            raise
+        where = f"{e.filename} -> {e.filename2}" if e.filename2 else f"{e.filename}"
+        _fail(f"{where}: {e.strerror or type(e).__name__}")
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         sys.exit(code)
@@ -122,8 +139,13 @@ def main(argv: list[str] | None = None) -> None:
             e.show()
             sys.exit(e.exit_code)
         if isinstance(e, click_exceptions.Abort):
-            sys.exit(130)
-        raise
+            rv = INTERRUPTED
+        else:
+            raise
+    if rv == INTERRUPTED:
+        _fail("interrupted; rerun to resume", INTERRUPTED)
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        sys.exit(rv)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,28 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from definemed import paths
 from definemed.errors import ConfigError
 from definemed.io import read_yaml_mapping
+
+
+def _inside_root(value: str | None, info) -> str | None:
+    if value is None:
+        return value
+    try:
+        return paths.inside_root(value, info.field_name)
+    except Exception as e:  # pydantic wants ValueError; the message already names the key
+        raise ValueError(str(e).split(": ", 1)[1]) from None
+
+
+RepoPath = Annotated[str, AfterValidator(_inside_root)]
+"""A path from the config: relative to the repository and inside it, or absolute (explicitly elsewhere)."""
+
+
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
+"""A torch device name this project runs on (auto: CUDA when present, else CPU)."""
 
 
 class Section(BaseModel):
@@ -67,8 +84,15 @@ class CorpusConfig(Section):
     data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
     stream_workers: int = Field(1, ge=1)
     """Input files scanned in parallel processes by the streaming sampler."""
-    local_path: str | None = None
+    local_path: Optional[RepoPath] = None
     """Folder of parquet / jsonl files in FineWeb2's schema (source: local)."""
+
+    @model_validator(mode="after")
+    def _shares(self):
+        if self.medical_share + self.borderline_share > 1:
+            raise ValueError(f"medical_share + borderline_share = {self.medical_share + self.borderline_share:g} "
+                             "exceeds 1")
+        return self
 
 
 class ModelSpec(Section):
@@ -131,13 +155,13 @@ class LabelOpenAIConfig(Section):
 class LabelTransformersConfig(Section):
     """The `transformers` annotator backend: a local causal LM, label read from next-token probabilities."""
 
-    model_path: str | None = None
+    model_path: Optional[RepoPath] = None
     """A local HF folder (safetensors) or hub ID; None uses `label.model`."""
     batch_size: int = Field(8, ge=1)
     """Documents per forward pass (left-padded)."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype; auto: bfloat16 on a GPU, float32 on a CPU."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """auto: cuda if available, else cpu."""
     max_prompt_tokens: int = Field(4096, ge=16)
     """Prompts longer than this (after the character budget) are cut from the left of the document."""
@@ -146,7 +170,7 @@ class LabelTransformersConfig(Section):
 class LabelLexiconConfig(Section):
     """The `lexicon` backend: the tiny profile's stand-in for Mixtral-8x7B (which cannot run on 2 CPU cores)."""
 
-    lexicon_file: str = "src/definemed/labeling/lexicon_de.txt"
+    lexicon_file: RepoPath = "src/definemed/labeling/lexicon_de.txt"
     """Hand-written weighted German medical terms (not derived from the corpus generator's topics)."""
     threshold: float = Field(4.0, gt=0)
     """Score (weighted term hits per 100 words) at and above which a document is labelled medical;
@@ -167,7 +191,7 @@ class LabelConfig(Section):
     """The annotator model (the paper's); sent as `model` to the server."""
     n_docs: int = Field(4_000, ge=1)
     """Documents to label (the paper: 260k). The seeded sample always contains every expert-annotated document."""
-    prompt_file: str = "prompts/label_medical_de.v1.txt"
+    prompt_file: RepoPath = "prompts/label_medical_de.v1.txt"
     """Versioned annotation prompt with exactly one {document} placeholder (relative to the repository)."""
     max_chars: int = Field(4_000, ge=100)
     """Document budget in characters (about 1,000 tokens); longer documents are cut at a word boundary."""
@@ -182,6 +206,10 @@ class LabelConfig(Section):
     """Partial labels made with other settings (prompt, model, budget, sample ...): restart moves them
     to 01_label/superseded/<time>/ and starts over (so `make reproduce` works after an edit); refuse
     stops with a message (the paper profile, where labels cost GPU hours)."""
+    max_invalid_share: float = Field(0.05, ge=0, le=1)
+    """Share of documents whose reply gave no label (unparseable, empty, not a string, malformed body)
+    above which the run fails before labels.parquet is written: a broken server or prompt must not pass
+    as a finished stage. The records stay in parts/; the rerun asks the invalid ones again."""
     flush_every: int = Field(1024, ge=1)
     """Records between fsyncs of the incremental label file. Every record is written to the OS at once
     (it survives a killed process); the fsync only guards against a machine crash and costs ~10 ms."""
@@ -266,7 +294,7 @@ class FilterConfig(Section):
     03_filter/shards/, scores/ and filter_stats.json identically."""
     executor: Literal["local", "slurm"] = "local"
     """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
-    input_folder: str | None = None
+    input_folder: str | None = None  # a folder or an fsspec URL (hf://...), not only a repository path
     """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
     The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
     glob_pattern: str = "*.parquet"
@@ -286,7 +314,7 @@ class FilterConfig(Section):
     slurm_mem_per_cpu_gb: int = Field(4, ge=1)
     slurm_gpus_per_task: int = Field(1, ge=0)
     """datatrove Slurm executor: GPUs per task (one classifier replica per GPU)."""
-    slurm_venv_path: str | None = None
+    slurm_venv_path: Optional[RepoPath] = None
     """datatrove Slurm executor: the `activate` script sourced in each job (None: the current venv's)."""
 
 
@@ -372,6 +400,35 @@ class ZooConfig(Section):
     """Files fetched from the hub (paper profile): weights as safetensors only, never .bin pickles."""
 
 
+class CPTClusterConfig(Section):
+    """The GPUs and interconnect a CPT run is planned for (`python -m definemed plan-cpt`, the
+    scaling model). Defaults: a JUWELS-Booster-like node of 4 A100-SXM4-40GB with NVLink 3 and
+    4 x HDR200 InfiniBand (the paper names A100 40/64 GB, not its cluster)."""
+
+    gpu: Optional[str] = "A100-SXM4-40GB"
+    """Device the plan is for (peak FLOP/s from `definemed.training.flops`); null: CPU processes
+    in fp32 (the tiny profile), no memory limit checked."""
+    gpu_memory_gib: float = Field(40.0, gt=0)
+    """Device memory. The plan refuses a configuration whose estimate exceeds it."""
+    reserved_gib: float = Field(3.0, ge=0)
+    """Memory not available to tensors: CUDA context and NCCL buffers (about 1-1.5 GiB) and
+    allocator fragmentation; an assumption, not a measurement."""
+    planned_mfu: float = Field(0.4, gt=0, le=1)
+    """Model FLOPs utilisation assumed for time and GPU-hours (40 %: typical of FSDP on A100 at
+    7B; an assumption, replaced by the measured MFU in train.log when there is one)."""
+    intra_node_gb_s: float = Field(300.0, gt=0)
+    """Per-GPU, per-direction bandwidth inside a node, GB/s (NVLink 3: 12 links x 25 GB/s)."""
+    inter_node_gb_s: float = Field(25.0, gt=0)
+    """Per-GPU, per-direction bandwidth between nodes, GB/s (one HDR200 InfiniBand port, 200
+    Gbit/s, per GPU)."""
+    comm_efficiency: float = Field(0.7, gt=0, le=1)
+    """Share of the link bandwidth NCCL collectives reach (bus bandwidth / link bandwidth); an
+    assumption."""
+    overlap: float = Field(0.8, ge=0, le=1)
+    """Share of the communication time FSDP hides behind compute (prefetched all-gathers,
+    asynchronous reduce-scatter); an assumption."""
+
+
 class CPTConfig(Section):
     """Stage 04: bin-packed continual pre-training with FSDP2 / HSDP."""
 
@@ -426,6 +483,23 @@ class CPTConfig(Section):
     """Intra-op threads per process on CPU."""
     log_every: int = Field(25, ge=1)
     """Steps between log lines with tokens/s (and MFU on known GPUs)."""
+    accumulate: Literal["reduce_scatter", "no_sync"] = "reduce_scatter"
+    """Gradient accumulation: reduce-scatter every micro batch (sharded gradients only; what fits
+    7B on 40 GB) or no_sync (full fp32 gradients per rank until the last micro batch)."""
+    loss_chunk_tokens: int = Field(1024, ge=1)
+    """Tokens per chunk of LM head + cross-entropy: full fp32 logits are never built (Qwen2.5's
+    152k vocabulary at 4,096 tokens would need 2.5 GB for them, 5 GB with their gradient)."""
+    nonfinite_patience: int = Field(0, ge=0)
+    """Steps in a row with a non-finite loss or gradient norm that are skipped before the run
+    stops with an error; 0 stops at the first."""
+    launcher: Literal["local", "slurm"] = "local"
+    """local: the stage runs torchrun on this node; slurm: the stage only publishes and reads a run
+    that `scripts/slurm/cpt_paper.sbatch` trained (and says so when it is not finished)."""
+    on_settings_change: Literal["restart", "refuse"] = "restart"
+    """A run folder of other inputs (config, data or foundation changed): restart deletes it and
+    trains anew; refuse stops with one line (paper: days of GPU time are never deleted silently).
+    A run of the same inputs is always resumed, never deleted."""
+    cluster: CPTClusterConfig = Field(default_factory=CPTClusterConfig)
 
 
 T = Annotated[float, Field(ge=0, le=1)]
@@ -449,7 +523,7 @@ class MergeConfig(Section):
     """Global t values of the trade-off sweep (one merge per value, same t for every tensor)."""
     threads: Optional[int] = Field(None, ge=1)
     """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
     max_shard_size: str = "5GB"
     """Largest output safetensors shard (mergekit's default)."""
@@ -625,6 +699,7 @@ class Config(Section):
     """A whole profile."""
 
     profile: str
+    """Names the output folders data/<profile>, figures/<profile>, build/<profile> (a safe folder name)."""
     seed: int = 1234
     allow_unpinned: bool = False
     """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
@@ -651,6 +726,14 @@ class Config(Section):
     def stage_dir(self, stage: str) -> Path:
         return paths.stage_dir(self.profile, stage)
 
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, v: str) -> str:
+        try:
+            return paths.check_profile(v)
+        except Exception as e:
+            raise ValueError(str(e)) from None
+
 
 def _format_error(file: Path, err: dict) -> str:
     key = ".".join(str(x) for x in err["loc"]) or "<root>"
@@ -658,7 +741,9 @@ def _format_error(file: Path, err: dict) -> str:
         return f"{file}: unknown key '{key}'"
     if err["type"] == "missing":
         return f"{file}: missing key '{key}'"
-    return f"{file}: key '{key}': {err['msg']} (got {err.get('input')!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    got = err.get("input")
+    return f"{file}: key '{key}': {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
 def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | None = None) -> Config:
@@ -677,7 +762,10 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_format_error(file, e.errors()[0])) from None
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        where = f"{file} (with {key} set on the command line)" if key in (overrides or {}) else file
+        raise ConfigError(_format_error(where, err)) from None
 
 
 def resolved(cfg: Config) -> dict:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from definemed import artifacts, io, paths
 from definemed.errors import DefinemedError
+from definemed.lock import output_lock
 
 SRC = paths.ROOT / "src"
 FINGERPRINT_FILE = ".fingerprint"
@@ -207,11 +208,19 @@ def run(cfg, stage: str, force: bool = False) -> dict:
         _log(f"{stage}: done (fingerprint {fp}); loading its outputs")
         return rec
     d = artifacts.stage_dir(cfg, stage)
+    with output_lock(d, f"stage {stage} (profile {cfg.profile})"):  # a second run refuses, never doubles the work
+        return _run_locked(cfg, stage, fp, parts, rec, d, force)
+
+
+def _run_locked(cfg, stage: str, fp: str, parts: dict, rec: dict | None, d: Path, force: bool) -> dict:
     marker = d / FINGERPRINT_FILE
     previous = marker.read_text().strip() if marker.is_file() else None
     if d.exists() and (force or previous != fp):
         why = "--force" if force else (f"inputs changed (fingerprint {previous} -> {fp})" if previous
                                        else "outputs of unknown provenance")
+        hook = getattr(importlib.import_module(f"definemed.{artifacts.spec(stage).package}.stage"), "before_clear", None)
+        if hook is not None and not force:
+            hook(cfg, why)  # a stage may refuse to lose expensive work (04_cpt's runs)
         _log(f"{stage}: {why}; clearing {d} and running it again")
         shutil.rmtree(d)
     elif previous == fp:

@@ -20,11 +20,13 @@ from tests.conftest import write_config
 from tests.labeling.helpers import mixed_texts, register_corpus, write_corpus
 
 
-def openai_config(tmp_path, base_url, n_docs, name="c.yaml", **openai):
+def openai_config(tmp_path, base_url, n_docs, name="c.yaml", max_invalid_share=0.5, **openai):
+    """mixed_texts has 3 invalid replies in 8 by design, so the invalid-share limit is raised here."""
     o = {"base_url": base_url, "concurrency": 8, "timeout_s": 0.5, "retries": 3, "backoff_s": 0.01,
          "backoff_max_s": 0.05, "parse_retries": 1, "max_consecutive_failures": 8}
     o.update(openai)
-    return write_config(tmp_path / name, label={"backend": "openai", "n_docs": n_docs, "openai": o})
+    return write_config(tmp_path / name, label={"backend": "openai", "n_docs": n_docs, "openai": o,
+                                                "max_invalid_share": max_invalid_share})
 
 
 def part_ids(out_root):

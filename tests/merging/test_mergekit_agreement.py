@@ -31,6 +31,17 @@ def configs(base, other):
                                "models": [{"model": str(base)}, {"model": str(other)}], "parameters": {"t": 0.37}},
         "two_slices": two_slices,
         "dtype_and_out_dtype": slices_cfg(base, other, [0.25, 0.75], dtype="float32", out_dtype="bfloat16"),
+        # forms mergekit accepts that this merge once refused (issue 18)
+        "string_numbers": slices_cfg(base, other, [{"filter": "self_attn", "value": ["5e-1", "1e-1"]},
+                                                   {"value": "2.5e-1"}]),
+        "extrapolated_t": slices_cfg(base, other, [{"filter": "mlp", "value": [-0.25, 1.25]}, {"value": 0.5}]),
+        "filter_weight_and_lm_head": slices_cfg(base, other, [{"filter": "lm_head", "value": 0.2},
+                                                              {"filter": "weight", "value": 0.3}, {"value": 0.6}]),
+        "torch_dtype_name": slices_cfg(base, other, 0.5, dtype="torch.float32"),
+        "per_slice_base_model": {"merge_method": "slerp", "parameters": {"t": 0.7},
+                                 "slices": [{"base_model": str(base), "sources": [
+                                     {"model": str(other), "layer_range": [0, 4]},
+                                     {"model": str(base), "layer_range": [0, 4]}]}]},
     }
 
 
@@ -46,3 +57,28 @@ def test_same_weights_as_mergekit(request, tmp_path, pair):
             assert ours[k].dtype == ref[k].dtype, (name, k)
             # same arithmetic in the same order: equal up to reduction-order rounding (in practice bit-equal)
             torch.testing.assert_close(ours[k], ref[k], rtol=1e-6, atol=1e-7, msg=f"{name}: {k}")
+
+
+@pytest.mark.parametrize("base_tied", [True, False])
+def test_tied_and_untied_heads_as_mergekit(tmp_path, base_tied):
+    """A tied model has no lm_head.weight: mergekit then takes its input embeddings as the head and
+    merges them with the other model's separate head (its architectures mark lm_head optional, tied to
+    embed_tokens). The merged head is written and the output config unties it."""
+    import json
+
+    from tests.factories import model_config, write_random_model
+
+    tied = write_random_model(tmp_path / "tied", model_config("qwen2", num_hidden_layers=2, tie_word_embeddings=True),
+                              dtype=torch.float32, seed=1)
+    untied = write_random_model(tmp_path / "untied", model_config("qwen2", num_hidden_layers=2,
+                                                                  tie_word_embeddings=False), dtype=torch.float32, seed=2)
+    base, other = (tied, untied) if base_tied else (untied, tied)
+    cfg = slices_cfg(base, other, [{"filter": "lm_head", "value": 0.3}, {"value": 0.6}], n=2)
+    merge(cfg, tmp_path / "ours", progress=False)
+    run_mergekit(cfg, tmp_path / "mk")
+    ours, ref = tensors(tmp_path / "ours"), tensors(tmp_path / "mk")
+    assert ours.keys() == ref.keys() and "lm_head.weight" in ours
+    for k in ref:
+        torch.testing.assert_close(ours[k], ref[k], rtol=1e-6, atol=1e-7, msg=k)
+    assert not torch.equal(ours["lm_head.weight"], ours["model.embed_tokens.weight"])
+    assert json.loads((tmp_path / "ours" / "config.json").read_text())["tie_word_embeddings"] is False

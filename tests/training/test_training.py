@@ -157,3 +157,66 @@ def test_gpu_bf16_nccl_run(setup):
     n = min(2, torch.cuda.device_count())
     metrics = launch(_spec(setup, "gpu", steps=2, checkpoint_every=0, global_batch=4), n, echo=False)
     assert len(metrics) == 2 and np.isfinite(metrics[-1]["loss"])
+
+
+def test_damaged_newest_checkpoint_is_reported_and_the_intact_one_used(setup, reference, capsys):
+    """A truncated shard in the newest checkpoint and a cut last line of metrics.jsonl (a node lost
+    while writing): the run names the damaged checkpoint, resumes from the older intact one and
+    ends with the same weights as the uninterrupted run; nothing else is lost."""
+    import shutil
+
+    run = setup / "damaged"
+    shutil.copytree(setup / "ref", run)
+    shutil.rmtree(run / "export")
+    shard = sorted((run / "checkpoints" / "step-0000006").glob("*.distcp"))[0]
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write('{"step": 7, "lo')
+    metrics = launch(_spec(setup, "damaged"), 2, echo=True)
+    out = capsys.readouterr().out
+    assert f"checkpoint step-0000006 is damaged ({shard.name}:" in out
+    assert "resumed from step-0000003" in out
+    assert [m["step"] for m in metrics] == list(range(1, 7))
+    ref = _weights(setup / "ref")
+    for k, v in _weights(run).items():
+        torch.testing.assert_close(v, ref[k], atol=0, rtol=0)
+    from definemed.training.checkpoint import verify
+
+    assert verify(run / "checkpoints" / "step-0000006") is None  # rewritten intact
+
+
+def test_divergence_stops_with_one_line_naming_the_step_and_exports_nothing(setup, reference):
+    with pytest.raises(DefinemedError, match=r"^step (\d+): loss \S+ / grad norm \S+ not finite") as e:
+        launch(_spec(setup, "diverge", lr=1e6, steps=12, warmup_steps=0, checkpoint_every=0), 2, echo=False)
+    assert not (setup / "diverge" / "export").exists()
+    step = int(e.value.args[0].split(":")[0].split()[1])
+    from definemed.training.launch import read_metrics
+
+    rec = read_metrics(setup / "diverge")
+    assert rec[-1]["step"] == step and rec[-1].get("skipped")
+
+
+def test_launcher_shows_the_workers_own_error_line(setup, reference, tmp_path):
+    """A truncated foundation weight file fails inside rank 0 (not a DefinemedError): the launcher's
+    message is the worker's exception line, not torchrun's summary."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(setup / "model", broken)
+    w = broken / "model.safetensors"
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(DefinemedError) as e:
+        launch(_spec(setup, "broken_run", model_dir=str(broken), resume=False), 2, echo=False)
+    msg = str(e.value)
+    assert "torchrun exited" not in msg and "\n" not in msg
+    assert msg.split(":")[0].endswith(("Error", "Exception")), msg
+
+
+@pytest.mark.gpu
+def test_gpu_perplexity_bf16_matches_cpu_fp32(setup):
+    from definemed.training.stage import perplexity
+
+    cpu = perplexity(setup / "model", setup / "tokens", SEQ, device="cpu")
+    gpu = perplexity(setup / "model", setup / "tokens", SEQ)  # auto: CUDA, bf16
+    assert gpu["tokens"] == cpu["tokens"]
+    assert gpu["perplexity"] == pytest.approx(cpu["perplexity"], rel=2e-2)  # bf16 weights and matmuls

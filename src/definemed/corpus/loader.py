@@ -19,6 +19,13 @@ def _check_fields(names: Iterable[str], file: Path | str) -> None:
         raise DefinemedError(f"{file}: missing FineWeb2 field(s): {', '.join(missing)}")
 
 
+def _check_text(rec: dict, where: str) -> None:
+    text = rec.get("text")
+    if not isinstance(text, str):
+        what = "null" if text is None else f"{type(text).__name__}, not a string"
+        raise DefinemedError(f"{where}: field 'text' is {what}")
+
+
 def _normalise(rec: dict) -> dict:
     out = {k: rec.get(k) for k in FINEWEB2_FIELDS}
     if not isinstance(out["top_langs"], str) and out["top_langs"] is not None:
@@ -51,19 +58,37 @@ def iter_local(folder: str | Path, batch_size: int = 2048) -> Iterator[list[dict
             except (pa.ArrowInvalid, OSError) as e:
                 raise DefinemedError(f"{f}: unreadable parquet file ({e})") from None
             _check_fields(pf.schema_arrow.names, f)
-            for batch in pf.iter_batches(batch_size=batch_size, columns=FINEWEB2_FIELDS):
-                yield [_normalise(r) for r in batch.to_pylist()]
+            text_type = pf.schema_arrow.field("text").type
+            if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
+                raise DefinemedError(f"{f}: field 'text' has type {text_type}, not string")
+            row = 0
+            try:
+                for batch in pf.iter_batches(batch_size=batch_size, columns=FINEWEB2_FIELDS):
+                    recs = batch.to_pylist()
+                    for k, r in enumerate(recs):
+                        _check_text(r, f"{f}: row {row + k}")
+                    row += len(recs)
+                    yield [_normalise(r) for r in recs]
+            except (pa.ArrowInvalid, OSError) as e:
+                raise DefinemedError(f"{f}: unreadable parquet file ({e})") from None
         else:
             batch = []
-            with f.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, 1):
+            with f.open("rb") as fh:
+                for lineno, raw in enumerate(fh, 1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise DefinemedError(f"{f}:{lineno}: not UTF-8 text (byte {e.start} of the line)") from None
                     if not line.strip():
                         continue
                     try:
                         rec = json.loads(line)
                     except json.JSONDecodeError:
                         raise DefinemedError(f"{f}:{lineno}: malformed JSON line") from None
+                    if not isinstance(rec, dict):
+                        raise DefinemedError(f"{f}:{lineno}: expected a JSON object per line")
                     _check_fields(rec.keys(), f"{f}:{lineno}")
+                    _check_text(rec, f"{f}:{lineno}")
                     batch.append(_normalise(rec))
                     if len(batch) == batch_size:
                         yield batch
@@ -76,13 +101,19 @@ def iter_hub(dataset: str, config: str, split: str = "train", batch_size: int = 
     """Stream FineWeb2 (`HuggingFaceFW/fineweb-2`, config `deu_Latn`) from the hub (paper profile)."""
     from datasets import load_dataset
 
-    ds = load_dataset(dataset, name=config, split=split, streaming=True)
     batch = []
-    for rec in ds:
-        batch.append(_normalise(rec))
-        if len(batch) == batch_size:
-            yield batch
-            batch = []
+    try:
+        ds = load_dataset(dataset, name=config, split=split, streaming=True)
+        for rec in ds:
+            batch.append(_normalise(rec))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    except OSError as e:  # ConnectionError, HTTP errors, a dataset or config that does not exist
+        what = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DefinemedError(f"corpus.hf_dataset: cannot read {dataset} ({config}, {split}) from the Hugging Face "
+                             f"hub: {what}; check the network (or HF_ENDPOINT), or download it and use "
+                             "corpus.source: local") from None
     if batch:
         yield batch
 
@@ -96,6 +127,14 @@ def read_shard(path: str | Path, columns: list[str] | None = None) -> pa.Table:
         raise DefinemedError(f"{path}: unreadable parquet shard ({e})") from None
     _check_fields(table.schema.names if columns is None else FINEWEB2_FIELDS, path)
     return table
+
+
+def shard_rows(path: str | Path) -> int:
+    """Rows of one shard from its footer; a truncated or corrupt file is an error naming it."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowInvalid, OSError) as e:
+        raise DefinemedError(f"{path}: unreadable parquet shard ({e}); remove it and rerun stage 00_corpus") from None
 
 
 def shard_paths(corpus_dir: str | Path) -> list[Path]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from definemed.progress import tqdm
 
 from definemed.errors import DefinemedError
+from definemed.redact import env_keys, redact
 
 SYSTEM_PROMPT = "Du bist ein hilfreicher medizinischer Assistent. Antworte kurz und auf Deutsch."
 
@@ -152,9 +153,12 @@ class OpenAIChat:
         data = self._post({"model": self.model, "messages": messages, "max_tokens": max_tokens,
                            "temperature": temperature})
         try:
-            return data["choices"][0]["message"]["content"] or ""
+            content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise DefinemedError(f"{self.url}: response without choices[0].message.content") from None
+        # a reply that is not text is an empty answer (judged invalid / counted), never an exception;
+        # whatever the server echoes (a key, a bearer token) is removed before it is stored
+        return redact(content, env_keys(self.api_key_env)) if isinstance(content, str) else ""
 
     def complete_many(self, conversations: list[list[dict]], max_tokens: int, desc: str = "requests") -> list[str]:
         with ThreadPoolExecutor(self.concurrency) as ex:

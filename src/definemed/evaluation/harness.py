@@ -70,6 +70,11 @@ def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: st
                                                      dtype=getattr(torch, dtype), device_map=device)
     except Exception as e:  # transformers raises many types (OSError, ValueError, KeyError, safetensors errors)
         raise DefinemedError(f"{d}: model folder does not load ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+    from definemed.finite import check_tensor
+
+    with torch.no_grad():  # NaN / Inf weights (a diverged run) would give NaN scores that look like results
+        for name, param in model.named_parameters():
+            check_tensor(param.detach(), name, d)
     model.eval()
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token

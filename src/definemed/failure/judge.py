@@ -2,7 +2,8 @@
 
 `prompts/<rubric>.md` holds a `## system` and a `## user` section; the user section is a
 `str.format` template with {question}, {reference} and {answer}. The API key is read from the
-environment variable `failure.judge_api_key_env` at call time and is never logged or stored.
+environment variable `failure.judge_api_key_env` at call time and is never logged or stored: every
+reply passes `definemed.redact.redact` before it is parsed, cached or shown.
 A request that times out or fails gives status "timeout" / "error" for that answer (counted and
 shown in the notebook), never an exception. Judgments are cached in a JSONL file keyed by rubric,
 model and a hash of the input, so an interrupted run resumes where it stopped.
@@ -24,6 +25,8 @@ from definemed import paths
 from definemed.config import FailureConfig
 from definemed.errors import DefinemedError
 from definemed.failure.verdict import Verdict
+from definemed.io import drop_partial_line
+from definemed.redact import redact
 
 MODES = ("hallucination", "overconfidence", "contradiction")
 # rubric key (German) -> failure mode; a few spellings a judge model produces are accepted
@@ -128,7 +131,8 @@ def _key(rubric: Rubric, model: str, item: dict) -> str:
     return h[:24]
 
 
-async def _judge_one(session, sem, url: str, headers: dict, body: dict, cfg: FailureConfig) -> dict[str, Verdict]:
+async def _judge_one(session, sem, url: str, headers: dict, body: dict, cfg: FailureConfig,
+                     keys: tuple = ()) -> dict[str, Verdict]:
     import aiohttp
 
     last = "no attempt"
@@ -144,7 +148,9 @@ async def _judge_one(session, sem, url: str, headers: dict, body: dict, cfg: Fai
                         return _failed("error", f"judge: {last}")
                     data = await resp.json(content_type=None)
                 content = data["choices"][0]["message"]["content"]
-                return parse_judgment(content)
+                if not isinstance(content, str) or not content.strip():
+                    return _failed("error", f"judge: reply content is {'empty' if content == '' else type(content).__name__}")
+                return parse_judgment(redact(content, keys))
             except asyncio.TimeoutError:
                 last = f"timeout after {cfg.judge_timeout_s:g} s"
             except (aiohttp.ClientError, KeyError, IndexError, TypeError, ValueError) as e:
@@ -167,7 +173,7 @@ async def _judge_all(items: list[dict], cfg: FailureConfig, rubric: Rubric, todo
             it = items[i]
             body = {"model": cfg.judge_model, "temperature": 0.0, "max_tokens": 400,
                     "messages": rubric.messages(it.get("question", ""), it.get("answer", ""), it.get("reference_answer"))}
-            return i, await _judge_one(session, sem, url, headers, body, cfg)
+            return i, await _judge_one(session, sem, url, headers, body, cfg, (key,))
 
         tasks = [asyncio.ensure_future(run(i)) for i in todo]
         for fut in tqdm(asyncio.as_completed(tasks), total=len(tasks), desc="judge", unit="answer"):
@@ -205,6 +211,7 @@ def run_judge(items: list[dict], cfg: FailureConfig, cache: Path | None = None,
     if todo:
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
+            drop_partial_line(cache)  # an interrupted run's torn last line: appends start on a new line
         coro = _judge_all(items, cfg, rubric, todo, cache, results)
         # a notebook kernel already runs an event loop: run ours in a worker thread
         with concurrent.futures.ThreadPoolExecutor(1) as ex:

@@ -27,7 +27,7 @@ from definemed.errors import DefinemedError
 from definemed.labeling.backends.base import Annotator, Doc
 from definemed.labeling.prompt import load_prompt, resolve, truncate
 from definemed.labeling.sample import sample_hash, select_documents
-from definemed.labeling.store import Record, RecordStore
+from definemed.labeling.store import INVALID_MARK, Record, RecordStore
 
 LABELS_SCHEMA = pa.schema([("id", pa.string()), ("label", pa.int8()), ("prob", pa.float32()),
                            ("raw", pa.string()), ("backend", pa.string()), ("latency_s", pa.float32())])
@@ -117,17 +117,20 @@ def fingerprint(cfg: Config, annotator: Annotator, ids) -> dict:
 
 def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_dir: Path, fp: dict, *,
                     max_chars: int, flush_every: int = 1024, max_failed_share: float = 0.0,
-                    on_settings_change: str = "refuse") -> dict:
+                    max_invalid_share: float = 1.0, on_settings_change: str = "refuse") -> dict:
     """Label documents into `out_dir` (parts/ + labels.parquet), resuming from earlier parts.
 
     Returns counts. Raises DefinemedError (nothing final written) if documents got no answer and their
     share exceeds `max_failed_share`; the records of the others stay, so a rerun labels only those.
+    Likewise if the share of invalid replies (no label) exceeds `max_invalid_share`; then the rerun
+    asks the invalid documents again (marker file `too_many_invalid.json`).
     """
     if len(set(ids)) != len(ids):
         raise DefinemedError("document ids: duplicates in the sample")
     t0 = time.time()
     store = RecordStore(out_dir, fp, flush_every, on_settings_change)
-    done = store.done()
+    mark = out_dir / INVALID_MARK
+    done = store.done(retry_invalid=mark.exists())
     resumed = sum(i in done for i in ids)
     todo, empty = prepare([i for i in ids], texts, max_chars)
     todo = [d for d in todo if d.id not in done]
@@ -156,6 +159,15 @@ def label_documents(ids: list[str], texts: list[str], annotator: Annotator, out_
     missing = [i for i in ids if i not in records]
     if missing:
         raise DefinemedError(f"{out_dir / 'parts'}: {len(missing)} documents have no record (e.g. {missing[0]})")
+    invalid = [records[i] for i in ids if records[i]["status"] == "invalid"]
+    if len(invalid) > max_invalid_share * len(ids):
+        reasons = pd.Series([(r.get("notes") or ["?"])[-1] for r in invalid]).value_counts()
+        io.write_json(mark, {"n_invalid": len(invalid), "n_docs": len(ids), "reasons": reasons.to_dict()})
+        raise DefinemedError(
+            f"{out_dir / 'parts'}: {len(invalid)} of {len(ids)} replies were invalid "
+            f"({len(invalid) / len(ids):.1%} > label.max_invalid_share {max_invalid_share:g}; most often: "
+            f"{reasons.index[0]}); records kept, fix the server or prompt and rerun to ask those again")
+    mark.unlink(missing_ok=True)
     df = pd.DataFrame([records[i] for i in ids])
     table = pa.table({
         "id": pa.array(df["id"], pa.string()),
@@ -197,6 +209,7 @@ def run_label_stage(cfg: Config, force: bool = False, corpus_dir: Path | None = 
     fp = fingerprint(cfg, annotator, ids)
     summary = label_documents(ids, sample["text"].tolist(), annotator, out, fp, max_chars=cfg.label.max_chars,
                               flush_every=cfg.label.flush_every, max_failed_share=cfg.label.openai.max_failed_share,
+                              max_invalid_share=cfg.label.max_invalid_share,
                               on_settings_change=cfg.label.on_settings_change)
     summary["n_expert_docs"] = int(sample["is_expert"].sum())
     io.write_json(out / "summary.json", summary)

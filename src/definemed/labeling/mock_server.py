@@ -9,6 +9,10 @@ first-token top_logprobs). Its behaviour per document is set by markers in the d
     #e400     always HTTP 400 (e.g. a prompt the server will never accept)
     #chatty   a chatty sentence around the label word
     #nolabel  a chatty sentence without any label word
+    #intcont  `"content": 12345` (not a string)
+    #empty    `"content": ""`
+With `echo_auth=True` the server copies the request's Authorization header into every reply field
+(answer text, model name, log-prob tokens, error and malformed bodies), as a misbehaving proxy may.
 Anything else gets the bare label word. The "true" label: JA when the document contains "krank".
 
     python -m definemed.labeling.mock_server --port 8000 --latency 0.05   # serve until Ctrl-C
@@ -33,8 +37,10 @@ class MockChatServer:
     """Run with `with MockChatServer(...) as srv:`; `srv.base_url` ends in /v1."""
 
     def __init__(self, latency_s: float = 0.0, slow_s: float = 1.0, api_key: str | None = None,
-                 refuse_status: int | None = None, host: str = "127.0.0.1", port: int = 0):
+                 refuse_status: int | None = None, host: str = "127.0.0.1", port: int = 0,
+                 echo_auth: bool = False):
         self.latency_s, self.slow_s, self.api_key, self.refuse_status = latency_s, slow_s, api_key, refuse_status
+        self.echo_auth = echo_auth
         self.host, self.port = host, port
         self.attempts: Counter = Counter()
         self.requests = 0
@@ -46,10 +52,11 @@ class MockChatServer:
         from aiohttp import web
 
         self.requests += 1
+        echo = f" (request header: Authorization: {request.headers.get('Authorization')})" if self.echo_auth else ""
         if self.api_key is not None and request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response({"error": {"message": "invalid API key"}}, status=401)
+            return web.json_response({"error": {"message": "invalid API key" + echo}}, status=401)
         if self.refuse_status is not None:
-            return web.json_response({"error": {"message": "refused"}}, status=self.refuse_status)
+            return web.json_response({"error": {"message": "refused" + echo}}, status=self.refuse_status)
         body = await request.json()
         prompt = body["messages"][-1]["content"]
         m = DOC.search(prompt)
@@ -62,11 +69,13 @@ class MockChatServer:
         if "#slow" in doc and n == 1:
             await asyncio.sleep(self.slow_s)
         if "#e500" in doc and n <= 2:
-            return web.Response(status=500, text="internal error")
+            return web.Response(status=500, text="internal error" + echo)
         if "#e400" in doc:
-            return web.json_response({"error": {"message": "This model's maximum context length is exceeded"}}, status=400)
+            return web.json_response({"error": {"message": "This model's maximum context length is exceeded" + echo}},
+                                     status=400)
         if "#badjson" in doc:
-            return web.Response(status=200, text='{"choices": [{"message": {"content": "JA"', content_type="application/json")
+            return web.Response(status=200, text='{"choices": [{"message": {"content": "JA' + echo,
+                                content_type="application/json")
         yes = truth(doc)
         word = "JA" if yes else "NEIN"
         if "#nolabel" in doc:
@@ -75,12 +84,14 @@ class MockChatServer:
             content = f"Nach sorgfältiger Prüfung des Dokuments lautet meine Antwort: {word}. Begründung folgt."
         else:
             content = word
+        content = 12345 if "#intcont" in doc else "" if "#empty" in doc else content + echo
         p = 0.9 if yes else 0.15  # a fixed, label-dependent probability the tests can check
-        out = {"id": "cmpl-mock", "object": "chat.completion", "model": body.get("model"),
+        out = {"id": "cmpl-mock" + echo, "object": "chat.completion", "model": body.get("model") + echo,
                "choices": [{"index": 0, "finish_reason": "stop",
                             "message": {"role": "assistant", "content": content}}]}
         if body.get("logprobs"):
-            top = [{"token": "JA", "logprob": math.log(p)}, {"token": "NEIN", "logprob": math.log(1 - p)}]
+            top = [{"token": "JA", "logprob": math.log(p)}, {"token": "NEIN", "logprob": math.log(1 - p)},
+                   {"token": "X" + echo, "logprob": -20.0}]
             out["choices"][0]["logprobs"] = {"content": [{"token": top[0 if yes else 1]["token"],
                                                           "logprob": top[0 if yes else 1]["logprob"],
                                                           "top_logprobs": top}]}

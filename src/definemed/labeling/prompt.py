@@ -76,14 +76,15 @@ def truncate(text: str, max_chars: int) -> str:
 _STRIP = " \t\r\n*_`'\".,;:!?()[]{}<>-"
 
 
-def parse_answer(answer: str | None, positive: str = "JA", negative: str = "NEIN") -> int | None:
+def parse_answer(answer, positive: str = "JA", negative: str = "NEIN") -> int | None:
     """1 (positive word), 0 (negative word) or None (no decision), tolerating chatty answers.
 
     In order: the whole answer is a label word; the answer starts with one and never names the other; a `Antwort: X` /
     `"label": "X"` pattern names one (the last such); exactly one of the two words appears in capitals.
-    Anything else (both or neither named) is None: recorded invalid, never guessed.
+    Anything else (both or neither named, an empty reply, a reply that is not a string) is None:
+    recorded invalid, never guessed.
     """
-    if not answer:
+    if not isinstance(answer, str) or not answer:
         return None
     words = {positive.lower(): 1, negative.lower(): 0}
     alt = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))

@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from definemed.corpus.loader import read_shard, shard_paths
+from definemed.corpus.loader import read_shard, shard_paths, shard_rows
 from definemed.errors import DefinemedError
 from definemed.seed import rng
 
@@ -50,7 +49,7 @@ def select_documents(corpus_dir: Path, n_docs: int, seed: int) -> pd.DataFrame:
     if n_docs < len(expert_ids):
         raise DefinemedError(f"label.n_docs: {n_docs} is less than the {len(expert_ids)} expert-annotated "
                              "documents, which must all be labelled")
-    counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    counts = [shard_rows(f) for f in files]
     offsets = np.concatenate([[0], np.cumsum(counts)])
     total = int(offsets[-1])
     if n_docs > total:

@@ -21,6 +21,10 @@ from definemed import io
 from definemed.errors import DefinemedError
 
 
+INVALID_MARK = "too_many_invalid.json"
+"""Written when a run stopped on too many invalid replies: the next run asks those documents again."""
+
+
 @dataclass
 class Record:
     """One labelled document. label: 1 medical, 0 not, -1 invalid (no decision)."""
@@ -64,7 +68,7 @@ class RecordStore:
                 "rerun with --force to start over")
         dest = self.root / "superseded" / time.strftime("%Y%m%d-%H%M%S")
         dest.mkdir(parents=True, exist_ok=True)
-        for name in ("parts", "run.json", "labels.parquet", "summary.json"):
+        for name in ("parts", "run.json", "labels.parquet", "summary.json", INVALID_MARK):
             if (self.root / name).exists():
                 os.replace(self.root / name, dest / name)
         warnings.warn(f"{f}: settings changed ({', '.join(diff)}); earlier labels moved to {dest}, starting over",
@@ -82,11 +86,19 @@ class RecordStore:
                     except json.JSONDecodeError:
                         raise DefinemedError(f"{part}: corrupt record line (not the last line)") from None
 
-    def done(self) -> dict[str, dict]:
-        """id -> record, first complete record per id; failed records do not count as done."""
+    def done(self, retry_invalid: bool = False) -> dict[str, dict]:
+        """id -> record: the first complete record per id, a labelled one before an invalid one.
+
+        Failed records (no answer) never count as done; invalid ones (answered, no label) do not
+        either when `retry_invalid` (the previous run stopped on too many invalid replies).
+        """
         out: dict[str, dict] = {}
         for r in self.iter_records():
-            if r["status"] != "failed" and r["id"] not in out:
+            st = r["status"]
+            if st == "failed" or (retry_invalid and st == "invalid"):
+                continue
+            prev = out.get(r["id"])
+            if prev is None or (prev["status"] == "invalid" and st != "invalid"):
                 out[r["id"]] = r
         return out
 

@@ -13,9 +13,12 @@ def _parse_size(text: str) -> int:
     t = text.strip().upper().removesuffix("B")
     mult = {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
     try:
-        return int(float(t[:-1]) * mult[t[-1]]) if t and t[-1] in mult else int(t)
+        n = int(float(t[:-1]) * mult[t[-1]]) if t and t[-1] in mult else int(t)
     except ValueError:
         raise DefinemedError(f"--max-shard-size: cannot read '{text}' (e.g. 5GB, 500M)") from None
+    if n < 1:
+        raise DefinemedError(f"--max-shard-size: '{text}' is not a positive size (e.g. 5GB, 500M)")
+    return n
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ from definemed.progress import tqdm
 
 from definemed import io
 from definemed.errors import DefinemedError
+from definemed.finite import check_tensor
 from definemed.merging.hf_folder import OutTensor, SafetensorsModel, ShardedWriter, text_config
 from definemed.merging.slerp import SlerpPlan
 from definemed.merging.spec import MergeSpec, layer_position, load_spec, resolve_t
@@ -115,10 +116,14 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
     o_layers, o_rest = _split_layers(other)
     if not b_layers:
         raise DefinemedError(f"{base.folder}: no decoder layers ('*.layers.N.*' tensors) found")
-    for name in sorted(set(o_rest) - set(b_rest)):
+    head = "lm_head.weight" in base.tensors or "lm_head.weight" in other.tensors
+    b_src, o_src = _tied_sources(base, b_rest, head), _tied_sources(other, o_rest, head)
+    for name in sorted(set(o_src) - set(b_src)):
         raise DefinemedError(f"{base.folder}: tensor {name} is missing (present in {other.folder})")
-    for name in sorted(set(b_rest) - set(o_rest)):
+    for name in sorted(set(b_src) - set(o_src)):
         raise DefinemedError(f"{other.folder}: tensor {name} is missing (present in {base.folder})")
+    if head and "lm_head.weight" not in b_rest:
+        b_rest = b_rest + ["lm_head.weight"]  # only the other model has a separate head
     sd, od = _dtype(spec.dtype), _dtype(spec.out_dtype)
 
     def add(out: str, bname: str, oname: str, t: float, kind: str, layer: Optional[int]) -> None:
@@ -140,7 +145,7 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
     pre = [n for n in b_rest if not is_post_weight(n)]
     post = [n for n in b_rest if is_post_weight(n)]
     for name in pre:
-        add(name, name, name, resolve_t(spec, 0, name, 0.0), "pre", None)
+        add(name, b_src[name], o_src[name], resolve_t(spec, 0, name, 0.0), "pre", None)
     out_idx = 0
     for si, s in enumerate(spec.slices):
         for off in range(s.n_layers):
@@ -160,18 +165,22 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
             plan.layer_map.append(bl)
             out_idx += 1
     for name in post:
-        add(name, name, name, resolve_t(spec, last, name, 0.0), "post", None)
-
-    tied = "lm_head.weight" not in base.tensors and any(n.endswith("embed_tokens.weight") for n in b_rest)
-    if tied:  # as in mergekit, no lm_head.weight is written; a filter aimed at it cannot take effect
-        settings = [spec.parameters] + [s.parameters for s in spec.slices]
-        for setting in settings:
-            for c in setting or ():
-                if c.filter not in (None, "*") and c.filter in "lm_head.weight":
-                    raise DefinemedError(
-                        f"{spec.source}: key 'parameters.t': filter '{c.filter}' targets lm_head.weight, but the "
-                        "models tie it to the input embeddings (no separate tensor to merge)")
+        add(name, b_src[name], o_src[name], resolve_t(spec, last, name, 0.0), "post", None)
+    # with both models tied no lm_head.weight exists or is written (as in mergekit); a filter aimed at
+    # it then matches nothing, which mergekit accepts too
     return plan
+
+
+def _tied_sources(model: SafetensorsModel, rest: list[str], head: bool) -> dict[str, str]:
+    """Output name -> this model's tensor outside the layers. As in mergekit, whose architectures mark
+    lm_head.weight optional with the input embeddings as its tied name: a model without a separate
+    head gives its embeddings when the other model has one (then the head is merged and written)."""
+    out = {n: n for n in rest}
+    if head and "lm_head.weight" not in out:
+        embed = next((n for n in rest if n.endswith("embed_tokens.weight")), None)
+        if embed is not None:
+            out["lm_head.weight"] = embed
+    return out
 
 
 def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[str]) -> None:
@@ -180,6 +189,11 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
     b = plan.other.tensor(job.other_name)
     out_item = job.out_dtype.itemsize
     try:
+        # NaN / Inf in an input (a diverged CPT run, a damaged file) would silently make the whole
+        # output tensor NaN: refuse it by name. Chunked, releasing pages, like the merge itself.
+        for model, name, flat in ((plan.base, job.base_name, a), (plan.other, job.other_name, b)):
+            check_tensor(flat, name, model.folder,
+                         release=lambda s, c, model=model, name=name: model.release(name, s, c))
         if job.t is None:
             if not torch.equal(a, b):
                 raise DefinemedError(f"{plan.other.folder}: non-floating tensor {job.other_name} differs from the "
@@ -212,6 +226,20 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
     job.seconds = time.perf_counter() - t0
 
 
+def check_device(device: Optional[str]) -> str:
+    """'auto' | 'cpu' | 'cuda' | 'cuda:N' -> the device SLERP runs on; anything else is an error."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", device):
+        raise DefinemedError(f"device '{device}': expected auto, cpu, mps, cuda or cuda:N (merge.device / --device)")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DefinemedError(f"device '{device}': no CUDA device available")
+        if ":" in device and int(device.split(":")[1]) >= torch.cuda.device_count():
+            raise DefinemedError(f"device '{device}': only {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
 def default_threads() -> int:
     """Tensors in flight at once: twice the CPUs (at most 8), so page faults and writes, which block,
     overlap with arithmetic (measured on 2 cores: 4 threads 4.3 s, 2 threads 6.3 s, 1 thread 12.8 s)."""
@@ -225,6 +253,12 @@ def _out_config(plan: MergePlan) -> dict:
     text["num_hidden_layers"] = len(plan.layer_map)
     if isinstance(text.get("layer_types"), list) and len(text["layer_types"]) == n_base:
         text["layer_types"] = [text["layer_types"][i] for i in plan.layer_map]
+    if any(j.out == "lm_head.weight" for j in plan.jobs):
+        # a tied base merged with an untied model: the merged head is written, so it must not be tied
+        # on load (mergekit keeps the base's flag, and transformers would then ignore the head)
+        for c in {id(cfg): cfg, id(text): text}.values():
+            if c.get("tie_word_embeddings"):
+                c["tie_word_embeddings"] = False
     dtype = plan.spec.out_dtype or plan.spec.dtype
     if dtype:
         cfg["dtype" if "torch_dtype" not in cfg else "torch_dtype"] = dtype
@@ -264,17 +298,18 @@ def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: O
           device: Optional[str] = None, max_shard_bytes: int = DEFAULT_SHARD_BYTES, progress: bool = True) -> dict:
     """Run a SLERP merge; return a summary (paths, counts, seconds). See the module docstring."""
     t_start = time.perf_counter()
-    out_dir = Path(out_dir).absolute()
+    out_dir = io.check_output_dir(Path(out_dir).absolute())
+    device = check_device(device)
+    if threads is not None and threads < 1:
+        raise DefinemedError(f"threads: {threads} (--threads needs at least 1)")
+    if max_shard_bytes < 1:
+        raise DefinemedError(f"max_shard_size: {max_shard_bytes} bytes (--max-shard-size needs at least 1 byte)")
     if out_dir.exists() and not force:
         raise DefinemedError(f"{out_dir}: output folder exists (use --force to replace it)")
     spec = config if isinstance(config, MergeSpec) else load_spec(config)
     for m in spec.models:
         if out_dir.resolve() == m or m.is_relative_to(out_dir.resolve()):
             raise DefinemedError(f"{out_dir}: the output folder would replace the input model {m}")
-    if device in (None, "auto"):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DefinemedError(f"device '{device}': no CUDA device available")
     plan = plan_merge(spec)
     threads = threads or default_threads()
     try:

@@ -22,11 +22,13 @@ Semantics follow mergekit: a list of anchors is interpolated linearly over the l
 idx / (n - 1) within a slice (t = 1 for a one-layer slice); tensors outside the layers (embeddings,
 final norm, lm_head) use position 0; a filter matches when it is a substring of the output tensor
 name, `*` or no filter matches everything, the first matching entry wins, and slice parameters take
-precedence over the global ones. Known mergekit options that this merge does not implement are
+precedence over the global ones. t values are read as mergekit reads them (`5e-1` as a string is
+0.5; t outside [0, 1] extrapolates). Known mergekit options that this merge does not implement are
 rejected with an error naming the key (see docs/merging.md), never ignored.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Any, Literal, Optional, Union
 
 
 from definemed.io import read_yaml_mapping
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, field_validator
 
 from definemed.errors import DefinemedError
 
@@ -43,7 +45,8 @@ DTYPES = ("bfloat16", "float16", "float32", "float64")
 # mergekit keys that exist but are not implemented here, with the reason shown in the error.
 UNSUPPORTED = {
     "modules": "multi-module models are not supported; use slices or models",
-    "tokenizer_source": "tokenizers are copied from the base model; vocabulary merging is not supported",
+    "tokenizer_source": "tokenizers are copied from the base model; mergekit's vocabulary path (even 'base') "
+                        "remaps and merges embedding rows differently, which this merge does not implement",
     "tokenizer": "tokenizers are copied from the base model; vocabulary merging is not supported",
     "chat_template": "the chat template is copied from the base model",
     "residual_weight": "slice residual weights are not supported",
@@ -71,13 +74,22 @@ class Conditional:
         return {"value": v} if self.filter is None else {"filter": self.filter, "value": v}
 
 
+_FLOAT = TypeAdapter(float)
+
+
 def _number(x: Any, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
+    """A t value read as mergekit reads it (pydantic's float: numbers, booleans and numeric strings
+    such as `5e-1`, which YAML 1.1 loads as a string). t outside [0, 1] extrapolates, as in mergekit;
+    only a non-finite t cannot give weights."""
+    if isinstance(x, (list, dict)) or x is None:
         raise ValueError(f"{where}: expected a number, got {x!r}")
-    x = float(x)
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"{where}: t = {x:g} is outside [0, 1]")
-    return x
+    try:
+        v = _FLOAT.validate_python(x)
+    except ValidationError:
+        raise ValueError(f"{where}: expected a number, got {x!r}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{where}: t = {x!r} is not a finite number")
+    return v
 
 
 def _value(x: Any, where: str) -> Union[float, tuple[float, ...]]:

@@ -4,11 +4,17 @@ A checkpoint is the folder `checkpoints/step-XXXXXXX/` with
 - the DCP shards of the model and the optimizer (every rank writes its own shards),
 - `trainer_state.json`: step, data cursor (sequences consumed), scheduler state, parameter shapes,
 - `rng-rank<r>.safetensors`: each rank's torch RNG states (CPU and CUDA),
-- `COMPLETE`: written last by rank 0 after a barrier; a folder without it is ignored on resume,
-  so a process killed while writing never leaves a checkpoint that looks usable.
+- `COMPLETE`: written last by rank 0 after a barrier: the step and every file's size, plus the
+  SHA-256 of the small files (DCP `.metadata`, trainer state, RNG states). A folder without it is
+  ignored on resume, so a process killed while writing never leaves a checkpoint that looks usable.
+
+Before a resume, `latest` verifies the newest checkpoints against their `COMPLETE` record; a
+damaged one (a truncated or missing shard, an empty trainer state) is reported by name and the
+newest intact one is used. Nothing is deleted: the next save of that step replaces the folder.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -26,19 +32,71 @@ def step_dir(root: Path, step: int) -> Path:
     return root / f"step-{step:07d}"
 
 
-def latest(root: Path) -> Path | None:
-    """The newest complete checkpoint under root, or None."""
+HASHED_MAX_BYTES = 1 << 20  # files up to 1 MiB are also checksummed (metadata, state, RNG)
+
+
+def _sha256(f: Path) -> str:
+    return hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def _inventory(d: Path) -> dict:
+    files = {f.name: f.stat().st_size for f in sorted(d.iterdir()) if f.is_file() and f.name != COMPLETE}
+    sums = {n: _sha256(d / n) for n, size in files.items() if size <= HASHED_MAX_BYTES}
+    return {"files": files, "sha256": sums}
+
+
+def verify(ckpt: Path) -> str | None:
+    """None if the checkpoint is intact, else what is wrong with it (one phrase naming the file)."""
+    marker = ckpt / COMPLETE
+    if not marker.is_file():
+        return "no COMPLETE marker (the save did not finish)"
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = None
+    if not isinstance(record, dict) or "files" not in record:  # a marker without inventory
+        try:
+            read_state(ckpt)
+        except DefinemedError as e:
+            return str(e).removeprefix(f"{ckpt / 'trainer_state.json'}: ")
+        return None if (ckpt / ".metadata").is_file() else ".metadata: missing"
+    for name, size in record["files"].items():
+        f = ckpt / name
+        if not f.is_file():
+            return f"{name}: missing"
+        if f.stat().st_size != size:
+            return f"{name}: {f.stat().st_size} bytes, {size} when saved"
+    for name, digest in record.get("sha256", {}).items():
+        if _sha256(ckpt / name) != digest:
+            return f"{name}: content differs from the saved checksum"
+    return None
+
+
+def latest(root: Path, report: bool = True) -> Path | None:
+    """The newest intact complete checkpoint under root, or None. A damaged newer one is printed
+    by name (with `report`) and skipped."""
     if not root.is_dir():
         return None
-    done = sorted(p for p in root.glob("step-*") if (p / COMPLETE).is_file())
-    return done[-1] if done else None
+    for d in sorted((p for p in root.glob("step-*") if (p / COMPLETE).is_file()), reverse=True):
+        problem = verify(d)
+        if problem is None:
+            return d
+        if report:
+            print(f"checkpoint {d.name} is damaged ({problem}); trying the next older one", flush=True)
+    return None
 
 
 def read_state(ckpt: Path) -> dict:
     f = ckpt / "trainer_state.json"
     if not f.is_file():
         raise DefinemedError(f"{f}: checkpoint has no trainer state")
-    return json.loads(f.read_text(encoding="utf-8"))
+    try:
+        state = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise DefinemedError(f"{f}: not valid JSON (empty or cut short)") from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise DefinemedError(f"{f}: no 'step' in the trainer state")
+    return state
 
 
 def check_compatible(ckpt: Path, shapes: dict[str, list[int]]) -> None:
@@ -74,9 +132,9 @@ def save(root: Path, step: int, model, optimizer, trainer_state: dict, keep: int
     dist.barrier()
     if rank == 0:
         write_json(d / "trainer_state.json", trainer_state)
-        (d / COMPLETE).write_text(f"{step}\n")
-        done = sorted(p for p in root.glob("step-*") if (p / COMPLETE).is_file())
-        for old in done[:-keep]:
+        write_json(d / COMPLETE, {"step": step, **_inventory(d)})
+        intact = sorted(p for p in root.glob("step-*") if p != d and verify(p) is None) + [d]
+        for old in intact[:-keep]:  # prune only intact older ones: a damaged folder is kept for inspection
             shutil.rmtree(old, ignore_errors=True)
     dist.barrier()
     return d

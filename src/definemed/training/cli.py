@@ -1,6 +1,9 @@
-"""`python -m definemed cpt`: stage 04 without the notebook (same functions), and `train` for one spec."""
+"""`python -m definemed cpt`: stage 04 without the notebook (same functions); `train` for one spec;
+`plan-cpt` (memory and time plan); `cpt-prepare` / `cpt-publish` (the Slurm script's first and last
+step, the same done-contract as the stage: `definemed.training.run_record`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -32,21 +35,13 @@ def register(app: typer.Typer) -> None:
     def cpt_tokenize(profile: str = typer.Option("tiny", help="Profile name or config path.")) -> None:
         """Stage 04's CPU part: split FineMed-de, tokenize it with cpt.tokenize_num_proc processes and plan
         the packing of every small model, so the stage's GPU job finds its token files ready."""
-        import shutil
-
-        from definemed import artifacts, io, stages
         from definemed.config import load_config
-        from definemed.training import stage
+        from definemed.training import run_record, stage
 
         cfg = load_config(profile)
-        # open the stage folder under the fingerprint the runner will use, as the runner does, so the
-        # GPU job resumes this work instead of clearing it
-        fp, _ = stages.fingerprint(cfg, artifacts.CPT)
-        d = artifacts.stage_dir(cfg, artifacts.CPT)
-        marker = d / stages.FINGERPRINT_FILE
-        if not marker.is_file() or marker.read_text().strip() != fp:
-            shutil.rmtree(d, ignore_errors=True)
-            io.write_text(marker, fp + "\n")
+        # open the stage folder under the fingerprint the runner will use, as the runner does (never
+        # deleting CPT runs under cpt.on_settings_change: refuse), so the GPU job resumes this work
+        run_record.claim_stage(cfg)
         splits = stage.split_documents(cfg)
         for name in stage.small_models(cfg):
             info = stage.prepare_data(cfg, name, splits)
@@ -62,3 +57,46 @@ def register(app: typer.Typer) -> None:
 
         metrics = launch(RunSpec.read(spec), nproc)
         typer.echo(f"{len(metrics)} steps; final loss {metrics[-1]['loss']:.4f}")
+
+    @app.command("plan-cpt")
+    def plan_cpt(
+        profile: str = typer.Option("tiny", help="Profile name or config path."),
+        model: Optional[str] = typer.Option(None, help="Only this small foundation model."),
+    ) -> None:
+        """Memory per GPU and time of the configured CPT (refuses a configuration that does not fit)."""
+        from definemed.config import load_config
+        from definemed.training import plan as plan_lib
+        from definemed.training import stage
+
+        cfg = load_config(profile)
+        plans = [plan_lib.plan_for(cfg, name) for name in ([model] if model else stage.small_models(cfg))]
+        for p in plans:
+            typer.echo(plan_lib.format_plan(p))
+        for p in plans:
+            plan_lib.check_fits(p, cfg)
+
+    @app.command("cpt-prepare")
+    def cpt_prepare(
+        model: str = typer.Option(..., help="Small foundation model name."),
+        profile: str = typer.Option("paper", help="Profile name or config path."),
+        nnodes: int = typer.Option(..., help="Nodes of the allocation ($SLURM_NNODES)."),
+        nproc_per_node: int = typer.Option(..., help="GPUs per node."),
+    ) -> None:
+        """Slurm job, first step: data, memory plan, run folder claim; prints the run.json path."""
+        from definemed.config import load_config
+        from definemed.training import run_record
+
+        typer.echo(run_record.slurm_prepare(load_config(profile), model, nnodes, nproc_per_node))
+
+    @app.command("cpt-publish")
+    def cpt_publish(
+        model: str = typer.Option(..., help="Small foundation model name."),
+        profile: str = typer.Option("paper", help="Profile name or config path."),
+    ) -> None:
+        """Slurm job, last step: publish a finished run (exit 0) or report it unfinished (exit 3)."""
+        from definemed.config import load_config
+        from definemed.training import run_record
+
+        code, msg = run_record.slurm_publish(load_config(profile), model)
+        typer.echo(msg)
+        sys.exit(code)  # 3: not finished (the sbatch script requeues)

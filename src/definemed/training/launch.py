@@ -8,8 +8,8 @@ token file, and a checkpoint to resume from that belongs to another model shape.
 """
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +34,7 @@ def preflight(spec: RunSpec, nproc: int) -> None:
     if plan.num_bins < 1:
         raise DefinemedError(f"{spec.plan}: no sequence to train on")
     if spec.resume:
-        last = ckpt_lib.latest(spec.run_dir / "checkpoints")
+        last = ckpt_lib.latest(spec.run_dir / "checkpoints", report=False)
         if last is not None:
             ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
 
@@ -54,24 +54,34 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "--max-restarts=0", "-m", "definemed.training.worker", str(spec_file)]
     log_file = log_file or run / "train.log"
+    errors: list[str] = []
     tail: list[str] = []
     with open(log_file, "a", encoding="utf-8") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
-            tail = (tail + [line.rstrip()])[-15:]
-            if echo and (line.startswith("step ") or line.startswith("resumed") or line.startswith("error")):
-                print(line.rstrip(), flush=True)
+            text = _RANK_PREFIX.sub("", line.rstrip())
+            tail = (tail + [text])[-4:]
+            if text.startswith("error: "):
+                errors.append(text.removeprefix("error: "))
+            if echo and text.startswith(ECHO_PREFIXES):
+                print(text, flush=True)
         rc = proc.wait()
     if rc != 0:
-        errors = [t for t in tail if t.startswith("error:")]
-        msg = errors[-1].removeprefix("error: ") if errors else f"torchrun exited with {rc}; log {log_file}: " + " | ".join(tail[-4:])
-        raise DefinemedError(msg)
+        # the first worker error is the cause; the others are usually ranks losing their peer
+        raise DefinemedError(errors[0] if errors else f"torchrun exited with {rc}; log {log_file}: " + " | ".join(tail))
+    export = run / "export"
+    if not (export / "config.json").is_file():
+        raise DefinemedError(f"{run}: training stopped before the last step on request (checkpoint written); "
+                             "rerun to resume")
     return read_metrics(run)
 
 
+_RANK_PREFIX = re.compile(r"^\[(?:rank|default)\d+\]:\s?")
+ECHO_PREFIXES = ("step ", "resumed", "error", "checkpoint ", "stopped")
+
+
 def read_metrics(run_dir: Path) -> list[dict]:
-    f = Path(run_dir) / "metrics.jsonl"
-    if not f.is_file():
-        return []
-    return [json.loads(ln) for ln in f.read_text().splitlines() if ln.strip()]
+    from definemed.training.loop import read_jsonl
+
+    return read_jsonl(Path(run_dir) / "metrics.jsonl")

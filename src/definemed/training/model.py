@@ -131,43 +131,110 @@ def count_params(model_dir: str | Path) -> dict:
             "hidden": cfg.hidden_size}
 
 
-def export_hf(model: nn.Module, model_dir: str | Path, out_dir: Path, export_dtype: str = "auto",
-              extra_files: dict[str, str] | None = None) -> Path | None:
-    """Gather the full weights to rank 0 and write a Hugging Face folder (safetensors, config,
-    tokenizer and generation config of the foundation). Collective: every rank must call it."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+EXPORT_FILES = ("special_tokens_map.json", "chat_template.jinja", "generation_config.json", "vocab.json",
+                "merges.txt")
 
-    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
-    if dist.get_rank() != 0:
-        return None
-    import shutil
 
-    from transformers import AutoModelForCausalLM
+def _clean_name(name: str) -> str:
+    return name.replace("._checkpoint_wrapped_module", "")
 
-    from definemed.io import atomic_dir
 
-    cfg = read_config(model_dir)
+def nonfinite_parameters(model: nn.Module) -> list[str]:
+    """Names of parameters with a NaN or Inf anywhere, over all ranks (collective)."""
+    from definemed.finite import first_non_finite
+
+    bad = [_clean_name(n) for n, p in model.named_parameters()
+           if first_non_finite((p.to_local() if hasattr(p, "to_local") else p).detach().reshape(-1)) is not None]
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        parts: list = [None] * dist.get_world_size()
+        dist.all_gather_object(parts, bad)
+        bad = sorted({n for part in parts for n in part})
+    return bad
+
+
+def export_dtype_of(cfg, export_dtype: str = "auto") -> torch.dtype:
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}.get(export_dtype)
     if dtype is None:
         dtype = getattr(cfg, "dtype", None) or getattr(cfg, "torch_dtype", None) or torch.float32
         dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    sd = {k.replace("._checkpoint_wrapped_module", ""): v for k, v in sd.items()}
-    hf = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
-    missing, unexpected = hf.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not (cfg.tie_word_embeddings and k == "lm_head.weight")]
-    if missing or unexpected:
-        raise DefinemedError(f"export: state dict mismatch (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    if cfg.tie_word_embeddings:
-        hf.tie_weights()
-    hf = hf.to(dtype)
-    hf.config.use_cache = True  # for generation downstream; training forced it off
-    with atomic_dir(out_dir, force=True) as tmp:
-        hf.save_pretrained(tmp, safe_serialization=True)
+    return dtype
+
+
+class ShardWriter:
+    """Write tensors as Hugging Face safetensors shards of at most `max_bytes` each, holding one
+    shard in memory: `model.safetensors`, or `model-0000k-of-0000n.safetensors` plus the index."""
+
+    def __init__(self, folder: Path, max_bytes: int):
+        self.folder, self.max_bytes = Path(folder), max_bytes
+        self.buf: dict[str, torch.Tensor] = {}
+        self.buf_bytes, self.files, self.weight_map, self.total = 0, [], {}, 0
+
+    def add(self, name: str, t: torch.Tensor) -> None:
+        n = t.numel() * t.element_size()
+        if self.buf and self.buf_bytes + n > self.max_bytes:
+            self._flush()
+        self.buf[name] = t.contiguous()
+        self.buf_bytes += n
+        self.total += n
+
+    def _flush(self) -> None:
+        from safetensors.torch import save_file
+
+        f = self.folder / f".shard-{len(self.files):05d}.safetensors"
+        save_file(self.buf, str(f), metadata={"format": "pt"})
+        self.files.append((f, list(self.buf)))
+        self.buf, self.buf_bytes = {}, 0
+
+    def close(self) -> list[Path]:
+        if self.buf or not self.files:
+            self._flush()
+        n = len(self.files)
+        names = ["model.safetensors"] if n == 1 else [f"model-{i + 1:05d}-of-{n:05d}.safetensors" for i in range(n)]
+        for (f, keys), name in zip(self.files, names):
+            f.rename(self.folder / name)
+            self.weight_map.update({k: name for k in keys})
+        if n > 1:
+            (self.folder / "model.safetensors.index.json").write_text(json.dumps(
+                {"metadata": {"total_size": self.total}, "weight_map": dict(sorted(self.weight_map.items()))},
+                indent=2) + "\n")
+        return [self.folder / name for name in names]
+
+
+def export_hf(model: nn.Module, model_dir: str | Path, out_dir: Path, export_dtype: str = "auto",
+              extra_files: dict[str, str] | None = None, max_shard_bytes: int = 5 * 2**30) -> Path | None:
+    """Write a Hugging Face folder (safetensors shards, config, tokenizer and generation config of
+    the foundation) from the sharded model. Collective: every rank must call it.
+
+    The weights are streamed: one parameter at a time is gathered (`full_tensor`), cast to the
+    export dtype on rank 0 and added to the current shard; no full-model copy in fp32 (or at all)
+    is ever built. A model with non-finite weights is refused before anything is written."""
+    import contextlib
+    import shutil
+
+    from definemed.io import atomic_dir
+
+    bad = nonfinite_parameters(model)
+    if bad:
+        raise DefinemedError(f"export: {len(bad)} tensor(s) with NaN/Inf values (first '{bad[0]}'); nothing exported")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    cfg = read_config(model_dir)
+    dtype = export_dtype_of(cfg, export_dtype)
+    with (atomic_dir(out_dir, force=True) if rank == 0 else contextlib.nullcontext()) as tmp:
+        writer = ShardWriter(tmp, max_shard_bytes) if rank == 0 else None
+        for name, p in model.named_parameters():  # tied LM head: listed once, as the embeddings
+            full = p.full_tensor() if hasattr(p, "full_tensor") else p
+            if writer is not None:
+                writer.add(_clean_name(name), full.detach().to("cpu", dtype))
+            del full
+        if writer is None:
+            return None
+        writer.close()
+        cfg.dtype = dtype
+        cfg.use_cache = True  # for generation downstream; training forced it off
+        cfg.save_pretrained(tmp)
         src = Path(model_dir)
         for f in src.iterdir():
-            if f.is_file() and (f.name.startswith("tokenizer") or f.name in (
-                    "special_tokens_map.json", "chat_template.jinja", "generation_config.json", "vocab.json",
-                    "merges.txt")):
+            if f.is_file() and (f.name.startswith("tokenizer") or f.name in EXPORT_FILES):
                 shutil.copy2(f, tmp / f.name)
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")

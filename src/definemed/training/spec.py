@@ -39,6 +39,22 @@ class RunSpec(BaseModel):
     """Max global gradient norm; 0 disables clipping."""
     dp_replicate: int = Field(1, ge=1)
     """HSDP: replicas (outer mesh dimension); the world size must be a multiple. 1 = plain FSDP."""
+    nnodes: int | None = Field(None, ge=1)
+    """Nodes the config plans for; the launch must match (None: any)."""
+    nproc_per_node: int | None = Field(None, ge=1)
+    """Processes (GPUs) per node the config plans for; the launch must match (None: any)."""
+    accumulate: Literal["reduce_scatter", "no_sync"] = "reduce_scatter"
+    """Gradient accumulation: reduce-scatter every micro batch (sharded gradients only; HSDP
+    all-reduces across replicas on the last micro batch), or no_sync (full unsharded fp32
+    gradients on every rank until the last micro batch: less communication, more memory)."""
+    loss_chunk_tokens: int = Field(1024, ge=1)
+    """Tokens per chunk of the LM head + cross-entropy (the full fp32 logits are never built)."""
+    nonfinite_patience: int = Field(0, ge=0)
+    """Steps in a row with a non-finite loss or gradient norm that are skipped (not applied)
+    before the run stops; 0 stops at the first."""
+    track_memory: bool = False
+    """CPU only: record peak allocated bytes per step with torch's MemTracker (slow; tests and
+    plan checks). On CUDA the allocator's peak is always recorded."""
     activation_checkpointing: bool = False
     mixed_precision: Literal["auto", "bf16", "fp32"] = "auto"
     """auto: bf16 parameters with fp32 gradient reduction on CUDA, fp32 on CPU."""
@@ -76,12 +92,29 @@ class RunSpec(BaseModel):
     def run_dir(self) -> Path:
         return Path(self.out_dir)
 
-    def check_world(self, world_size: int) -> None:
-        """Mesh and batch shape must divide: a clear error before any work."""
+    def check_world(self, world_size: int, local_world_size: int | None = None) -> None:
+        """Mesh and batch shape must divide, and the launch must be the topology the config plans
+        (nodes x processes per node): a clear error before any work."""
+        local = local_world_size or world_size
+        nodes = world_size // local if world_size % local == 0 else None
+        if self.nproc_per_node is not None and local != self.nproc_per_node:
+            raise DefinemedError(
+                f"nproc_per_node: the launch has {local} processes per node, the config plans "
+                f"{self.nproc_per_node} (cpt.nproc_per_node)")
+        if self.nnodes is not None and nodes != self.nnodes:
+            raise DefinemedError(
+                f"nnodes: the launch has {world_size} ranks = {nodes or world_size / local:g} node(s) x {local}, "
+                f"the config plans {self.nnodes} node(s) (cpt.nnodes; a mesh for another allocation would "
+                "shard across nodes silently)")
         if world_size % self.dp_replicate:
             raise DefinemedError(
                 f"dp_replicate: world size {world_size} is not a multiple of the HSDP replicate degree "
                 f"{self.dp_replicate} (mesh {self.dp_replicate} x {world_size / self.dp_replicate:g})")
+        shard = world_size // self.dp_replicate
+        if nodes and nodes > 1 and shard % local and local % shard:
+            raise DefinemedError(
+                f"dp_replicate: shard groups of {shard} ranks do not align with nodes of {local} processes "
+                f"(set cpt.dp_replicate to a multiple of the {nodes} nodes, e.g. {nodes})")
         per_rank = self.global_batch / world_size
         if self.global_batch % (world_size * self.micro_batch_size):
             raise DefinemedError(

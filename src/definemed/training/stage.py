@@ -195,53 +195,35 @@ def run_spec(cfg: Config, name: str, info: dict):
 
 
 def train_model(cfg: Config, name: str, info: dict, nproc: int | None = None, force: bool = False) -> dict:
-    """Launch the FSDP run of one model (resuming an interrupted one) and publish its export."""
-    from definemed.training.launch import launch, read_metrics
+    """Launch the FSDP run of one model (resuming an interrupted one) and publish its export; a run
+    the Slurm script finished is published and reused (`definemed.training.run_record`)."""
+    from definemed.training import run_record
 
-    out = cpt_model_dir(cfg, name)
-    spec = run_spec(cfg, name, info)
-    fp = info["fingerprint"]
-    done = out / "cpt_run.json"
-    if done.is_file() and io.read_json(done).get("fingerprint") == fp and not force:
-        metrics = read_metrics(spec.run_dir)
-        wall = io.read_json(stage_dir(cfg) / "loss" / f"{name}.json").get("wall_s") if (
-            stage_dir(cfg) / "loss" / f"{name}.json").is_file() else None
-    else:
-        stamp = spec.run_dir / "FINGERPRINT"
-        if spec.run_dir.exists() and (force or not stamp.is_file() or stamp.read_text().strip() != fp):
-            shutil.rmtree(spec.run_dir)  # checkpoints of other inputs must not be resumed
-        spec.run_dir.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(fp + "\n")
-        t0 = time.time()
-        metrics = launch(spec, nproc or cfg.cpt.nproc_per_node)
-        wall = time.time() - t0
-        export = spec.run_dir / "export"
-        with io.atomic_dir(out, force=True) as tmp:
-            for f in export.iterdir():
-                shutil.copy2(f, tmp / f.name)
-            io.write_json(tmp / "cpt_run.json", {"spec": spec.model_dump(mode="json"), "foundation": name,
-                                                  "fingerprint": fp,
-                                                  "steps": len(metrics), "final_loss": metrics[-1]["loss"]})
-    curve = pd.DataFrame(metrics)
-    loss_dir = stage_dir(cfg) / "loss"
-    io.write_text(loss_dir / f"{name}.csv", curve.to_csv(index=False))
-    io.write_json(loss_dir / f"{name}.json", {"model": name, "wall_s": wall, "steps": metrics})
-    tps = [m["tokens_per_s"] for m in metrics if m.get("tokens_per_s")]
-    return {"model": name, "steps": len(metrics), "first_loss": metrics[0]["loss"], "final_loss": metrics[-1]["loss"],
-            "wall_s": wall, "label_tokens_per_s": float(np.median(tps)) if tps else None,
-            "label_tokens": int(sum(m["label_tokens"] for m in metrics)), "model_dir": str(out)}
+    return run_record.train(cfg, name, info, nproc=nproc, force=force)
 
 
-def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2) -> dict:
-    """Held-out perplexity of the model folder on a token file (definemed.lm_metrics.perplexity)."""
+def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2, device: str = "auto") -> dict:
+    """Held-out perplexity of the model folder on a token file (definemed.lm_metrics.perplexity):
+    on a GPU in bf16 (batched, chunked loss), else on CPU in fp32."""
     import torch
 
     from definemed.lm_metrics import load_causal_lm, perplexity as lm_perplexity
 
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.set_num_threads(threads)
-    model, _ = load_causal_lm(model_dir, dtype=torch.float32)
+    model, _ = load_causal_lm(model_dir, device=device, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
     res = lm_perplexity(model, token_file, seq_len)
     return {"nll": res["nll"], "perplexity": res["ppl"], "tokens": res["tokens"]}
+
+
+def before_clear(cfg: Config, why: str) -> None:
+    """Called by the stage runner before it clears 04_cpt for changed inputs: a folder holding CPT
+    runs (checkpoints or exports: days of GPU time in the paper profile) is not deleted under
+    `cpt.on_settings_change: refuse` (definemed.training.run_record)."""
+    from definemed.training import run_record
+
+    run_record.refuse_clearing(cfg, why)
 
 
 def heldout_file(cfg: Config, name: str, split: str) -> Path:

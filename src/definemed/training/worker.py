@@ -1,7 +1,12 @@
-"""Entry point of one training process: `torchrun --nproc-per-node N -m definemed.training.worker run.json`."""
+"""Entry point of one training process: `torchrun --nproc-per-node N -m definemed.training.worker run.json`.
+
+Any failure ends with one line `error: <what>` on stderr (after the traceback, for an unexpected
+exception), so the launcher and a Slurm log show the worker's own reason, not torchrun's summary.
+"""
 from __future__ import annotations
 
 import sys
+import traceback
 
 from definemed.errors import DefinemedError
 
@@ -15,7 +20,12 @@ def main(argv: list[str]) -> int:
     try:
         train(argv[0])
     except DefinemedError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as e:  # noqa: BLE001 - reported as one line, traceback kept in the log
+        traceback.print_exc()
+        text = " ".join(str(e).split())[:400]
+        print(f"error: {type(e).__name__}: {text}", file=sys.stderr, flush=True)
         return 1
     return 0
 

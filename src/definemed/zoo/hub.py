@@ -32,7 +32,12 @@ def resolve_hub_model(spec: ModelSpec, dest: str | Path, allow_patterns: list[st
     require_pinned(f"models.foundations[{spec.name}].revision", spec.hf_id, spec.revision, allow_unpinned)
     if download is None:
         from huggingface_hub import snapshot_download as download
-    path = download(repo_id=spec.hf_id, revision=spec.revision, local_dir=str(dest),
-                    allow_patterns=list(allow_patterns), ignore_patterns=PICKLE_PATTERNS)
+    try:
+        path = download(repo_id=spec.hf_id, revision=spec.revision, local_dir=str(dest),
+                        allow_patterns=list(allow_patterns), ignore_patterns=PICKLE_PATTERNS)
+    except OSError as e:  # no network, HTTP errors, a gated or missing repository (requests errors are OSErrors)
+        what = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise DefinemedError(f"models.foundations[{spec.name}].hf_id: cannot download {spec.hf_id}@{spec.revision} "
+                             f"({what}); check the network, HF_TOKEN for gated models, or HF_HUB_OFFLINE") from None
     path = check_model_folder(path)
     return {"path": str(path), "hf_id": spec.hf_id, "revision": spec.revision, "pinned": is_pinned(spec.revision)}

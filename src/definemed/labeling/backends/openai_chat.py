@@ -5,11 +5,14 @@ asyncio + aiohttp with `concurrency` requests in flight. Per document:
   exponential backoff and jitter (`retries` extra attempts);
 - an answer without a label word is asked again (`parse_retries`), then recorded invalid (-1);
 - a response body that is still not valid JSON after the retries is recorded invalid with the body;
+- a reply whose content is not a string (`"content": 12345`), is empty or names no label is recorded
+  invalid with its reason in the record's notes, never an exception;
 - HTTP 401 / 403 / 404 stop the run at once (wrong key, URL or model name: nothing can succeed);
 - a document with no answer after every retry is a failure: not recorded (a rerun retries it), and
   `max_consecutive_failures` failures in a row with no success stop the run (the server is down).
 P(medical) comes from the first answer token's top log-probabilities when the server returns them.
-The API key is read by the caller from an environment variable and never appears in any message.
+The API key is read by the caller from an environment variable; every string taken from a reply
+passes `definemed.redact.redact` (the key, bearer tokens, sk-... strings) before it is stored or shown.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from definemed.errors import DefinemedError
 from definemed.labeling.backends.base import AnnotateResult, Annotator, Doc, Emit, Failure
 from definemed.labeling.prompt import Prompt, parse_answer
 from definemed.labeling.store import Record
+from definemed.redact import redact
 
 FATAL_STATUS = {401: "unauthorized (check the API key variable)", 403: "forbidden (check the API key variable)",
                 404: "not found (check label.openai.base_url and label.model)"}
@@ -70,6 +74,17 @@ def label_prob(data: dict, positive: str, negative: str) -> float | None:
     return mass[1] / total if total > 0 else None
 
 
+def invalid_reason(answer) -> str:
+    """Why a reply gives no label: the reason recorded in an invalid record's notes."""
+    if answer is None:
+        return "no content in the reply"
+    if not isinstance(answer, str):
+        return f"non-string content ({type(answer).__name__})"
+    if not answer.strip():
+        return "empty reply"
+    return "no label word in the reply"
+
+
 class OpenAIAnnotator(Annotator):
     name = "openai"
     has_prob = True
@@ -101,10 +116,13 @@ class OpenAIAnnotator(Annotator):
     def short_name(self) -> str:
         return self.model.split("/")[-1]
 
-    def _clean(self, text: str) -> str:
-        """One line, and never the key (even if a server echoes it back)."""
-        text = " ".join(text.split())
-        return text.replace(self._api_key, "***") if self._api_key else text
+    def _clean(self, text) -> str:
+        """One line, and never a secret (even if a server echoes the request's header back)."""
+        return " ".join(redact(text, [self._api_key]).split())
+
+    def _keep(self, text) -> str:
+        """A reply's text as stored in a record: secrets removed, line breaks kept."""
+        return redact(text, [self._api_key])
 
     def _payload(self, doc: Doc) -> bytes:
         body = {"model": self.model, "messages": [{"role": "user", "content": self.prompt.render(doc.text)}],
@@ -134,32 +152,35 @@ class OpenAIAnnotator(Annotator):
             else:
                 if status in FATAL_STATUS:
                     raise ServerRefused(f"{self.url}: HTTP {status} {FATAL_STATUS[status]}; "
-                                        f"server said: {self._clean(text[:200])!r}")
+                                        f"server said: {self._clean(text)[:200]!r}")
                 if status == 200:
                     try:
                         data = json.loads(text)
-                        answer = data["choices"][0]["message"]["content"] or ""
+                        answer = data["choices"][0]["message"]["content"]
                     except (json.JSONDecodeError, KeyError, IndexError, TypeError):
                         error, retryable_body = "malformed response body", text
                     else:
-                        label = parse_answer(answer, self.positive, self.negative)
-                        if label is None and parse_left > 0:
-                            parse_left -= 1
-                            continue
+                        label, reason = parse_answer(answer, self.positive, self.negative), None
+                        if label is None:
+                            reason = invalid_reason(answer)
+                            if parse_left > 0:
+                                parse_left -= 1
+                                continue
                         prob = label_prob(data, self.positive, self.negative) if self.logprobs else None
-                        return Record(doc.id, -1 if label is None else label, prob, answer, self.name,
-                                      time.perf_counter() - t0, "ok" if label is not None else "invalid",
-                                      attempts, list(doc.notes))
+                        return Record(doc.id, -1 if label is None else label, prob,
+                                      self._keep(answer if isinstance(answer, str) else "" if answer is None else json.dumps(answer)),
+                                      self.name, time.perf_counter() - t0, "ok" if label is not None else "invalid",
+                                      attempts, list(doc.notes) + ([reason] if reason else []))
                 elif status == 429 or status >= 500:
                     error = f"HTTP {status}"
                 else:  # 400 / 413 / 422: this request will not succeed when repeated
-                    return Failure(doc, self._clean(f"HTTP {status}: {text[:200]}"), attempts)
+                    return Failure(doc, self._clean(f"HTTP {status}: {text}")[:220], attempts)
             if transport_left > 0:
                 await asyncio.sleep(self._delay(self.retries - transport_left))
                 transport_left -= 1
                 continue
             if retryable_body is not None:  # the server answered, but never with a readable body
-                return Record(doc.id, -1, None, retryable_body[:500], self.name, time.perf_counter() - t0,
+                return Record(doc.id, -1, None, self._keep(retryable_body)[:500], self.name, time.perf_counter() - t0,
                               "invalid", attempts, list(doc.notes) + ["malformed response body"])
             return Failure(doc, self._clean(error), attempts)
 

@@ -1,0 +1,99 @@
+"""Checkpoint verification, tolerant metrics reading and launch-topology checks, without a launch."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from definemed.errors import DefinemedError
+from definemed.io import write_json
+from definemed.training import checkpoint as ckpt
+from definemed.training.loop import read_jsonl
+from definemed.training.spec import RunSpec
+
+
+def _fake_checkpoint(root, step: int):
+    d = ckpt.step_dir(root, step)
+    d.mkdir(parents=True)
+    (d / "__0_0.distcp").write_bytes(b"x" * 5000)
+    (d / ".metadata").write_bytes(b"meta")
+    (d / "rng-rank0.safetensors").write_bytes(b"rng")
+    write_json(d / "trainer_state.json", {"step": step, "cursor": 4 * step})
+    write_json(d / ckpt.COMPLETE, {"step": step, **ckpt._inventory(d)})
+    return d
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (lambda d: (d / "trainer_state.json").write_text(""), "trainer_state.json:"),
+    (lambda d: (d / "__0_0.distcp").write_bytes(b"x" * 10), "__0_0.distcp: 10 bytes, 5000 when saved"),
+    (lambda d: (d / "rng-rank0.safetensors").write_bytes(b"RNG"), "rng-rank0.safetensors: content differs"),
+    (lambda d: (d / ".metadata").unlink(), ".metadata: missing"),
+])
+def test_damaged_newest_checkpoint_is_named_and_the_older_intact_one_chosen(tmp_path, capsys, damage, reason):
+    old = _fake_checkpoint(tmp_path, 3)
+    new = _fake_checkpoint(tmp_path, 6)
+    assert ckpt.latest(tmp_path) == new
+    damage(new)
+    assert reason in ckpt.verify(new)
+    assert ckpt.latest(tmp_path) == old
+    assert f"checkpoint step-0000006 is damaged ({reason}" in capsys.readouterr().out
+    assert new.exists()  # reported, never deleted
+
+
+def test_empty_trainer_state_is_one_line(tmp_path):
+    d = _fake_checkpoint(tmp_path, 1)
+    (d / "trainer_state.json").write_text("")
+    with pytest.raises(DefinemedError, match=r"trainer_state.json: not valid JSON \(empty or cut short\)"):
+        ckpt.read_state(d)
+
+
+def test_metrics_with_partial_last_line_or_empty_file(tmp_path):
+    f = tmp_path / "metrics.jsonl"
+    f.write_text("")
+    assert read_jsonl(f) == []
+    f.write_text(json.dumps({"step": 1}) + "\n" + json.dumps({"step": 2}) + "\n" + '{"step": 3, "lo')
+    assert [r["step"] for r in read_jsonl(f)] == [1, 2]
+    f.write_text(json.dumps({"step": 1}) + "\n{broken\n" + json.dumps({"step": 3}) + "\n")
+    with pytest.raises(DefinemedError, match="metrics.jsonl: line 2 is not valid JSON"):
+        read_jsonl(f)
+
+
+def _spec(**kw) -> RunSpec:
+    return RunSpec(model_dir="m", data="d", plan="p", out_dir="o", seq_len=8, global_batch=32, steps=1, lr=1e-3, **kw)
+
+
+def test_launch_topology_is_checked_against_the_config():
+    _spec(nnodes=2, nproc_per_node=4).check_world(8, 4)
+    with pytest.raises(DefinemedError, match=r"nnodes: the launch has 16 ranks = 4 node\(s\) x 4, the config plans 2"):
+        _spec(nnodes=2, nproc_per_node=4).check_world(16, 4)
+    with pytest.raises(DefinemedError, match="nproc_per_node: the launch has 8 processes per node"):
+        _spec(nnodes=1, nproc_per_node=4).check_world(8, 8)
+    # HSDP replicas that cut through nodes: 4 nodes x 4 GPUs, 2 replicas -> shard groups of 8 span 2 nodes (allowed),
+    # 3 nodes x 4 GPUs with 2 replicas -> groups of 6 straddle nodes (refused)
+    _spec(dp_replicate=2).check_world(16, 4)
+    with pytest.raises(DefinemedError, match="do not align with nodes"):
+        RunSpec(model_dir="m", data="d", plan="p", out_dir="o", seq_len=8, global_batch=24, steps=1, lr=1e-3,
+                dp_replicate=2).check_world(12, 4)
+
+
+def test_streamed_export_writes_loadable_shards_and_refuses_non_finite_weights(tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from definemed.training.model import export_hf
+    from tests.factories import tiny_model
+
+    src = tiny_model(tmp_path / "m", "mistral", vocab_size=128, hidden=32, layers=2, tie=False)
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    out = export_hf(model, src, tmp_path / "out", "bfloat16", max_shard_bytes=20_000)
+    assert len(list(out.glob("model-*-of-*.safetensors"))) > 1 and (out / "model.safetensors.index.json").is_file()
+    back = AutoModelForCausalLM.from_pretrained(out)
+    assert back.dtype == torch.bfloat16
+    ref = model.state_dict()
+    for k, v in back.state_dict().items():
+        torch.testing.assert_close(v, ref[k].to(torch.bfloat16), atol=0, rtol=0)
+    with torch.no_grad():
+        model.model.layers[1].mlp.down_proj.weight[0, 0] = float("nan")
+    with pytest.raises(DefinemedError, match=r"export: 1 tensor\(s\) with NaN/Inf values \(first 'model.layers.1.mlp.down_proj.weight'\)"):
+        export_hf(model, src, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
