@@ -15,18 +15,16 @@ export PYTHONPATH := $(CURDIR)/src
 export TOKENIZERS_PARALLELISM := false
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-# DEFINEMED_OUTPUT_ROOT moves every output (data/, figures/, build/) elsewhere, as in definemed.paths.
-OUT := $(if $(DEFINEMED_OUTPUT_ROOT),$(DEFINEMED_OUTPUT_ROOT),.)
-DATA := $(OUT)/data/$(PROFILE)
+DATA := data/$(PROFILE)
 M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
-REPORT := $(OUT)/figures/$(PROFILE)/report.html
+REPORT := figures/$(PROFILE)/report.html
 STAGES := 00_corpus 01_label 02_classifier 03_filter zoo 04_cpt 05_merge 06_evaluate 07_failure_analysis
-NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py)
+NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py) notebooks/src/zoo.py
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
 DEPS := build/deps.mk
 
-.PHONY: help setup reproduce test bench clean clean-profile stages notebooks check-config
+.PHONY: help setup reproduce test bench clean clean-profile stages notebooks check-config lab screenshot
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -51,7 +49,7 @@ notebooks/%.ipynb: notebooks/src/%.py scripts/py2nb.py | $(STAMP)
 notebooks: $(NOTEBOOKS) ## Regenerate notebooks/*.ipynb from notebooks/src/*.py
 
 # Per-stage prerequisites, generated from the import graph (only for targets that run stages).
-ifneq ($(filter reproduce report stages %.json %.html,$(MAKECMDGOALS)),)
+ifneq ($(filter reproduce report stages data/% figures/%,$(MAKECMDGOALS)),)
 -include $(DEPS)
 endif
 $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
@@ -60,10 +58,6 @@ $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
 
 $(M)/%.json: | $(STAMP)
 	"$(PY)" -m definemed run-notebook $* --profile $(PROFILE)
-
-# The foundation models have no notebook (in the paper profile this step downloads them).
-$(M)/zoo.json: | $(STAMP)
-	"$(PY)" -m definemed run zoo --profile $(PROFILE)
 
 # The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
 $(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)
@@ -74,6 +68,16 @@ reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the p
 
 check-config: | $(STAMP) ## Validate configs/$(PROFILE).yaml (unknown keys, types, names, paths)
 	"$(PY)" -m definemed validate-config $(PROFILE)
+
+# ---- stepping through ----------------------------------------------------------------------
+KERNEL := definemed
+lab: $(STAMP) ## Open the notebooks in JupyterLab with this venv's kernel ("DeFineMed (.venv)")
+	"$(PY)" -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
+	cd notebooks && "$(PY)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)  # containers often run as root
+
+screenshot: ## The report's first screen (1400 x 1000) as build/PROFILE/report_first_screen.png (needs chromium)
+	"$(PY)" scripts/report_screenshot.py --profile $(PROFILE)
 
 stages: ## Show which stage manifests exist
 	@for s in $(STAGES); do test -f $(M)/$$s.json && echo "  done  $$s" || echo "  todo  $$s"; done
@@ -86,7 +90,7 @@ bench: $(STAMP) ## Run the benchmarks; results in build/bench/
 	"$(PY)" benchmarks/run.py
 
 clean-profile: ## Remove the outputs of PROFILE (data, figures, build)
-	rm -rf "$(OUT)/data/$(PROFILE)" "$(OUT)/figures/$(PROFILE)" "$(OUT)/build/$(PROFILE)"
+	rm -rf data/$(PROFILE) figures/$(PROFILE) build/$(PROFILE)
 
 clean: ## Remove all outputs and the virtual environment
 	rm -rf data/tiny data/paper figures/tiny figures/paper build $(VENV)

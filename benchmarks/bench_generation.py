@@ -1,7 +1,7 @@
 """Throughput of the win-rate answer generation: batched, left-padded `generate` (what stage 06 uses)
 against one prompt at a time, on the same model and the same prompts, measured side by side.
 
-Model: a Llama stand-in of the tiny-calibration size (hidden 128, 4 layers, ~1M parameters) with a
+Model: a Llama stand-in of the docs/tiny-calibration.md size (hidden 128, 4 layers, ~1M parameters) with a
 byte-level BPE trained on the fact bank, built in a temporary folder; prompts: 64 win-rate questions
 through the chat template; greedy, 24 new tokens (min_new_tokens = 24, so every row generates the same count).
 """

@@ -3,9 +3,17 @@ import json
 
 import pytest
 
-from definemed import paths
+from definemed import artifacts, paths
 
-NOTEBOOKS = sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = [paths.NOTEBOOKS / f"{name}.ipynb" for name, s in artifacts.STAGES.items() if s.notebook]
+
+
+def test_every_notebook_stage_has_its_notebook_and_source():
+    """Each stage with notebook=True has notebooks/src/<stage>.py and the generated notebooks/<stage>.ipynb."""
+    for nb in NOTEBOOKS:
+        assert nb.is_file(), f"{nb.name} missing: run `make notebooks`"
+        assert (paths.NOTEBOOKS / "src" / f"{nb.stem}.py").is_file()
+    assert {p.stem for p in paths.NOTEBOOKS.glob("*.ipynb")} == {nb.stem for nb in NOTEBOOKS}
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -24,12 +32,18 @@ def test_corpus_notebook_runs_under_papermill(small_config, out_root):
 
     out = run_notebook("00_corpus", str(small_config))
     nb = json.loads(out.read_text())
-    assert any(c.get("outputs") for c in nb["cells"])
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the figure is an inline image output"
+    text = json.dumps(outputs)
+    assert "TqdmWarning" not in text and "PosixPath" not in text and "%|" not in text  # no progress bars
+    assert not [o for o in outputs if o.get("name") == "stderr"], "a clean notebook writes nothing to stderr"
     assert (out_root / "data" / "test" / "manifests" / "00_corpus.json").exists()
     assert (out_root / "figures" / "test" / "tables" / "corpus_stats.md").exists()
     manifest = json.loads((out_root / "data" / "test" / "manifests" / "00_corpus.json").read_text())
     assert manifest["counts"]["n_docs"] == 600 and manifest["seed"] == 1234
     assert {"git_commit", "packages", "hardware", "wall_time_s", "config"} <= manifest.keys()
+    assert manifest["notebook"]["tables"] == ["corpus_stats"], "the manifest lists what the notebook presented"
+    assert manifest["notebook"]["figures"] == ["corpus_lengths_labels"]
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

@@ -19,7 +19,7 @@ from definemed.corpus.report import plot_corpus, stats_table
 from definemed.corpus.stats import load_truth
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 stages.run(cfg, artifacts.CORPUS)  # computes the stage, or loads it when it is done
 stats = io.read_json(artifacts.corpus_stats(cfg))
 print(f"{stats['n_docs']} documents in {stats['n_shards']} shards ({cfg.corpus.source} source)")

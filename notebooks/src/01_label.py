@@ -24,7 +24,7 @@ from definemed.labeling.sample import load_experts
 from definemed.labeling.stage import load_agreement
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 stages.run(cfg, artifacts.LABEL)  # computes the stage, or loads it when it is done
 summary = io.read_json(artifacts.label_summary(cfg))
 if summary["stand_in"]:

@@ -21,7 +21,7 @@ from definemed.config import load_config
 from definemed.merging import report
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 if cfg.profile != "paper":
     print(f"profile '{cfg.profile}': the models are the tiny stand-ins of the zoo step and stage 04 "
           "(not Mistral-7B / Qwen2.5-7B), and the evaluation text is held-out synthetic German text.")
@@ -47,7 +47,6 @@ display(report.load_merges(cfg))
 sched = report.schedule_frame(cfg)
 fig = report.plot_schedule(sched)
 plotting.save_figure(fig, "merge_schedule", cfg.profile)
-display(fig)
 tables.write_table(sched, "merge_schedule", cfg.profile)
 
 # %% [markdown]
@@ -74,7 +73,6 @@ tables.write_table(sweep, "merge_tradeoff", cfg.profile)
 display(sweep)
 fig = report.plot_tradeoff(metrics)
 plotting.save_figure(fig, "merge_tradeoff", cfg.profile)
-display(fig)
 
 # %%
 for name, d in metrics.groupby("model", sort=False):
@@ -88,5 +86,5 @@ for name, d in metrics.groupby("model", sort=False):
 # Reading the numbers: CPT should lower the medical perplexity and raise the general one and lose the
 # chat format; a useful merge keeps most of the medical gain while recovering general perplexity and
 # the format rate. The printed lines above state, for this run, how far each of those held; the sweep
-# shows how non-linear the trade-off is in t (tiny-calibration.md found most of the fact gain
+# shows how non-linear the trade-off is in t (docs/tiny-calibration.md found most of the fact gain
 # surviving only at t of about 0.75).

@@ -23,9 +23,11 @@ from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
 from definemed.evaluation import report
 from definemed.evaluation.models import reference, variants
+from definemed.report import results
+from definemed.report.claims import claims_table
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 e = cfg.evaluate
 if e.source == "factbank":
     print("STAND-IN: the benchmarks are MMLU-style questions per subdomain and MedQA-style case vignettes built "
@@ -37,7 +39,7 @@ counts = stages.run(cfg, artifacts.EVALUATE)["counts"]  # computes the stage, or
 data = report.load(cfg)
 order = report.variant_order(cfg)
 ref = reference(variants(cfg)).label
-print({k: v for k, v in counts.items()})
+print(", ".join(f"{k} = {v}" for k, v in counts.items() if not isinstance(v, (dict, list))))
 
 # %% [markdown]
 # ## The documented MMLU prompt, as lm-eval renders it
@@ -135,3 +137,14 @@ display(data["judgments"].head(4)[["variant", "qid", "order", "raw", "verdict"]]
 # %%
 for line in report.cpt_statement(gains, data["ratios"]):
     print("-", line)
+
+# %% [markdown]
+# ## The paper's claims, checked (stages 01-06)
+# Every cell is computed from the results of the stages that have run (`definemed.report.results`), with
+# the rule for "reproduced?" in `definemed.report.claims`; stage 07 completes the failure-mode rows and
+# the report opens with this table.
+
+# %%
+claims = claims_table(results.collect(cfg))
+tables.write_table(claims, "claims", cfg.profile)
+display(claims)

@@ -21,9 +21,11 @@ from IPython.display import Markdown, display
 from definemed import artifacts, plotting, stages, tables
 from definemed.config import load_config
 from definemed.failure import analysis, report
+from definemed.report import results
+from definemed.report.claims import claims_table
 
 cfg = load_config(profile)
-plotting.setup_style()
+plotting.setup_style(cfg)
 if cfg.failure.judge == "factbank":
     print("STAND-IN: hallucination / overconfidence / contradiction are judged by the fact-bank checker "
           "(claims against the synthetic fact bank, hedging markers), not by the paper's LLM judge.")
@@ -172,3 +174,13 @@ display(Markdown(
     + f". Detector quality on planted noise: language mixing P = {mix['precision']:.2f} / R = {mix['recall']:.2f}, "
       f"typos P = {typo['precision']:.2f} / R = {typo['recall']:.2f}; on held-out real clinical German the typo "
       f"detector's precision drops to {ho_typo['precision']:.2f} (terminology outside the synthetic corpus)."))
+
+# %% [markdown]
+# ## The paper's claims, checked (complete)
+# The table notebook 06 started, now with this stage's failure-mode rows (base vs SLERP counts); the
+# report opens with it.
+
+# %%
+claims = claims_table(results.collect(cfg))
+tables.write_table(claims, "claims", cfg.profile)
+display(claims)

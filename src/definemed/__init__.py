@@ -6,3 +6,8 @@ Stages (one notebook each, run in order by the Makefile):
 """
 
 __version__ = "0.1.0"
+
+import sys as _sys
+
+if "ipykernel" in _sys.modules:  # a notebook kernel: progress bars off before any library loads
+    from definemed import progress as _progress  # noqa: F401

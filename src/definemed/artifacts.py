@@ -50,7 +50,7 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(CLASSIFIER, "classifier", (CORPUS, LABEL), ("classifier",), scratch=("_run/**", "_run")),
     StageSpec(FILTER, "filtering", (CORPUS, CLASSIFIER), ("filter", "classifier"),
               scratch=("datatrove_logs/**", "datatrove_logs")),
-    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus"), notebook=False),
+    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus")),
     StageSpec(CPT, "training", (CORPUS, FILTER, ZOO), ("cpt", "models", "corpus"),
               scratch=("runs/*/checkpoints/**", "runs/*/checkpoints")),
     StageSpec(MERGE, "merging", (CORPUS, ZOO, CPT), ("merge", "models", "corpus", "cpt")),

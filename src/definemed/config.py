@@ -346,7 +346,7 @@ class ZooConfig(Section):
     workers: int = Field(2, ge=1)
     """Models built in parallel processes (one per core); results do not depend on it."""
     vocab_size: int = Field(2048, ge=300)
-    """About 2k tokens, so every fact-bank answer option is 1-2 tokens (tiny-calibration.md)."""
+    """About 2k tokens, so every fact-bank answer option is 1-2 tokens (docs/tiny-calibration.md)."""
     glossary_repeats: int = Field(1000, ge=0)
     """Times the glossary of answer options and disease names is added to the tokenizer training text;
     at 2k vocabulary the plain corpus leaves most options at 3-7 tokens (docs/zoo.md)."""

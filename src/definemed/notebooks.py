@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from definemed import artifacts, io, paths, stages
+from definemed import artifacts, io, paths, presented, stages
 from definemed.config import load_config
 from definemed.errors import DefinemedError
 from definemed.io import atomic_path
@@ -49,22 +49,32 @@ def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3"
         print(f"{stage}: up to date (stage done, notebook unchanged)")
         return out
     t0 = time.time()
-    with atomic_path(out, suffix=".ipynb") as tmp:
-        try:
-            pm.execute_notebook(
-                str(nb), str(tmp), parameters={"profile": profile}, kernel_name=kernel_name,
-                cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
-            )
-        except pm.PapermillExecutionError as e:
-            failed = out.with_suffix(".failed.ipynb")
-            Path(tmp).replace(failed)
-            raise DefinemedError(
-                f"{nb.name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed copy: {failed})"
-            ) from None
+    presented.start(cfg.profile, stage)
+    previous = os.environ.get(presented.ENV)
+    os.environ[presented.ENV] = stage  # the kernel inherits it: write_table / save_figure record their names
+    try:
+        with atomic_path(out, suffix=".ipynb") as tmp:
+            try:
+                pm.execute_notebook(
+                    str(nb), str(tmp), parameters={"profile": profile}, kernel_name=kernel_name,
+                    cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
+                )
+            except pm.PapermillExecutionError as e:
+                failed = out.with_suffix(".failed.ipynb")
+                Path(tmp).replace(failed)
+                raise DefinemedError(
+                    f"{nb.name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed copy: {failed})"
+                ) from None
+    finally:
+        if previous is None:
+            os.environ.pop(presented.ENV, None)
+        else:
+            os.environ[presented.ENV] = previous
     if not stages.is_done(cfg, stage):
         raise DefinemedError(f"{nb.name}: ran to the end but stage {stage} is not done "
                              "(the notebook must call definemed.stages.run)")
     rel = out.relative_to(paths.build_dir(cfg.profile).parent.parent)
     write_manifest(cfg, stage, notebook={"path": str(rel), "digest": digest,
-                                         "wall_time_s": round(time.time() - t0, 2)})
+                                         "wall_time_s": round(time.time() - t0, 2),
+                                         **presented.collected(cfg.profile, stage)})
     return out

@@ -21,14 +21,15 @@ def comparison(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write_table(df: pd.DataFrame, name: str, profile: str, floatfmt: str = ".3f") -> dict[str, Path]:
-    """Write figures/<profile>/tables/<name>.{csv,md,tex} atomically; return the paths."""
+def write_table(df: pd.DataFrame, name: str, profile: str, floatfmt: str = ".3f") -> None:
+    """Write figures/<profile>/tables/<name>.{csv,md,tex} atomically. Returns None, so a notebook cell that ends with it prints nothing."""
     d = paths.tables_dir(profile)
-    out = {}
-    out["csv"] = io.write_text(d / f"{name}.csv", df.to_csv(index=False))
-    out["md"] = io.write_text(d / f"{name}.md", df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
+    io.write_text(d / f"{name}.csv", df.to_csv(index=False))
+    io.write_text(d / f"{name}.md", df.to_markdown(index=False, floatfmt=floatfmt) + "\n")
     fmt = lambda x: format(x, floatfmt) if isinstance(x, float) else x  # noqa: E731
-    out["tex"] = io.write_text(
+    io.write_text(
         d / f"{name}.tex", df.style.format(fmt).hide(axis="index").to_latex(hrules=True) + "\n"
     )
-    return out
+    from definemed.presented import record
+
+    record("table", name, profile)  # files the table under the stage whose notebook wrote it

@@ -38,4 +38,5 @@ def test_failure_notebook_and_report(tmp_path, out_root):
     assert (out_root / "figures" / "test" / "failure_modes.png").exists()
     rep = build_report("test")
     md = rep["md"].read_text()
-    assert "## 07_failure_analysis" in md and "### Table: failure_counts" in md and "207" in md
+    assert "<b>07_failure_analysis</b>" in md and "#### Table: failure_counts" in md and "207" in md
+    assert "## The paper's claims, checked" in md and "language mixing rises" in md  # 07 wrote the claims table

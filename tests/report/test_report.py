@@ -7,7 +7,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import nbformat  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
@@ -15,78 +14,94 @@ from definemed import plotting, tables  # noqa: E402
 from definemed.errors import DefinemedError  # noqa: E402
 from definemed.report import build_report, collect  # noqa: E402
 
-
-def _notebook(folder, stage, code):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(code)]
-    nbformat.write(nb, folder / f"{stage}.ipynb")
+CLAIMS = pd.DataFrame({"paper claim": [f"claim {i}" for i in range(10)], "paper": ["0.09 → 0.31"] * 10,
+                       "ours": ["mistral-7b-tiny: 0.27 → 0.47 (+20.0 pts [+12.1, +27.9]); " * 2] * 10,
+                       "reproduced?": ["yes", "no", "partly", "not run", "yes"] * 2})
 
 
 @pytest.fixture
-def fake_outputs(out_root, tmp_path):
-    nbs = tmp_path / "notebooks"
-    nbs.mkdir()
-    _notebook(nbs, "00_corpus", 'tables.write_table(table, "corpus_stats", cfg.profile)\n'
-                                'plotting.save_figure(fig, "corpus_lengths", cfg.profile)')
-    _notebook(nbs, "07_failure_analysis", 'tables.write_table(counts, "failure_counts", cfg.profile)')
-    _notebook(nbs, "03_filter", 'tables.write_table(t, "filter_stats", cfg.profile)')  # has not run
+def fake_outputs(out_root):
     mdir = out_root / "data" / "rep" / "manifests"
     mdir.mkdir(parents=True)
-    for stage, wall in (("07_failure_analysis", 12.5), ("00_corpus", 3.25), ("zoo", 200.0)):
+    for stage, wall, tabs, figs in (("07_failure_analysis", 12.5, ["failure_counts"], []),
+                                    ("00_corpus", 3.25, ["corpus_stats"], ["corpus_lengths"]),
+                                    ("zoo", 200.0, ["zoo", "not_written"], [])):
         (mdir / f"{stage}.json").write_text(json.dumps({
             "stage": stage, "profile": "rep", "seed": 1234, "git_commit": "abcdef1234567890-dirty",
-            "finished_at": "2026-01-01T00:00:00Z", "wall_time_s": wall, "counts": {"n": 7, "nested": {"a": 1}}}))
+            "finished_at": "2026-01-01T00:00:00Z", "wall_time_s": wall, "counts": {"n": 7, "nested": {"a": 1}},
+            "notebook": {"path": f"build/rep/notebooks/{stage}.ipynb", "tables": tabs, "figures": figs}}))
     tables.write_table(tables.comparison([{"quantity": "documents", "ours": 20000, "paper_key": "corpus.fineweb_docs"}]),
                        "corpus_stats", "rep")
     tables.write_table(pd.DataFrame({"model": ["m<b>"], "ours": [3], "paper": ["207"]}), "failure_counts", "rep")
     tables.write_table(pd.DataFrame({"x": [1.23456789]}), "loose_table", "rep")
-    tables.write_table(pd.DataFrame({"model": ["tiny"], "params": [1.0]}), "zoo", "rep")  # a step without a notebook
+    tables.write_table(pd.DataFrame({"model": ["tiny"], "params": [1.0]}), "zoo", "rep")
+    tables.write_table(pd.DataFrame({"t": range(40)}), "long_table", "rep")
     fig, ax = plt.subplots()
     ax.plot([0, 1])
     plotting.save_figure(fig, "corpus_lengths", "rep")
     plotting.save_figure(fig, "stray_figure", "rep")
     plt.close(fig)
-    return nbs
+    return out_root
 
 
-def test_sections_follow_stage_order_and_file_outputs_by_notebook(fake_outputs):
-    secs = collect("rep", fake_outputs)
+def test_sections_follow_stage_order_and_file_outputs_by_manifest(fake_outputs):
+    secs = collect("rep")
     assert [s.stage for s in secs] == ["00_corpus", "zoo", "07_failure_analysis", "other"]
     assert secs[0].tables == ["corpus_stats"] and secs[0].figures == ["corpus_lengths"]
-    assert secs[1].tables == ["zoo"], "outputs of a notebook-less step are filed under it by name"
-    assert secs[-1].tables == ["loose_table"] and secs[-1].figures == ["stray_figure"]
+    assert secs[1].tables == ["zoo"], "a listed table that was never written is left out"
+    assert secs[-1].tables == ["long_table", "loose_table"] and secs[-1].figures == ["stray_figure"]
+
+
+def test_report_opens_with_the_claims_table(fake_outputs):
+    tables.write_table(CLAIMS, "claims", "rep")
+    out = build_report("rep")
+    md, html = out["md"].read_text(), out["html"].read_text()
+    assert md.index("## The paper's claims, checked") < md.index("## Stages") < md.index("<summary><b>00_corpus")
+    assert "claim 9" in md and "Source: figures/rep/tables/claims.csv" in md
+    assert html.index("id='claims'") < html.index("<h2>Stages</h2>")
+    assert "<td class='partly'><b>partly</b></td>" in html
+    assert all(s.tables != ["claims"] for s in collect("rep")), "the claims table is not filed again"
 
 
 def test_report_markdown_and_html(fake_outputs, out_root):
-    out = build_report("rep", fake_outputs)
+    out = build_report("rep")
     md = out["md"].read_text()
     html = out["html"].read_text()
     assert out["md"] == out_root / "figures" / "rep" / "report.md"
     assert "profile `rep`" in md and "427.7M" in md  # the paper's value from the table
-    assert md.index("## 00_corpus") < md.index("## zoo") < md.index("## 07_failure_analysis") < md.index("## Other")
+    assert md.index("<b>00_corpus</b>") < md.index("<b>zoo</b>") < md.index("<b>07_failure_analysis</b>") \
+        < md.index("<b>Other tables and figures</b>")
     assert "3.2 s" in md and "3.3 min" in md and "abcdef123456-dirty" in md
     assert "Total wall time of the stages: 3.6 min" in md
     assert "![corpus_lengths](corpus_lengths.png)" in md
     assert "Counts: n = 7, nested.a = 1" in md
+    assert "No claims table yet" in md
     assert html.count("data:image/png;base64,") == 2  # self-contained
-    assert "m&lt;b&gt;" in html and "<b>" not in html.replace("<body>", "")  # table cells escaped
+    assert html.count("<details") == 4 + 1  # one per section, one for the 40-row table
+    assert "<summary>Table: long_table (40 rows)</summary>" in html
+    assert "m&lt;b&gt;" in html and "<b>m" not in html  # table cells escaped
     assert "1.235" in html
 
 
-def test_report_with_nothing_run_yet(out_root, tmp_path):
-    out = build_report("empty", tmp_path)
+def test_report_with_nothing_run_yet(out_root):
+    out = build_report("empty")
     assert "No stage has run yet" in out["md"].read_text()
 
 
 def test_bad_manifest_is_a_one_line_error(fake_outputs, out_root):
     (out_root / "data" / "rep" / "manifests" / "05_merge.json").write_text("{broken")
     with pytest.raises(DefinemedError, match="05_merge.json: not valid JSON"):
-        build_report("rep", fake_outputs)
+        build_report("rep")
 
 
-def test_report_cli(out_root, capsys):
+def test_report_cli_writes_results_but_never_the_repository(out_root, capsys):
+    from definemed import paths
     from definemed.cli import main
 
+    readme = (paths.ROOT / "README.md").read_text()
     main(["report", "--profile", "tiny"])
     assert "report:" in capsys.readouterr().out
     assert (out_root / "figures" / "tiny" / "report.html").exists()
+    res = json.loads((out_root / "build" / "tiny" / "results.json").read_text())
+    assert res["stages"] == {} and res["values"] == {}
+    assert (paths.ROOT / "README.md").read_text() == readme

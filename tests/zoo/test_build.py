@@ -76,8 +76,14 @@ def test_counts_measure_format_perplexity_and_facts(zoo):
         assert 0 <= m["fact_accuracy"]["all"] <= 1 and m["n_cloze_items"] == 2 * len(fact_bank(zoo["cfg"]))
         assert set(m["format_rate_by_kind"]) == {"general", "invented", "bank"}
     assert set(counts["tokenizers"]) == {"mistral", "qwen2"}
-    table = (zoo["root"] / "out" / "figures" / "test" / "tables" / "zoo.md").read_text()
-    assert "mistral-small-24b-tiny" in table and "format rate" in table
+    from definemed.zoo import report
+
+    builds = report.builds(zoo["cfg"])  # the report reads the build records the stage wrote
+    table = report.zoo_table(builds)
+    assert list(table["model"]) == [m.name for m in zoo["cfg"].models.foundations]
+    assert "format rate" in table.columns and table["fact acc"].between(0, 1).all()
+    assert len(report.example_answers(builds)) > 0 and len(report.architecture_table(builds)) == len(builds)
+    report.plot_losses(builds)
 
 
 def test_same_seed_same_weights_in_one_process(zoo):

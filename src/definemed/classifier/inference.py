@@ -84,7 +84,7 @@ class Scorer:
         worker.start()
         bar = None
         if progress:
-            from tqdm.auto import tqdm
+            from definemed.progress import tqdm
 
             bar = tqdm(total=len(texts), desc="scoring", unit="doc", leave=False)
         try:

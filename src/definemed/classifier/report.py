@@ -52,11 +52,14 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
 
+    from definemed.plotting import PAPER
     from definemed.reported import paper_value
 
     beta, thr = cfg.classifier.fbeta_beta, cfg.classifier.threshold
     sw = sweeps(pred, beta)
-    fig, ax = plt.subplots(1, 4, figsize=(19, 4.2))
+    fig, ax = plt.subplots(2, 2, figsize=(13, 9), layout="constrained")
+    ax = ax.ravel()
+    below = dict(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)  # legends off the curves
     styles = {"precision": "-", "recall": "--", "fbeta": ":"}
     colors = dict(zip(SETS.values(), ("C0", "C1")))
     for name, d in sw.groupby("set"):
@@ -64,7 +67,7 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
             ax[0].plot(d["threshold"], d[q], ls, color=colors[name], label=f"{q if q != 'fbeta' else f'F{beta:g}'} ({name})")
     ax[0].axvline(thr, color="k", lw=0.8)
     ax[0].set(xlabel="threshold on P(medical)", ylabel="value", title="precision, recall, F-beta vs threshold", ylim=(0, 1.02))
-    ax[0].legend(fontsize=7, loc="lower left")
+    ax[0].legend(**below)
     pp, pr = paper_value("classifier.precision")["value"], paper_value("classifier.recall")["value"]
     for key, name in SETS.items():
         d = pred[pred["split"] == key]
@@ -73,9 +76,9 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
         p, r, _ = precision_recall_curve(d["label"], d["score"])
         ax[1].plot(r, p, color=colors[name], label=name)
         ax[1].plot(op[key]["recall"], op[key]["precision"], "o", color=colors[name], ms=8)
-    ax[1].plot(pr, pp, "*", color="k", ms=13, label=f"paper at {thr:g} (R {pr:g}, P {pp:g})")
+    ax[1].plot(pr, pp, "*", color=PAPER, ms=13, label=f"paper at {thr:g} (R {pr:g}, P {pp:g})")
     ax[1].set(xlabel="recall", ylabel="precision", title=f"precision-recall curve (dots: threshold {thr:g})", ylim=(0, 1.02))
-    ax[1].legend(fontsize=7, loc="lower left")
+    ax[1].legend(**below)
     for key, name in SETS.items():
         d = pred[pred["split"] == key]
         for lab, ls in ((1, "-"), (0, "--")):
@@ -85,7 +88,7 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
                            label=f"{name}, label {lab}", density=True)
     ax[2].axvline(thr, color="k", lw=0.8)
     ax[2].set(xlabel="P(medical)", ylabel="density", yscale="log", title="scores by label")
-    ax[2].legend(fontsize=7)
+    ax[2].legend(**below)
     ev = pd.DataFrame([h for h in log_history if "eval_fbeta" in h])
     tr = pd.DataFrame([h for h in log_history if "loss" in h and "eval_loss" not in h])
     if len(ev):
@@ -95,6 +98,30 @@ def plot_threshold_study(pred: pd.DataFrame, op: dict, log_history: list[dict], 
     if len(tr):
         ax[3].plot(tr["step"], tr["loss"], color="C2", alpha=0.7, label="training loss")
     ax[3].set(xlabel="step", title="early stopping on F-beta")
-    ax[3].legend(fontsize=7)
-    fig.tight_layout()
+    ax[3].legend(**below)
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 02 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    op = io.read_json(artifacts.classifier_operating_point(cfg))
+    v["classifier.threshold"] = float(op["threshold"])
+    for key in ("test", "expert"):
+        if key in op:
+            for q in ("precision", "recall", "fbeta"):
+                v[f"classifier.{key}.{q}"] = op[key][q]
+                v[f"classifier.{key}.{q}_lo"], v[f"classifier.{key}.{q}_hi"] = op[key][f"{q}_lo"], op[key][f"{q}_hi"]
+    from definemed.classifier.stage import load_predictions
+
+    sw = sweeps(load_predictions(cfg), cfg.classifier.fbeta_beta)
+    band = sw[(sw.threshold >= 0.1) & (sw.threshold <= 0.95)]
+    for key, name in (("test", "held-out LLM labels"), ("expert", "expert annotations")):
+        d = band[band["set"] == name]
+        if len(d):  # how much precision and recall move over thresholds 0.1-0.95
+            v[f"classifier.{key}.precision_span"] = float(d.precision.max() - d.precision.min())
+            v[f"classifier.{key}.recall_span"] = float(d.recall.max() - d.recall.min())
+    return v

@@ -72,13 +72,18 @@ def training_arguments(c: ClassifierConfig, run_dir: Path, seed: int, **override
 
 
 def build_trainer(model, tokenizer, train_ds, eval_ds, args, patience: int, compute_metrics: Callable):
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, PrinterCallback, Trainer
 
-    return Trainer(
+    from definemed.progress import in_notebook
+
+    trainer = Trainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=compute_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=patience)],
     )
+    if in_notebook():  # with disable_tqdm the Trainer prints every log dict; the notebook shows training_log.json
+        trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def fine_tune(model, tokenizer, labels: pd.DataFrame, c: ClassifierConfig, run_dir: Path, seed: int) -> tuple:

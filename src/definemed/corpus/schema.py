@@ -1,4 +1,4 @@
-"""FineWeb2's document schema (the fields facts.md lists), and the ground-truth schema of our corpus."""
+"""FineWeb2's document schema (the fields docs/paper-facts.md lists), and the ground-truth schema of our corpus."""
 from __future__ import annotations
 
 import pyarrow as pa

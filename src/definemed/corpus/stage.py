@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import artifacts, io, paths
 from definemed.config import Config

@@ -17,7 +17,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed.errors import DefinemedError
 from definemed.redact import env_keys, redact

@@ -108,7 +108,17 @@ def evaluate_tasks(lm, tasks: list, tasks_dir: Path, num_fewshot: int, seed: int
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     # lm-eval's add_env_info shells out to pip / nvidia-smi (torch collect_env) on every call, about 2 s;
     # the stage manifest records packages and hardware once, so a light version is used here.
-    with mock.patch.object(lm_eval.evaluator, "add_env_info", _light_env_info):
+    # lm-eval draws its bars with plain tqdm (one stderr output per redraw in an executed notebook):
+    # definemed.progress.tqdm is the same bar on a terminal and none in a kernel.
+    import lm_eval.api.model
+    import lm_eval.api.task
+    import lm_eval.models.huggingface
+
+    from definemed.progress import tqdm
+
+    with mock.patch.object(lm_eval.evaluator, "add_env_info", _light_env_info), \
+            mock.patch.object(lm_eval.models.huggingface, "tqdm", tqdm), \
+            mock.patch.object(lm_eval.api.task, "tqdm", tqdm), mock.patch.object(lm_eval.api.model, "tqdm", tqdm):
         res = lm_eval.simple_evaluate(
             model=lm, tasks=tasks, num_fewshot=num_fewshot, task_manager=task_manager(tasks_dir),
             log_samples=True, bootstrap_iters=bootstrap_iters, random_seed=seed, numpy_random_seed=seed,

@@ -125,23 +125,29 @@ def ratio_table(ratios: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_winrates(wrt: pd.DataFrame, order: list[str], reference: str):
+    """W/N and (W + T/2)/N per model (its colour in every figure) with 95 % CIs; the paper's reported
+    W/N (Qwen2.5-7B base 0.09, adapted 0.31) drawn as black stars on the matching bars."""
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from definemed.plotting import PAPER, model_color
+    from definemed.reported import paper_value
 
     w = wrt.set_index("variant").loc[[v for v in order if v in set(wrt.variant)]].reset_index()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, (key, title) in zip(axes, [("win_rate", "W/N"), ("score", "(W + T/2)/N")]):
         x = np.arange(len(w))
         err = np.vstack([w[key] - w[f"{key}_lo"], w[f"{key}_hi"] - w[key]])
-        colors = [{"base": "C0", "cpt": "C1", "slerp": "C2"}[k] for k in w.kind]
-        ax.bar(x, w[key], yerr=err, color=colors, capsize=3)
+        ax.bar(x, w[key], yerr=err, color=[model_color(v) for v in w.variant], capsize=3)
         ax.set_xticks(x, w.variant, rotation=35, ha="right")
-        ax.set_title(f"{title} against {reference}")
+        ax.set_title(f"{title} against {reference}", fontsize=10)
         ax.set_ylim(0, 1)
+    for i, (v, kd) in enumerate(zip(w.variant, w.kind)):
+        if (k := _paper_winrate_key(v, kd)) is not None:
+            axes[0].plot(i, paper_value(k)["value"], "*", color=PAPER, ms=13, zorder=4)
     axes[0].set_ylabel("rate (95 % bootstrap CI)")
-    from matplotlib.patches import Patch
-
-    axes[1].legend(handles=[Patch(color=c, label=k) for k, c in (("instruct base", "C0"), ("CPT", "C1"), ("SLERP", "C2"))],
-                   loc="upper right", fontsize=8)
+    axes[0].legend(handles=[Line2D([], [], marker="*", ls="", color=PAPER, ms=11,
+                                   label="paper (Qwen2.5-7B: base 0.09, adapted 0.31)")], loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -153,8 +159,11 @@ def plot_accuracy(acc: pd.DataFrame, order: list[str], num_fewshot: int = 0):
     a = acc[acc.num_fewshot == num_fewshot].copy()
     a["benchmark"] = a.group + " / " + a.format
     g = a.groupby(["benchmark", "variant"], as_index=False).agg(acc=("acc", "mean"))
+    from definemed.plotting import model_colors
+
     fig, ax = plt.subplots(figsize=(10, 3.8))
-    sns.barplot(data=g, x="benchmark", y="acc", hue="variant", hue_order=[v for v in order if v in set(g.variant)], ax=ax)
+    hue_order = [v for v in order if v in set(g.variant)]
+    sns.barplot(data=g, x="benchmark", y="acc", hue="variant", hue_order=hue_order, palette=model_colors(hue_order), ax=ax)
     n_opt = 4
     ax.axhline(1 / n_opt, color="k", ls=":", lw=1, label="chance (4 options)")
     ax.set_ylabel(f"accuracy ({num_fewshot}-shot, mean over subjects)")
@@ -182,3 +191,33 @@ def cpt_statement(gains: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
         lines.append(f"{r.family} {r.adapted.upper()} vs base, win-rate against the reference: "
                      f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}], {ratio}: {verdict}.")
     return lines
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 06 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    data = load(cfg)
+    gains = family_gains(cfg, data["loglik"], 0)
+    for r in gains.itertuples():
+        if r.benchmark == "average":
+            v[f"evaluate.{r.family}.cpt_rel_pct_avg"] = number(r.cpt_rel_pct)
+            v[f"evaluate.{r.family}.slerp_rel_pct_avg"] = number(r.slerp_rel_pct)
+            continue
+        k = f"evaluate.{r.family}.{r.benchmark}.{r.format}"
+        v[f"{k}.base"], v[f"{k}.n"] = number(r.base), number(r.n)
+        for kind in ("cpt", "slerp"):
+            v[f"{k}.{kind}"] = number(getattr(r, kind))
+            for q in ("gain_pts", "gain_lo", "gain_hi"):
+                v[f"{k}.{kind}_{q}"] = number(getattr(r, f"{kind}_{q}"))
+    for r in data["winrates"].itertuples():
+        k = f"evaluate.winrate.{r.variant}"
+        v[f"{k}.win"], v[f"{k}.tie"], v[f"{k}.loss"], v[f"{k}.n"] = int(r.win), int(r.tie), int(r.loss), int(r.n)
+        v[f"{k}.w_n"], v[f"{k}.w_n_lo"], v[f"{k}.w_n_hi"] = number(r.win_rate), number(r.win_rate_lo), number(r.win_rate_hi)
+    for r in data["ratios"][data["ratios"].key == "win_rate"].itertuples():
+        k = f"evaluate.winrate_change.{r.family}-{r.adapted}"
+        v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
+        v[f"{k}.ratio"] = number(r.ratio)
+    return v

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import artifacts, io
 from definemed.config import Config

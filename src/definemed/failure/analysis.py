@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import artifacts, io
 from definemed.config import Config

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import paths
 from definemed.config import FailureConfig

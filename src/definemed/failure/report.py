@@ -128,7 +128,9 @@ def plot_counts(counts: pd.DataFrame):
 
     fig, ax = plt.subplots(figsize=(11, 4.2))
     order = list(dict.fromkeys(counts["model"]))
-    sns.barplot(data=counts, x="failure", y="ours", hue="model", hue_order=order, ax=ax)
+    from definemed.plotting import PAPER, model_colors
+
+    sns.barplot(data=counts, x="failure", y="ours", hue="model", hue_order=order, palette=model_colors(order), ax=ax)
     n = int(counts["n"].max())
     width = 0.8 / len(order)
     modes = list(dict.fromkeys(counts["failure"]))
@@ -139,10 +141,27 @@ def plot_counts(counts: pd.DataFrame):
         except ValueError:
             continue
         x = modes.index(r["failure"]) - 0.4 + width * (order.index(r["model"]) + 0.5)
-        ax.plot([x - width / 2, x + width / 2], [paper, paper], color="black", lw=2.5,
+        ax.plot([x - width / 2, x + width / 2], [paper, paper], color=PAPER, lw=2.5,
                 label=None if labelled else "paper (of 216)")
         labelled = True
     ax.set(xlabel="", ylabel=f"answers flagged (of {n})", title="Failure modes per model")
     ax.legend(fontsize=7, ncol=2, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 07 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    counts = counts_table(load_detections(cfg), cfg)
+    for r in counts.itertuples():
+        v[f"failure.{r.model}.{r.failure}"] = int(r.ours)
+        v[f"failure.{r.model}.n"] = int(r.n)
+    q = load_quality(cfg)
+    for key in ("mixing", "typos", "heldout_mixing", "heldout_typos"):
+        for k in ("precision", "recall"):
+            v[f"failure.detector.{key}.{k}"] = number(q[key][k])
+    return v

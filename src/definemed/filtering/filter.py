@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import artifacts, io
 from definemed.classifier.metrics import check_threshold

@@ -66,7 +66,7 @@ def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.Da
     import matplotlib.pyplot as plt
 
     ncols = 3 if d is not None else 1
-    fig, ax = plt.subplots(1, ncols, figsize=(6.2 * ncols, 4.4), squeeze=False)
+    fig, ax = plt.subplots(1, ncols, figsize=(6.2 * ncols, 5.2), squeeze=False, layout="constrained")
     ax = ax[0]
     bins = np.linspace(0, 1, 51)
     colors = {"general": "C0", "borderline": "C1", "medical": "C2"}
@@ -78,7 +78,7 @@ def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.Da
         ax[0].hist(scores["score"], bins=bins, histtype="stepfilled", alpha=0.7, label=f"all documents (n={len(scores):,})")
     ax[0].axvline(threshold, color="k", lw=0.8, label=f"threshold {threshold:g}")
     ax[0].set(yscale="log", xlabel="P(medical)", ylabel="documents", title="score distribution of the corpus")
-    ax[0].legend(fontsize=8)
+    ax[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)  # below, off the bars
     if d is not None:
         comp = composition(d, "domain").set_index("domain")
         before, after = comp["share_of_corpus"], comp["share_of_finemed"]
@@ -88,12 +88,11 @@ def plot_scores_and_composition(scores: pd.DataFrame, threshold: float, d: pd.Da
             ax[1].barh(["full corpus", "FineMed-de"], vals, left=left, label=dom, color=colors.get(dom, "C7"))
             left += vals
         ax[1].set(xlabel="share of documents", title="domain composition before / after", xlim=(0, 1))
-        ax[1].legend(fontsize=8, loc="lower right")
+        ax[1].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
         comp_t = composition(d, "topic").sort_values("share_kept")
         ax[2].barh(comp_t["topic"], comp_t["share_kept"], color=[colors.get(x, "C7") for x in comp_t["domain"]])
         ax[2].set(xlabel="share of the topic's documents kept", title="kept per topic (colour: truth domain)", xlim=(0, 1))
         ax[2].tick_params(axis="y", labelsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -103,3 +102,35 @@ def load_truth_if_synthetic(corpus_dir: Path) -> pd.DataFrame | None:
     from definemed.corpus.stats import load_truth
 
     return load_truth(corpus_dir)
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 03 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    s = io.read_json(artifacts.filter_stats(cfg))
+    v["filter.n_docs"], v["filter.n_kept"] = s["n_docs"], s["n_kept"]
+    v["filter.kept_share"] = s["n_kept"] / max(s["n_docs"], 1)
+    f = artifacts.filter_truth_evaluation(cfg)
+    if f.is_file():
+        t = io.read_json(f)
+        for q in ("precision", "recall"):
+            v[f"filter.{q}"], v[f"filter.{q}_lo"], v[f"filter.{q}_hi"] = t[q], t[f"{q}_lo"], t[f"{q}_hi"]
+        from definemed.corpus.stats import load_truth
+        from definemed.filtering.filter import read_scores
+
+        scores = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas()
+        joined = join_truth(scores, load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS)),
+                                   cfg.classifier.threshold)
+        comp = composition(joined, "domain").set_index("domain")
+        for dom in comp.index:
+            v[f"filter.{dom}.docs"], v[f"filter.{dom}.kept"] = int(comp.loc[dom, "docs"]), int(comp.loc[dom, "kept"])
+            v[f"filter.{dom}.share_of_finemed"] = float(comp.loc[dom, "share_of_finemed"])
+        top = composition(joined, "topic")
+        leak = top[top.domain != "medical"].sort_values("kept", ascending=False).iloc[0]
+        v["filter.top_leak.topic"] = str(leak.topic)
+        v["filter.top_leak.docs"], v["filter.top_leak.kept"] = int(leak.docs), int(leak.kept)
+        v["filter.top_leak.share_of_finemed"] = float(leak.share_of_finemed)
+    return v

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import artifacts, io, paths
 from definemed.config import Config

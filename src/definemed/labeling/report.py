@@ -54,3 +54,26 @@ def plot_probabilities(labels: pd.DataFrame, experts: pd.DataFrame | None, confu
     fig.suptitle(annotator, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 01 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed import artifacts, io
+
+    v: dict = {}
+    s = io.read_json(artifacts.label_summary(cfg))
+    v["label.n_docs"] = s["n_docs"]
+    v["label.stand_in"] = int(bool(s["stand_in"]))
+    f = artifacts.label_agreement(cfg)
+    if f.is_file():
+        a = io.read_json(f)
+        for q in ("f1", "precision", "recall", "kappa"):
+            v[f"label.{q}"] = a["point"][q]
+            v[f"label.{q}_lo"], v[f"label.{q}_hi"] = a["ci"][q]
+        v["label.human_f1"] = a["human"]["f1"]
+        v["label.n_expert"] = a["n"]
+        first = next(iter(a["confusion"][0]))  # "expert \\ annotator": the expert's label of the row
+        conf = {r[first]: r for r in a["confusion"]}
+        v["label.false_positives"] = int(conf["not medical"]["medical"])
+    return v

@@ -30,7 +30,7 @@ from typing import Optional
 
 import torch
 import yaml
-from tqdm.auto import tqdm
+from definemed.progress import tqdm
 
 from definemed import io
 from definemed.errors import DefinemedError

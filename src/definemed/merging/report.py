@@ -10,6 +10,7 @@ from definemed.errors import DefinemedError
 from definemed.merging.hf_folder import num_hidden_layers
 from definemed.merging.schedule import layer_schedule
 from definemed.merging.stage import base_dir, merged_dir, small_models
+from definemed.plotting import model_color
 
 
 def load_metrics(cfg: Config) -> pd.DataFrame:
@@ -63,9 +64,9 @@ def plot_tradeoff(df: pd.DataFrame) -> plt.Figure:
         s = d[d["variant"] == "sweep"].sort_values("t")
         slerp = d[d["variant"] == "slerp"]
         for ax, col in zip(axes, ("ppl_medical", "ppl_general", "format_rate")):
-            line, = ax.plot(s["t"], s[col], marker="o", label=name)
-            ax.scatter([0.5] * len(slerp), slerp[col], marker="*", s=160, color=line.get_color(), zorder=3,
-                       label=f"{name}-slerp (schedule)")
+            ax.plot(s["t"], s[col], marker="o", label=f"{name} (global t)", color=model_color(name))
+            ax.scatter([0.5] * len(slerp), slerp[col], marker="*", s=160, color=model_color(f"{name}-slerp"),
+                       edgecolor="black", linewidth=0.6, zorder=3, label=f"{name}-slerp (schedule)")
     for ax, title in zip(axes, ("medical perplexity", "general perplexity", "instruction-format rate")):
         ax.set(xlabel="global t (0 = base, 1 = CPT)", title=title)
     axes[0].set_yscale("log")
@@ -92,3 +93,16 @@ def sweep_table(df: pd.DataFrame) -> pd.DataFrame:
                                                    values=["ppl_medical", "ppl_general", "format_rate"])
     s.columns = [f"{m}: {v}" for v, m in s.columns]
     return s.reset_index()
+
+
+def results(cfg) -> dict:
+    """Headline numbers of stage 05 for the results file (`definemed.report.results`):
+    {dotted key: number or text}, read from the stage's output files."""
+    from definemed.report.results import number
+
+    v: dict = {}
+    m = pd.read_parquet(artifacts.merge_metrics(cfg))
+    for r in m[m.variant.isin(["base", "cpt", "slerp"])].itertuples():
+        for q in ("ppl_medical", "ppl_general", "format_rate"):
+            v[f"merge.{r.label}.{q}"] = number(getattr(r, q))
+    return v

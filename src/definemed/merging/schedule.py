@@ -1,6 +1,6 @@
 """The merge schedule of a profile: cfg.merge -> a mergekit-style SLERP config, and per-layer t.
 
-The paper's schedule (facts.md): base = the instruct model (t = 0), other = its CPT model (t = 1);
+The paper's schedule (docs/paper-facts.md): base = the instruct model (t = 0), other = its CPT model (t = 1);
 self_attn t anchors [0, 0.5, 0.3, 0.7, 1], mlp t anchors [1, 0.5, 0.7, 0.3, 0], everything else 0.5.
 Anchors are interpolated linearly over the layer position, exactly as mergekit does.
 """

@@ -121,7 +121,7 @@ def measure(cfg: Config, device: Optional[str] = None) -> pd.DataFrame:
     """Perplexities and format rate of every variant (cached per model in metrics/<label>.json while
     the stage is unfinished; the stage runner clears the folder when its inputs change)."""
     import torch
-    from tqdm.auto import tqdm
+    from definemed.progress import tqdm
 
     from definemed.lm_metrics import format_rate, load_causal_lm, perplexity
 

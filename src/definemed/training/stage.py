@@ -109,14 +109,16 @@ def load_tokenizer(model_dir: Path):
 
 def tokenize_to_file(tokenizer, texts: list[str], path: Path, batch: int = 512) -> dict:
     """Tokenize in batches (bos + text + eos, when the tokenizer has them) into a token file."""
-    from tqdm.auto import tqdm
+    from definemed.progress import tqdm
 
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
 
     def docs():
         for i in tqdm(range(0, len(texts), batch), desc=f"tokenize {path.name}", leave=False):
-            for ids in tokenizer(texts[i:i + batch], add_special_tokens=False)["input_ids"]:
+            # whole documents on purpose (the packer splits the long ones), so verbose=False drops the
+            # tokenizer's "sequence length is longer than the specified maximum" warning
+            for ids in tokenizer(texts[i:i + batch], add_special_tokens=False, verbose=False)["input_ids"]:
                 yield bos + ids + eos
 
     return write_token_file(docs(), path)

@@ -1,48 +1,20 @@
-"""The zoo step: build (tiny) or download (paper) every foundation model, measure, tabulate, count.
+"""The zoo step: build (tiny) or download (paper) every foundation model, measure, count.
 
-`run(cfg)` writes data/<profile>/zoo/<name>/ per foundation model (definemed.artifacts.foundation_model)."""
+`run(cfg)` writes data/<profile>/zoo/<name>/ per foundation model (definemed.artifacts.foundation_model),
+with its build record `zoo_build.json` (tiny); `definemed.zoo.report` tabulates and plots them."""
 from __future__ import annotations
 
 import os
 import resource
 import time
 
-from definemed.config import Config, load_config
+from definemed.config import Config
 from definemed.corpus import fact_bank
 from definemed.errors import DefinemedError
 from definemed.zoo.build import build_family, build_tiny_model, existing_build, model_dir
 from definemed.zoo.hub import resolve_hub_model
 from definemed.zoo.tokenizer import check_family
 from definemed.zoo.text import chat_data, load_corpus_split
-
-
-def _stand_in_ids() -> dict[str, str]:
-    try:
-        paper = load_config("paper")
-    except DefinemedError:
-        return {}
-    return {m.name: m.hf_id or "" for m in paper.models.foundations}
-
-
-def zoo_table(cfg: Config, builds: list[dict]):
-    """One row per model: what it stands in for, size, measured perplexities, fact accuracy, format rate."""
-    from definemed.tables import comparison
-
-    ids = _stand_in_ids()
-    rows = []
-    for b in builds:
-        m = b["metrics"]
-        acc = m["fact_accuracy"]
-        rows.append({
-            "model": b["name"], "role": b["role"], "stand-in for": ids.get(b["stand_in_for"], b["stand_in_for"]),
-            "params (M)": b["params"] / 1e6, "pretrain tokens (k)": b["pretrain"]["tokens"] / 1e3,
-            "facts seen": f"{b['facts_seen']}/{b['n_facts']}",
-            "ppl general": m["ppl_general"], "ppl medical": m["ppl_medical"],
-            "fact acc": acc["all"], "fact acc 95% CI": f"{m['fact_accuracy_ci95'][0]:.2f}-{m['fact_accuracy_ci95'][1]:.2f}",
-            "acc seen / unseen": f"{acc['seen']:.2f} / {acc['unseen']:.2f}" if "seen" in acc else "—",
-            "format rate": m["format_rate"], "paper_key": None,
-        })
-    return comparison(rows)
 
 
 def _cost(cfg: Config, spec) -> float:
@@ -103,10 +75,6 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
         counts["n_heldout_prompts"] = {k: len(v) for k, v in chat.heldout.items()}
         counts["n_docs"] = {"general_train": len(split.general), "medical_train": len(split.medical),
                             "general_heldout": len(split.general_heldout), "medical_heldout": len(split.medical_heldout)}
-        from definemed.tables import write_table
-
-        write_table(zoo_table(cfg, builds), "zoo", cfg.profile)
-        counts["table"] = f"figures/{cfg.profile}/tables/zoo.md"
     counts["build_s"] = round(time.time() - t0, 2)
     ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     counts["cpu_s"] = round(sum(r.ru_utime + r.ru_stime for r in ru), 2)
