@@ -87,13 +87,13 @@ def claims_table(res: dict) -> pd.DataFrame:
     row("CPT raises medical knowledge (accuracy)", "gains for every architecture", "; ".join(cells), _verdict(ok, len(cells)))
 
     # 06: Mistral-7B CPT average gain
-    mistral = [f for f in fams if _paper_family(f) == "mistral" and f"evaluate.{f}.cpt_rel_pct_avg" in v]
+    mistral = [f for f in fams if _paper_family(f) == "mistral" and v.get(f"evaluate.{f}.cpt_rel_pct_avg") is not None]
     row("Mistral-7B CPT: average gain over the benchmarks", f"+{paper_text('evaluate.mistral_cpt_gain_pct')} %",
         "; ".join(f"{f}: {v[f'evaluate.{f}.cpt_rel_pct_avg']:+.1f} % (relative, mean over benchmark groups)" for f in mistral),
         _verdict(sum(v[f"evaluate.{f}.cpt_rel_pct_avg"] > 0 for f in mistral), len(mistral)))
 
     # 06: the adapted Qwen model wins more often against the larger model
-    qwen = [f for f in fams if _paper_family(f) == "qwen" and f"evaluate.winrate_change.{f}-slerp.diff" in v]
+    qwen = [f for f in fams if _paper_family(f) == "qwen" and v.get(f"evaluate.winrate_change.{f}-slerp.diff") is not None]
     cells = []
     for f in qwen:
         b, a, c = f"evaluate.winrate.{f}", f"evaluate.winrate.{f}-slerp", f"evaluate.winrate_change.{f}-slerp"
