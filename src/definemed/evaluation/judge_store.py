@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from definemed import io
 from definemed.errors import DefinemedError
 
 
@@ -40,12 +41,8 @@ class JudgmentStore:
             self._load()
 
     def _load(self) -> None:
+        io.drop_partial_line(self.path)  # a line cut off by a kill: dropped, asked again
         data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):  # a line cut off by a kill: dropped, asked again
-            cut = data.rfind(b"\n") + 1
-            with open(self.path, "r+b") as f:
-                f.truncate(cut)
-            data = data[:cut]
         for i, line in enumerate(data.decode("utf-8").splitlines(), 1):
             if not line.strip():
                 continue
