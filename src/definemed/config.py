@@ -376,12 +376,15 @@ class ZooConfig(Section):
     """AdamW weight decay on matrices (not on norms and biases)."""
     heldout_doc_share: float = Field(0.05, gt=0, lt=1)
     """Documents held out from every zoo training set, for perplexity."""
-    reference_medical_topics: list[str] = Field(default_factory=lambda: [
-        "kardiologie", "pneumologie", "neurologie", "gastroenterologie"])
-    """Medical subdomains whose documents the reference model is pretrained on: it sees the facts
-    those documents state and not the others (the share is measured and written to the manifest)."""
-    reference_medical_mix: float = Field(0.5, ge=0, lt=1)
-    """Share of the reference model's pretraining batches drawn from those medical documents."""
+    reference_medical_topics: list[str] | None = None
+    """Medical subdomains whose documents the reference model is pretrained on; None: all of them, i.e.
+    the same web corpus as everything else (the share of facts it sees is measured in the manifest)."""
+    reference_medical_mix: float | None = Field(None, ge=0, lt=1)
+    """Share of the reference model's pretraining windows drawn from those medical documents; None: their
+    natural share of the corpus' tokens, so the reference knows what exposure teaches, nothing built in."""
+    sft_n_entities: int = Field(1200, ge=10, le=1600)
+    """Invented drugs and invented diseases (each) of the instruction data's entity bank. Thousands of
+    fresh names make copying the asked name cheaper than memorising answers (docs/zoo.md)."""
     n_sft_dialogues: int = Field(4000, ge=1)
     """Synthetic German chat dialogues for instruction tuning (cycled if the steps need more)."""
     sft_medical_share: float = Field(0.5, ge=0, le=1)

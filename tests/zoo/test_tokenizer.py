@@ -78,12 +78,39 @@ def test_chat_templates_render_as_the_originals(saved):
             hf.apply_chat_template([chat[0], chat[0]], tokenize=False)
 
 
-def test_answer_options_are_one_or_two_tokens(saved):
+def test_closed_set_answer_options_are_one_or_two_tokens(saved):
+    from definemed.zoo.build import closed_options
+
     arch, tok, _ = saved
+    lengths = option_token_lengths(tok, closed_options())
+    assert len(lengths) == 46 and max(lengths.values()) <= 2, {o: n for o, n in lengths.items() if n > 2}
+
+
+def test_disguised_bank_names_split_like_invented_names():
+    """Bank names never reach the tokenizer sample, so they split into name parts like invented ones."""
+    import random
+
+    from definemed.corpus.factbank import disease_name, drug_name
+    from definemed.zoo.text import disguise_bank_names
+
     bank = FactBank(7, 20, 20)
-    options = {o for f in bank.facts for o in [f.object] + f.distractor_pool(bank)}
-    lengths = option_token_lengths(tok, options)
-    assert max(lengths.values()) <= 2, {o: n for o, n in lengths.items() if n > 2}
+    docs = [f.sentence(k) for f in bank.facts for k in range(5)] * 20
+    disguised = disguise_bank_names(docs, bank, random.Random(0))
+    assert not any(n in d for d in disguised for n in bank.drugs + bank.diseases)
+    assert sum("Morbus " in d for d in disguised) == sum("Morbus " in d for d in docs)
+    arch = "qwen2"
+    r = random.Random(1)
+    tok = train_tokenizer(arch, list(sample_texts()) + disguised + [glossary()] * 200, 1500)
+    tok_raw = train_tokenizer(arch, list(sample_texts()) + docs + [glossary()] * 200, 1500)
+    invented = [disease_name(r) for _ in range(200)] + [drug_name(r) for _ in range(200)]
+
+    def mean_len(t, names):
+        return sum(option_token_lengths(t, names).values()) / len(set(names))
+
+    names = bank.drugs + bank.diseases
+    # undisguised, the frequent bank names become (nearly) single tokens; disguised they split as invented ones do
+    assert mean_len(tok_raw, names) < mean_len(tok_raw, invented) - 0.5
+    assert abs(mean_len(tok, names) - mean_len(tok, invented)) < 0.5
 
 
 def test_unknown_architecture_is_a_clear_error(tmp_path):

@@ -38,7 +38,21 @@ _DRUG_CONS = ["r", "x", "l", "n", "v", "t", "m", "s"]
 _DRUG_TAIL = ["ixan", "oran", "ibet", "usal", "enor", "adin", "ivel", "omet", "alux", "ernid"]
 _NAME_HEAD = ["Kes", "Har", "Bren", "Wal", "Lind", "Dorn", "Ruh", "Stein", "Falk", "Gren", "Hol",
               "Mar", "Eck", "Fried", "Gut", "Hell", "Kort", "Lenn", "Nord", "Ost", "Pfeil", "Rein"]
+_NAME_MID = ["", "er", "en", "el", "an", "in", "or"]
 _NAME_TAIL = ["ling", "ow", "ert", "mann", "ke", "hoff", "berg", "enz", "hardt", "wig", "sen"]
+N_DISEASE_NAMES = len(_NAME_HEAD) * len(_NAME_MID) * len(_NAME_TAIL)
+"""1,694 possible "Morbus <Name>" diseases. The instruction data of the tiny zoo needs a fresh invented
+name in almost every dialogue: with the 242 two-part names it reused each name many times, and the
+models memorised answers instead of copying the asked name (docs/zoo.md)."""
+N_DRUG_NAMES = len(_DRUG_HEAD) * len(_DRUG_MID) * len(_DRUG_CONS) * len(_DRUG_TAIL)
+
+
+def drug_name(r: random.Random) -> str:
+    return r.choice(_DRUG_HEAD) + r.choice(_DRUG_MID) + r.choice(_DRUG_CONS) + r.choice(_DRUG_TAIL)
+
+
+def disease_name(r: random.Random) -> str:
+    return "Morbus " + r.choice(_NAME_HEAD) + r.choice(_NAME_MID) + r.choice(_NAME_TAIL)
 
 
 @dataclass(frozen=True)
@@ -160,12 +174,11 @@ class FactBank:
 
     def __init__(self, seed: int, n_drugs: int = 50, n_diseases: int = 50):
         r = random.Random(f"factbank-{seed}")
-        self.drugs = _unique_names(
-            r, n_drugs, lambda: r.choice(_DRUG_HEAD) + r.choice(_DRUG_MID) + r.choice(_DRUG_CONS) + r.choice(_DRUG_TAIL)
-        )
-        self.diseases = _unique_names(
-            r, n_diseases, lambda: "Morbus " + r.choice(_NAME_HEAD) + r.choice(_NAME_TAIL)
-        )
+        if n_drugs > N_DRUG_NAMES or n_diseases > N_DISEASE_NAMES:
+            raise ValueError(f"FactBank: at most {N_DRUG_NAMES} drugs and {N_DISEASE_NAMES} diseases can be named "
+                             f"(asked for {n_drugs} / {n_diseases})")
+        self.drugs = _unique_names(r, n_drugs, lambda: drug_name(r))
+        self.diseases = _unique_names(r, n_diseases, lambda: disease_name(r))
 
         def balanced(pool: list[str], n: int) -> list[str]:
             objs = [pool[i % len(pool)] for i in range(n)]

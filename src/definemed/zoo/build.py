@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 import zlib
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from definemed.errors import DefinemedError
 from definemed.seed import rng, set_seed
 from definemed.zoo import evaluate as ev
 from definemed.zoo.model import load_model, load_tokenizer, model_config, n_params, new_model
-from definemed.zoo.text import ChatData, CorpusSplit
+from definemed.zoo.text import ChatData, CorpusSplit, disguise_bank_names
 from definemed.zoo.tokenizer import check_family, glossary, option_token_lengths, save_tokenizer, special_ids, train_tokenizer
 from definemed.zoo.train import PackedBatches, StreamBatches, pack_examples, train
 
@@ -81,6 +82,8 @@ class Family:
     general_heldout: np.ndarray
     medical_heldout: np.ndarray
     option_lengths: dict
+    name_tokens: dict
+    """Mean tokens per entity name: real bank names and the instruction data's invented names."""
 
 
 def encode_docs(arch: str, tok, texts: list[str], ids: dict) -> np.ndarray:
@@ -93,25 +96,38 @@ def encode_docs(arch: str, tok, texts: list[str], ids: dict) -> np.ndarray:
     return np.asarray(out, dtype=np.int32)
 
 
-def tokenizer_texts(cfg: Config, split: CorpusSplit) -> list[str]:
-    """A seeded sample of training documents of every domain, plus the weighted glossary."""
+def tokenizer_texts(cfg: Config, split: CorpusSplit, bank: FactBank) -> list[str]:
+    """A seeded sample of training documents of every domain (bank names disguised as fresh invented
+    names, `text.disguise_bank_names`), plus the weighted glossary of closed-set answer options."""
     docs = split.general + [t for t, _, _ in split.medical]
     g = rng(zoo_seed(cfg), "zoo-tokenizer")
     idx = sorted(g.choice(len(docs), size=min(cfg.zoo.tokenizer_docs, len(docs)), replace=False).tolist())
-    return [docs[i] for i in idx] + [glossary()] * cfg.zoo.glossary_repeats
+    sample = disguise_bank_names([docs[i] for i in idx], bank, random.Random(f"zoo-disguise-{zoo_seed(cfg)}"))
+    return sample + [glossary()] * cfg.zoo.glossary_repeats
 
 
-def build_family(cfg: Config, arch: str, split: CorpusSplit, bank: FactBank) -> Family:
+def closed_options() -> list[str]:
+    """The fact bank's closed-set answer options (every object but the diseases of `indication`)."""
+    from definemed.corpus.factbank import OBJECTS_BY_RELATION
+
+    return sorted({o for pool in OBJECTS_BY_RELATION.values() for o in pool})
+
+
+def build_family(cfg: Config, arch: str, split: CorpusSplit, bank: FactBank, invented: list[str]) -> Family:
     check_family(arch)
-    tok = train_tokenizer(arch, tokenizer_texts(cfg, split), cfg.zoo.vocab_size)
+    tok = train_tokenizer(arch, tokenizer_texts(cfg, split, bank), cfg.zoo.vocab_size)
     ids = special_ids(arch, tok)
-    options = sorted({o for f in bank.facts for o in [f.object] + f.distractor_pool(bank)})
+
+    def mean_tokens(names):
+        return float(np.mean(list(option_token_lengths(tok, names).values()))) if names else float("nan")
+
     return Family(
         arch, tok, ids,
         general=encode_docs(arch, tok, split.general, ids),
         general_heldout=encode_docs(arch, tok, split.general_heldout, ids),
         medical_heldout=encode_docs(arch, tok, [t for t, _, _ in split.medical_heldout], ids),
-        option_lengths=option_token_lengths(tok, options),
+        option_lengths=option_token_lengths(tok, closed_options()),
+        name_tokens={"bank": mean_tokens(bank.drugs + bank.diseases), "invented": mean_tokens(invented)},
     )
 
 
@@ -197,15 +213,18 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: Co
                           z.tie_word_embeddings)
     model = new_model(config)
 
-    # pretraining: general text; the reference also reads part of the medical documents
+    # pretraining: general text; the reference also reads the medical documents, at their natural share
     streams, weights, medical_topics, seen = [fam.general], [1.0], [], {}
-    if spec.role == "reference" and z.reference_medical_mix > 0:
-        medical_topics = list(z.reference_medical_topics)
+    if spec.role == "reference" and z.reference_medical_mix != 0:
+        medical_topics = sorted({d[1] for d in split.medical}) if z.reference_medical_topics is None \
+            else list(z.reference_medical_topics)
         docs = [d for d in split.medical if d[1] in medical_topics]
         if not docs:
             raise DefinemedError(f"zoo.reference_medical_topics: no medical documents of {medical_topics}")
         streams.append(encode_docs(spec.architecture, fam.tok, [t for t, _, _ in docs], fam.ids))
-        weights = [1 - z.reference_medical_mix, z.reference_medical_mix]
+        mix = z.reference_medical_mix if z.reference_medical_mix is not None else \
+            len(streams[1]) / (len(streams[0]) + len(streams[1]))
+        weights = [1 - mix, mix]
         seen = ev.facts_seen(docs)
     steps = z.pretrain_steps_reference if spec.role == "reference" else z.pretrain_steps_small
     batches = StreamBatches(streams, weights, z.seq_len, z.batch_size, rng(seed, "zoo-pretrain"))
@@ -243,6 +262,8 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: Co
             "fact_accuracy": acc, "fact_accuracy_ci95": [lo, hi], "n_cloze_items": len(items),
             "format_rate": ev.format_rate(all_answers),
             "format_rate_by_kind": {k: ev.format_rate(v) for k, v in answers.items()},
+            "copy_rate_by_kind": {k: ev.copy_rate(answers[k], chat.subjects[k]) for k in ("invented", "bank")},
+            "distinct_share": len({a["answer"] for a in all_answers}) / max(1, len(all_answers)),
             "stop_rate": float(np.mean([a["stopped"] for a in all_answers])),
             "german_rate": float(np.mean([a["german"] for a in all_answers])),
             "mean_answer_tokens": float(np.mean([a["n_tokens"] for a in all_answers])),
@@ -264,16 +285,18 @@ def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: Co
             "sft": {"steps": sft.steps, "tokens": sft.tokens, "loss_tokens": sft.loss_tokens,
                     "final_loss": sft.final_loss, "lr": z.sft_lr, "wall_s": round(sft.wall_s, 2),
                     "n_dialogues": len(examples), "packed_rows": int(len(ids)), "losses": sft.losses},
-            "medical_topics": medical_topics, "reference_mix": z.reference_medical_mix if medical_topics else 0.0,
+            "medical_topics": medical_topics, "reference_mix": round(weights[1], 4) if medical_topics else 0.0,
             "n_facts": n_facts, "facts_seen": len(seen), "facts_seen_share": len(seen) / n_facts,
             "fact_statements_seen": int(sum(seen.values())), "medical_epochs": round(medical_epochs, 3),
             "tokenizer_stats": {
                 "vocab_size": fam.tok.get_vocab_size(), "max_option_tokens": max(fam.option_lengths.values()),
                 "share_options_1_2_tokens": sum(v <= 2 for v in fam.option_lengths.values()) / len(fam.option_lengths),
-                "n_options": len(fam.option_lengths)},
+                "n_options": len(fam.option_lengths),
+                "mean_name_tokens_bank": round(fam.name_tokens["bank"], 3),
+                "mean_name_tokens_invented": round(fam.name_tokens["invented"], 3)},
             "max_new_tokens": z.max_new_tokens, "metrics": metrics, "train_s": round(train_s, 2),
             "eval_s": round(time.time() - t1, 2), "cpu_s": round(time.process_time() - cpu0, 2),
-            "examples": {k: v[:3] for k, v in answers.items()},
+            "examples": {k: v[:8] for k, v in answers.items()},
         }
         io.write_json(tmp / BUILD_FILE, info)
         io.write_text(tmp / "README.md", model_card(spec, info))

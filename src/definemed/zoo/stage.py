@@ -62,7 +62,7 @@ def build_zoo(cfg: Config, force: bool = False) -> dict:
             check_family(spec.architecture, f"models.foundations[{spec.name}].architecture")
             # tokenizers and token streams only for the models that are not reused
             if spec.architecture not in families and (force or not existing_build(cfg, spec)):
-                families[spec.architecture] = build_family(cfg, spec.architecture, split, bank)
+                families[spec.architecture] = build_family(cfg, spec.architecture, split, bank, chat.entities)
         builds = _build_all(cfg, local, families, split, chat, bank, force)
         for b in builds:
             counts["models"][b["name"]] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from dataclasses import dataclass, field
 
 import pyarrow.parquet as pq
@@ -63,11 +64,38 @@ def load_corpus_split(cfg: Config) -> CorpusSplit:
 
 
 def invented_bank(cfg: Config, real: FactBank) -> list[Fact]:
-    """Facts about invented entities for instruction data: a bank with another seed, without any fact
-    whose subject or object names an entity of the real bank."""
-    alt = FactBank(cfg.seed + cfg.zoo.sft_entity_seed_offset, cfg.corpus.n_drugs, cfg.corpus.n_diseases)
+    """Facts about invented entities for instruction data: a bank of `zoo.sft_n_entities` drugs and
+    diseases with another seed, without any fact whose subject or object names an entity of the real bank.
+    With over a thousand names, most dialogues ask about a name the model has not seen in another
+    dialogue, so the answer format can only be learned by copying the asked name."""
+    n = cfg.zoo.sft_n_entities
+    alt = FactBank(cfg.seed + cfg.zoo.sft_entity_seed_offset, n, n)
     taken = set(real.drugs) | set(real.diseases)
     return [f for f in alt.facts if f.subject not in taken and f.object not in taken]
+
+
+def disguise_bank_names(texts: list[str], real: FactBank, r: random.Random) -> list[str]:
+    """Every real bank name in `texts` replaced by a fresh generator name (a new one per occurrence).
+
+    For the tokenizers' training sample: a bank name that recurs hundreds of times in the medical
+    documents would become one token of its own, which the small models (pretrained without medical
+    text) never read and so cannot copy; invented names in instruction data would split into parts.
+    Disguised, bank names and invented names split alike, into name parts every model has trained."""
+    from definemed.corpus.factbank import disease_name, drug_name
+
+    names = sorted(set(real.drugs) | set(real.diseases), key=len, reverse=True)
+    if not names:
+        return list(texts)
+    taken = set(names)
+
+    def fresh(m: re.Match) -> str:
+        make = disease_name if m.group(0).startswith("Morbus ") else drug_name
+        while (name := make(r)) in taken:
+            pass
+        return name
+
+    pat = re.compile(r"\b(?:" + "|".join(re.escape(x) for x in names) + r")\b")
+    return [pat.sub(fresh, t) for t in texts]
 
 
 def _topic_name(topic: str) -> str:
@@ -108,6 +136,10 @@ class ChatData:
     heldout: dict[str, list[str]]
     """Held-out prompts by kind: general, invented (held-out invented entities), bank (real fact-bank
     questions, asked only to check the answer format)."""
+    entities: list[str] = field(default_factory=list)
+    """The invented drug and disease names the training dialogues ask about."""
+    subjects: dict[str, list[str]] = field(default_factory=dict)
+    """Per kind of held-out prompt, the entity each asks about ("" for general prompts)."""
 
 
 def chat_data(cfg: Config, real: FactBank) -> ChatData:
@@ -136,6 +168,10 @@ def chat_data(cfg: Config, real: FactBank) -> ChatData:
         tries += 1
         if q not in seen_q and q not in general:
             general.append(q)
-    invented = [medical_qa(r, f)[0] for f in r.sample(held_facts, min(n_inv, len(held_facts)))]
-    bank = [medical_qa(r, f)[0] for f in r.sample(real.facts, min(n - len(general) - len(invented), len(real.facts)))]
-    return ChatData(train, {"general": general, "invented": invented, "bank": bank})
+    inv_facts = r.sample(held_facts, min(n_inv, len(held_facts)))
+    bank_facts = r.sample(real.facts, min(n - len(general) - len(inv_facts), len(real.facts)))
+    return ChatData(train, {"general": general, "invented": [medical_qa(r, f)[0] for f in inv_facts],
+                            "bank": [medical_qa(r, f)[0] for f in bank_facts]},
+                    sorted({f.subject for f in train_facts}),
+                    {"general": [""] * len(general), "invented": [f.subject for f in inv_facts],
+                     "bank": [f.subject for f in bank_facts]})

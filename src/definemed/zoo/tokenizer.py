@@ -157,10 +157,10 @@ def option_token_lengths(tok: Tokenizer, options: Iterable[str], add_special: bo
 
 
 def glossary() -> str:
-    """Every answer option of the fact bank and every possible 'Morbus <Name>' (real and invented banks
-    draw from the same name parts), as one line of text to weight the tokenizer's training data."""
+    """Every closed-set answer option of the fact bank (drug classes, side effects, organs, causes,
+    symptoms) as one line of text to weight the tokenizer's training data. Entity names are left out on
+    purpose: they split into name parts like every invented name (`zoo.text.disguise_bank_names`)."""
     from definemed.corpus import factbank as fb
 
-    names = ["Morbus " + h + t for h in fb._NAME_HEAD for t in fb._NAME_TAIL]
     objects = [o for pool in fb.OBJECTS_BY_RELATION.values() for o in pool]
-    return " " + " ".join(objects + names)  # leading space: options follow a space in running text
+    return " " + " ".join(objects)  # leading space: options follow a space in running text
