@@ -36,7 +36,7 @@ def test_corpus_config_change_rebuilds_and_the_manifest_describes_the_disk(small
     write_manifest(more_medical, artifacts.CORPUS)
     m = json.loads(artifacts.manifest_file(more_medical, artifacts.CORPUS).read_text())
     assert m["config"]["corpus"]["medical_share"] == 0.4
-    assert m["counts"]["medical_share"] == pytest.approx(_medical_share_on_disk(more_medical))
+    assert m["counts"]["medical_share"] == pytest.approx(_medical_share_on_disk(more_medical), abs=5e-5)  # stats round to 4 digits
     assert _medical_share_on_disk(more_medical) > 0.3
 
 

@@ -27,6 +27,9 @@ if cfg.profile != "paper":
           "(not Mistral-7B / Qwen2.5-7B), and the evaluation text is held-out synthetic German text.")
 print("schedule:", {"self_attn": cfg.merge.self_attn_t, "mlp": cfg.merge.mlp_t, "other": cfg.merge.default_t},
       "sweep t:", cfg.merge.sweep_t)
+if len(cfg.merge.self_attn_t) == 1 and len(cfg.merge.mlp_t) == 1:
+    print("one global t for every tensor: on 4-layer models the paper's gradient template (paper profile) sets whole "
+          "components of the first and last layer to t = 0 or 1, which the tiny merges did not survive (docs/merging.md)")
 
 # %% [markdown]
 # ## The merges

@@ -9,8 +9,9 @@
 # - `tiny` profile: no downloads. Small stand-ins are built here from the stage-00 corpus, shaped like
 #   the originals in what the study measures: the same architecture classes (`MistralForCausalLM`,
 #   `Qwen2ForCausalLM`), tokenizer families and chat templates; instruction-tuned so they answer in
-#   their chat format; a "giant" (3.4x the parameters) that has read part of the medical text, so it
-#   knows some of the facts the small ones do not. See docs/zoo.md.
+#   their chat format; a "giant" (3.4x the parameters, more tokens) pretrained on the same web corpus
+#   with its medical documents at their natural share, so whatever it knows of the facts it learned from
+#   exposure, not by construction; the small ones read no medical text. See docs/zoo.md.
 #
 # This is the longest step of the tiny pipeline (minutes of CPU per model); a finished zoo is loaded,
 # not rebuilt, so every cell below is cheap to rerun once it has run.
@@ -33,8 +34,8 @@ for m in cfg.models.foundations:
 
 # %% [markdown]
 # ## Build (or download) every model
-# `stages.run` pretrains each tiny model on general text (the reference also on the medical documents of
-# a few subdomains), instruction-tunes it on German dialogues in its own chat template, saves it as a
+# `stages.run` pretrains each tiny model on general text (the reference also on the medical documents, at
+# their natural share of the corpus), instruction-tunes it on German dialogues in its own chat template, saves it as a
 # Hugging Face folder with a model card, and measures it on text none of them trained on.
 
 # %%
@@ -53,7 +54,9 @@ if builds:
 # ## What each model knows, measured on held-out data
 # Perplexity on held-out general and medical documents; fact accuracy: a held-out sentence of each
 # fact, cut before its object, scored by log-likelihood against three distractors (chance 0.25);
-# format rate: held-out chat prompts answered in German and ended with the end-of-turn token.
+# format rate: held-out chat prompts answered in German and ended with the end-of-turn token; copies asked
+# name: held-out questions about invented entities whose answer names the entity asked about (a model that
+# answers with a memorised sentence about another entity fails it); distinct answers / N over all prompts.
 
 # %%
 if builds:

@@ -7,13 +7,21 @@ from definemed.merging.schedule import layer_schedule, slerp_config
 from definemed.merging.spec import load_spec
 
 
-@pytest.mark.parametrize("profile", ["tiny", "paper"])
-def test_paper_schedule_in_both_profiles(profile):
-    m = load_config(profile).merge
+def test_paper_schedule_in_the_paper_profile():
+    m = load_config("paper").merge
     assert m.self_attn_t == [0, 0.5, 0.3, 0.7, 1] and m.mlp_t == [1, 0.5, 0.7, 0.3, 0] and m.default_t == 0.5
     s = layer_schedule(m, 9)  # 9 layers: positions k/8 land on the anchors at 0, 2, 4, 6, 8
     assert list(s["self_attn"][::2]) == [0, 0.5, 0.3, 0.7, 1] and list(s["mlp"][::2]) == [1, 0.5, 0.7, 0.3, 0]
     assert s["self_attn"][1] == pytest.approx(0.25)
+
+
+def test_tiny_profile_merges_at_one_global_t():
+    # 4 layers: the paper's template would put whole components of layers 0 and 3 at t = 0 / 1
+    # (docs/merging.md), so the tiny profile uses one t for every tensor
+    m = load_config("tiny").merge
+    assert m.self_attn_t == [0.5] and m.mlp_t == [0.5] and m.default_t == 0.5
+    s = layer_schedule(m, 4)
+    assert list(s["self_attn"]) == list(s["mlp"]) == [0.5] * 4
 
 
 def test_built_yaml_is_accepted_and_matches_the_schedule(llama_pair):

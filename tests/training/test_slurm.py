@@ -121,7 +121,7 @@ def test_slurm_job_requeues_resumes_publishes_and_the_stage_reuses_it(slurm_env)
         assert row["plan"] == row["run"], row
     # another config (lr): the runner would clear 04_cpt; refused in one line, nothing deleted
     changed = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS, models={"foundations": [
-        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "lr": 1e-3}))
+        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "lr": cfg.cpt.lr * 2}))
     with pytest.raises(DefinemedError, match=r"inputs changed .* but runs/qwen2.5-7b-tiny hold CPT checkpoints"):
         stages.run(changed, artifacts.CPT)
     assert {k: v for k, v in _snapshot(stage.stage_dir(cfg)).items() if k in after} == after

@@ -33,7 +33,9 @@ def test_split_holds_out_disjoint_documents(small_config):
     make_corpus(cfg)
     _write_finemed(cfg, [f"Medizinischer Text Nummer {i}." for i in range(200)])
     s = stage.split_documents(cfg)
-    assert len(s["heldout_medical"]) == 20 and len(s["train"]) == 180
+    medical_train = s["train"][s["train"].id.str.match(r"d\d+$")]  # the rest is general replay
+    assert len(s["heldout_medical"]) == 20 and len(medical_train) == 180
+    assert len(s["train"]) - len(medical_train) == s.get("n_replay_docs", 0)
     assert not set(s["train"].id) & set(s["heldout_medical"].id)
     assert len(s["heldout_general"]) == 20 and not set(s["heldout_general"].id) & set(s["train"].id)
     assert stage.small_models(cfg) == ["mistral-7b-tiny", "qwen2.5-7b-tiny"]

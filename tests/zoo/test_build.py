@@ -112,6 +112,38 @@ def test_instruction_data_never_states_a_bank_fact(zoo):
     assert len(chat.heldout["bank"]) >= 1 and not set(chat.heldout["general"]) & {q for q, _ in chat.train}
 
 
+def test_no_evaluation_question_or_heldout_phrasing_is_trained_on(zoo):
+    """Stage 06's questions (every format) and the held-out phrasings never occur in the corpus the
+    models pretrain on, nor in the instruction dialogues; the dialogues ask in the same question forms
+    only about invented entities."""
+    from definemed.corpus.factbank import RELATIONS
+    from definemed.evaluation import questions
+    from definemed.zoo.text import load_corpus_split
+
+    cfg = zoo["cfg"]
+    bank = fact_bank(cfg)
+    chat = chat_data(cfg, bank)
+    split = load_corpus_split(cfg)
+    corpus = "\n".join(split.general + [t for t, _, _ in split.medical])
+    dialogues = "\n".join(q + "\n" + a for q, a in chat.train)
+    e = cfg.evaluate
+    sets = questions.mmlu_sets(bank, e.mmlu_subjects, cfg.seed, e.n_dev, None) + [
+        questions.medqa_set(bank, cfg.seed, e.n_dev, None), questions.heldout_sentence_set(bank, cfg.seed, e.n_dev)]
+    asked = [it["question"] for qs in sets for it in qs.test] + \
+        [q["question"] for q in questions.winrate_questions(bank, cfg.seed, e.winrate_n_questions, e.n_dev)]
+    assert len(asked) > 300
+    for q in asked:
+        assert q not in corpus and q not in dialogues, q
+    for f in bank.facts:
+        for k in range(len(RELATIONS[f.relation].heldout)):
+            assert f.sentence(k, heldout=True) not in corpus
+    # the held-out phrasings' fixed words never occur in an instruction answer either
+    for rel in RELATIONS.values():
+        for tpl in rel.heldout:
+            frame = max(tpl.replace("{s}", "|").replace("{o}", "|").split("|"), key=len).strip()
+            assert frame and frame not in dialogues, frame
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path, out_root):
     cfg = load_config(write_config(tmp_path / "c.yaml", zoo=SHORT_ZOO))
     with pytest.raises(DefinemedError, match="no corpus shards"):

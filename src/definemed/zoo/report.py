@@ -48,7 +48,9 @@ def zoo_table(builds: list[dict]) -> pd.DataFrame:
             "ppl general": m["ppl_general"], "ppl medical": m["ppl_medical"],
             "fact acc": acc["all"], "fact acc 95% CI": f"{m['fact_accuracy_ci95'][0]:.2f}-{m['fact_accuracy_ci95'][1]:.2f}",
             "acc seen / unseen": f"{acc['seen']:.2f} / {acc['unseen']:.2f}" if "seen" in acc else "—",
-            "format rate": m["format_rate"], "paper_key": None,
+            "format rate": m["format_rate"],
+            "copies asked name": m.get("copy_rate_by_kind", {}).get("invented", float("nan")),
+            "distinct answers / N": m.get("distinct_share", float("nan")), "paper_key": None,
         })
     return comparison(rows)
 
@@ -90,7 +92,7 @@ def plot_losses(builds: list[dict]) -> plt.Figure:
         for ax, phase in zip(axes, ("pretrain", "sft")):
             y = _smooth(b[phase]["losses"])
             ax.plot(np.arange(len(y)) + 1, y, color=model_color(b["name"]), label=b["name"])
-    axes[0].set(title="pretraining (general text; the reference also medical)", xlabel="step", ylabel="loss")
+    axes[0].set(title="pretraining (general text; the reference also medical, natural share)", xlabel="step", ylabel="loss")
     axes[1].set(title="instruction tuning (chat template)", xlabel="step", ylabel="loss")
     axes[1].legend(loc="upper right")
     fig.tight_layout()
@@ -106,4 +108,7 @@ def results(cfg) -> dict:
         v[f"zoo.{n}.params"] = b["params"]
         v[f"zoo.{n}.ppl_general"], v[f"zoo.{n}.ppl_medical"] = m["ppl_general"], m["ppl_medical"]
         v[f"zoo.{n}.fact_acc"], v[f"zoo.{n}.format_rate"] = m["fact_accuracy"]["all"], m["format_rate"]
+        if "copy_rate_by_kind" in m:
+            v[f"zoo.{n}.copy_rate_invented"] = m["copy_rate_by_kind"]["invented"]
+            v[f"zoo.{n}.distinct_share"] = m["distinct_share"]
     return v
