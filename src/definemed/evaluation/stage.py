@@ -76,9 +76,10 @@ def build_questions(cfg: Config) -> dict:
         files = questions.write_set(qs, out / "questions")
         fmts = ["sentence"] if group == "facts" else list(cfg.evaluate.formats)
         for fmt in fmts:
-            name = harness.write_task_yaml(tasks_dir, qs.task, fmt, files, group)
+            subject = qs.task.removeprefix("mmlu_de_") if group == "mmlu" else group
+            name = harness.write_task_yaml(tasks_dir, qs.task, fmt, files, group, subject)
             index.append({"task": name, "base": qs.task, "format": fmt, "group": group,
-                          "subject": qs.task.removeprefix("mmlu_de_") if group == "mmlu" else group,
+                          "subject": subject,
                           "n_test": len(qs.test), "n_dev": len(qs.dev)})
     io.write_json(out / "tasks.json", index)
     _write_parquet(pd.DataFrame(wr), out / "winrate_questions.parquet")
