@@ -56,10 +56,10 @@ class V:
         return sorted({k[4:-len(".ppl_medical_after")] for k in self.v if k.startswith("cpt.") and k.endswith(".ppl_medical_after")})
 
     def fact_key(self, fam: str) -> str | None:
-        """The evaluation key of the held-out fact benchmark of a family (else its first benchmark)."""
-        keys = sorted(k[: -len(".base")] for k in self.v if k.startswith(f"evaluate.{fam}.") and k.endswith(".base"))
-        facts = [k for k in keys if ".facts." in k or "sentence" in k]
-        return (facts or keys or [None])[0]
+        """The evaluation key of the held-out fact benchmark of a family (else its first medical benchmark)."""
+        from definemed.report.claims import fact_key
+
+        return fact_key(self.v, fam)
 
 
 def _readme(r: V) -> str:
