@@ -83,3 +83,10 @@ def test_problem_counts_say_where_answers_are_lost():
     c = quality.problem_counts(DEGENERATE + FLUENT)
     assert c["ok"] == 4 and c["no words"] == 1 and c["starts mid-word"] == 2 and c["repeated word"] == 1
     assert sum(c.values()) == 8
+
+
+def test_is_sentence_accepts_any_language_but_no_fragment():
+    assert quality.is_sentence("The liver is affected by this disease.")
+    assert quality.is_sentence("Это лекарство относится к группе бета-блокаторов.")
+    assert not quality.is_german_sentence("Это лекарство относится к группе бета-блокаторов.")
+    assert not quality.is_sentence("rifft vor allem bei Morbus Eckhoff.") and not quality.is_sentence(".")

@@ -7,6 +7,7 @@ once here and in docs/evaluation.md ("Answer quality"); stage 06 reports them pe
     distinct_share(answers)             distinct answers / N (after trimming and lower-casing)
     mean_words(answers)                 mean words per answer
     sentence_problem(answer)            None for a German sentence of >= 3 words, else the first problem
+    is_sentence(answer)                 a non-degenerate sentence of >= 3 words in any language
     german_sentence_share(answers)      share of answers with no sentence problem
     in_format(answer, ended)            ended (end of turn within the token budget) and no sentence problem
     names_entity(answer, entity)        the answer names the asked entity (copy rate)
@@ -55,14 +56,14 @@ def _loops(ws: list[str]) -> bool:
     return len(grams) != len(set(grams)) or (len(ws) >= 6 and len(set(ws)) < len(ws) / 2)
 
 
-def sentence_problem(answer: str, min_words: int = MIN_WORDS) -> str | None:
+def sentence_problem(answer: str, min_words: int = MIN_WORDS, german: bool = True) -> str | None:
     """Why `answer` is not a German sentence of at least `min_words` words (one of PROBLEMS), or None.
 
     In order: empty; no words (".", "…", digits only); fewer than `min_words` words; starts mid-word (a
     lower-case letter or a character that is neither a letter nor a digit, e.g. "rifft vor allem ...");
     no sentence end (., ! or ?); the same word twice in a row; a repetition loop (a word trigram
     repeated, or under half of >= 6 words distinct); not German (no German function word, or at least
-    as many English as German function words)."""
+    as many English as German function words; checked only when `german`)."""
     text = (answer or "").strip()
     if not text:
         return "empty"
@@ -80,11 +81,19 @@ def sentence_problem(answer: str, min_words: int = MIN_WORDS) -> str | None:
         return "repeated word"
     if _loops(ws):
         return "repetition loop"
+    if not german:
+        return None
     de = sum(w in STOPWORDS for w in ws)
     en = sum(w in ENGLISH_FUNCTION_WORDS for w in ws)
     if de == 0 or en >= de:
         return "not German"
     return None
+
+
+def is_sentence(answer: str, min_words: int = MIN_WORDS) -> bool:
+    """A sentence of at least `min_words` words without degeneration, in any language (stage 07 judges
+    typos and language mixing only on these)."""
+    return sentence_problem(answer, min_words, german=False) is None
 
 
 def is_german_sentence(answer: str, min_words: int = MIN_WORDS) -> bool:
