@@ -83,6 +83,24 @@ def test_stage_end_to_end_and_resume(cfg, tiny_model_dir):
     w = pd.read_parquet(d / "weights.parquet")
     assert set(w.variant) == {"qwen2.5-7b-tiny-cpt", "qwen2.5-7b-tiny-slerp"} and w.cosine.sub(1.0).abs().lt(1e-9).all()
     assert {"embeddings", "attention", "mlp", "norms"} <= set(w.group)
+    # what notebook 06 shows and the results file holds, from these outputs
+    data = report.load(c)
+    mt = report.model_table(data, report.variant_order(c))
+    assert list(mt.model) == report.variant_order(c) and "in format [95% CI]" in mt.columns
+    assert mt.set_index("model").loc["qwen2.5-7b-tiny-cpt", "cos attention"] == pytest.approx(1.0)
+    assert len(report.format_change_table(data["format_changes"])) == 3
+    v = report.results(c)
+    assert v["evaluate.reference"] == "mistral-small-24b-tiny"
+    for key in ("evaluate.quality.qwen2.5-7b-tiny-slerp.in_format_rate_lo", "evaluate.general.mistral-small-24b-tiny.acc",
+                "evaluate.general.qwen2.5-7b-tiny-cpt.ppl_ratio", "evaluate.weights.qwen2.5-7b-tiny-slerp.mlp",
+                "evaluate.format_change.qwen2.5-7b-tiny.slerp_vs_cpt.diff_hi"):
+        assert key in v
+    from definemed.report.claims import chain
+
+    links = chain({"values": v | {"cpt.qwen2.5-7b-tiny.ppl_medical_after": 1.0}})
+    assert len(links) == 6 and set(links.verdict) <= {"holds", "does not hold", "not measured"}
+    # identical models: CPT neither erodes the format nor does the merge restore it
+    assert links.set_index("link").loc["3. CPT erodes the answer format", "verdict"] == "does not hold"
     j = pd.read_parquet(d / "judgments.parquet")
     assert len(j) == 3 * 6 * 2 and j.valid.all() and set(j.order) == {"ab", "ba"}
     wr = pd.read_parquet(d / "winrates.parquet")
