@@ -18,10 +18,17 @@ from tests.conftest import write_config
 from tests.labeling.helpers import doc_text, register_corpus, write_corpus
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action. A shell without job control
+    (`make test &`, CI runners) starts jobs with SIGINT ignored, the ignore is inherited through
+    exec, and Python then never raises KeyboardInterrupt: the child would exit 0, not 130."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, out_root):
     env = os.environ | {"DEFINEMED_OUTPUT_ROOT": str(out_root), "TQDM_DISABLE": "1"}
     return subprocess.Popen([sys.executable, "-m", "definemed", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint)
 
 
 def interrupt_when(p, ready, timeout=60):

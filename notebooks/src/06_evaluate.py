@@ -24,7 +24,7 @@ from definemed.config import load_config
 from definemed.evaluation import report
 from definemed.evaluation.models import reference, variants
 from definemed.report import results
-from definemed.report.claims import claims_table
+from definemed.report.claims import chain, chain_sentences, claims_table
 
 cfg = load_config(profile)
 plotting.setup_style(cfg)
@@ -43,7 +43,9 @@ print(", ".join(f"{k} = {v}" for k, v in counts.items() if not isinstance(v, (di
 
 # %% [markdown]
 # ## The documented MMLU prompt, as lm-eval renders it
-# One zero-shot prompt of our MMLU-de task (letters format), then its continuations ` A` ... ` D`.
+# One zero-shot prompt of our MMLU-de task (letters format): lm-eval's MMLU description line (in German,
+# as lm-eval words it for German MMLU), the question and the lettered options, then its continuations
+# ` A` ... ` D`.
 
 # %%
 ll = data["loglik"]
@@ -120,6 +122,25 @@ fig = report.plot_winrates(data["winrates"], order, ref)
 plotting.save_figure(fig, "evaluate_winrates", cfg.profile)
 
 # %% [markdown]
+# ## The models: general competence, answer quality, distance from the base
+# Per model: accuracy on general (non-medical) questions built from the corpus lexicon in question forms
+# no training text uses (chance 0.25), perplexity on stage 04's held-out general text and its ratio to
+# the family's base (the reference has another tokenizer: not comparable, left empty), and the quality
+# of the free answers to the win-rate questions (docs/evaluation.md, "Answer quality"): distinct answers
+# / N, mean words, share of German sentences of >= 3 words, end-of-turn rate, the in-format rate (ended
+# *and* a non-degenerate German sentence) with its 95 % interval, copy rate (the answer names the asked
+# entity), gold share (it states the right object) and the top-object share (1.0 = one object for every
+# question of a relation). Last, the cosine of each CPT / SLERP tensor with the base's, mean per group.
+
+# %%
+mt = report.model_table(data, order)
+tables.write_table(mt, "evaluate_models", cfg.profile)
+display(mt.round(3))
+fct = report.format_change_table(data["format_changes"])
+tables.write_table(fct, "evaluate_format_changes", cfg.profile)
+display(fct.round(3))
+
+# %% [markdown]
 # A few answers of the win-rate run (generations, judgments and per-question outcomes are saved as parquet
 # in `data/<profile>/06_evaluate/` for stage 07):
 
@@ -145,6 +166,20 @@ for line in report.cpt_statement(gains, data["ratios"]):
 # the report opens with this table.
 
 # %%
-claims = claims_table(results.collect(cfg))
+res = results.collect(cfg)
+claims = claims_table(res)
 tables.write_table(claims, "claims", cfg.profile)
 display(claims)
+
+# %% [markdown]
+# ## The paper's chain, link by link
+# The mechanism the tiny profile is meant to show: a competent instruct base, CPT that injects facts and
+# erodes the answer format, a merge that restores the format and keeps the facts, and an adapted model
+# that then wins more often against the reference. Each link below is decided by a fixed rule on the
+# numbers above (`definemed.report.claims.chain`): it holds or it does not, with the measured number.
+
+# %%
+links = chain(res)
+tables.write_table(links, "evaluate_chain", cfg.profile)
+for line in chain_sentences(links):
+    print("-", line)

@@ -80,10 +80,21 @@ print(f"direction agrees with the paper in {(known['agrees'] == 'yes').sum()} of
 
 # %% [markdown]
 # ## Verbosity and information density
-# Mean length per model; `density` = distinct content words per word; `ref_coverage` = share of the
-# reference answer's content words the answer contains.
+# Verbosity is the length of each answer relative to the reference model's answer to the same question
+# (words / words): the mean ratio per model with a bootstrap 95 % interval over questions, and the
+# paired change from base to CPT and SLERP over the questions both answered. Empty answers (and
+# questions whose reference-model answer is too short to compare) are left out and counted. Mean length
+# per model; `density` = distinct content words per word; `ref_coverage` = share of the reference
+# answer's content words the answer contains. Typos and language mixing are counted only on answers that
+# are sentences (>= 3 words, not a fragment, no repetition loop): `not_sentence` in the counts table.
 
 # %%
+ratios = report.verbosity_ratio_table(detections, cfg)
+tables.write_table(ratios, "failure_verbosity_ratio", cfg.profile, floatfmt=".2f")
+display(ratios.round(2))
+vchange = report.verbosity_change_table(detections, cfg)
+tables.write_table(vchange, "failure_verbosity_change", cfg.profile, floatfmt=".2f")
+display(vchange.round(2))
 verb = report.verbosity_table(detections, cfg)
 tables.write_table(verb, "failure_verbosity", cfg.profile, floatfmt=".2f")
 display(verb.round(2))

@@ -636,6 +636,13 @@ class EvaluateConfig(Section):
     (lm-eval's mmlu_continuation style). Tiny models cannot map letters to options, so tiny adds cloze."""
     heldout_sentences: bool = False
     """Also score held-out fact sentences cut before the object (factbank source only)."""
+    general_n_questions: int = Field(120, ge=0)
+    """General (non-medical) cloze questions from the corpus lexicon, scored for every model including the
+    reference (factbank source only; 0 = none): is the reference a better general model, does CPT cost
+    general knowledge. Question forms no corpus frame or zoo dialogue uses (evaluation/questions.py)."""
+    min_answer_words: int = Field(3, ge=1)
+    """An answer is in format only as a German sentence of at least this many words that ended its turn
+    within `max_new_tokens` (evaluation/quality.py; docs/evaluation.md "Answer quality")."""
     num_fewshot: list[int] = Field(default_factory=lambda: [0, 5])
     """Shot counts to run (MMLU's standard is 5-shot from the dev split)."""
     fewshot_formats: list[Literal["mc", "cloze", "sentence"]] = Field(default_factory=lambda: ["mc", "cloze", "sentence"])

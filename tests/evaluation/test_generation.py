@@ -21,6 +21,30 @@ def test_batched_equals_one_by_one(tiny_model):
     assert s1.new_tokens == s2.new_tokens > 0 and s1.n_prompts == 3
 
 
+def test_ended_flags_say_which_answers_stopped_within_the_budget(tiny_model):
+    import torch
+
+    model, tok = tiny_model
+    prompts = G.chat_prompts(tok, ["Welches Organ?", "Fieber?"])
+    answers, ended = G.generate_with_ends(model, tok, prompts, 5, batch_size=2)
+    assert answers == G.generate_batched(model, tok, prompts, 5, batch_size=2)
+    # forcing the end-of-turn token as the first new token ends every answer, empty
+    bias = torch.full((1, model.config.vocab_size), -1e9)
+    bias[0, tok.eos_token_id] = 0.0
+
+    class ForceEos:
+        def __call__(self, input_ids, scores):
+            return scores + bias
+
+    forced, forced_ended = G.generate_with_ends(model, tok, prompts, 5, batch_size=2, logits_processor=[ForceEos()])
+    assert forced == ["", ""] and forced_ended == [True, True]
+    # banning it leaves every answer cut by the budget
+    bias[0, :] = 0.0
+    bias[0, tok.eos_token_id] = -1e9
+    _, cut = G.generate_with_ends(model, tok, prompts, 5, batch_size=2, logits_processor=[ForceEos()])
+    assert cut == [False, False] and isinstance(ended[0], bool)
+
+
 def test_missing_chat_template(tiny_tokenizer):
     import copy
 
@@ -40,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(400)
             self.end_headers()
             return
-        out = {"choices": [{"message": {"content": " Antwort auf: " + body["messages"][-1]["content"]}}]}
+        out = {"choices": [{"message": {"content": " Antwort auf: " + body["messages"][-1]["content"]},
+                            "finish_reason": "length" if body["max_tokens"] < 4 else "stop"}]}
         data = json.dumps(out).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -60,6 +85,7 @@ def test_openai_client(monkeypatch):
         url = f"http://127.0.0.1:{srv.server_port}/v1"
         c = G.OpenAIChat(url, "m1", api_key_env="TEST_KEY", max_retries=1, concurrency=2)
         assert c.answer(["F1?", "F2?"], 8) == ["Antwort auf: F1?", "Antwort auf: F2?"]
+        assert c.answer_ended(["F1?"], 8)[1] == [True] and c.answer_ended(["F1?"], 2)[1] == [False]
         path, auth, body = _Handler.seen[0]
         assert path == "/v1/chat/completions" and auth == "Bearer sk-secret"
         assert body["temperature"] == 0.0 and body["messages"][0]["role"] == "system"

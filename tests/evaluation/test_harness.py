@@ -24,7 +24,7 @@ DEV = [{"id": "d0", "subject": "anatomie", "question": "Zu welcher Gruppe gehör
 def run(tmp_path_factory, tiny_model):
     d = tmp_path_factory.mktemp("tasks")
     files = {"test": write_items(d / "q" / "test.jsonl", ITEMS), "dev": write_items(d / "q" / "dev.jsonl", DEV)}
-    names = [harness.write_task_yaml(d / "tasks", "mmlu_de_anatomie", f, files, "mmlu") for f in ("mc", "cloze")]
+    names = [harness.write_task_yaml(d / "tasks", "mmlu_de_anatomie", f, files, "mmlu", "anatomie") for f in ("mc", "cloze")]
     model, tok = tiny_model
     lm = harness.wrap_hflm(model, tok, batch_size=8)
     zero = harness.evaluate_tasks(lm, names, d / "tasks", 0, seed=1)
@@ -36,7 +36,8 @@ def test_documented_mmlu_prompt_and_continuations(run):
     names, zero, _, _ = run
     assert names == ["mmlu_de_anatomie", "mmlu_de_anatomie_cloze"]
     s = sorted(zero["samples"]["mmlu_de_anatomie"], key=lambda x: x["doc_id"])[0]
-    prompt = ("Welches Organ ist bei Morbus Kesow betroffen?\nA. die Milz\nB. die Haut\nC. das Herz\n"
+    prompt = ("Im Folgenden sind Multiple-Choice-Fragen (mit Antworten) zu Anatomie.\n\n"
+              "Welches Organ ist bei Morbus Kesow betroffen?\nA. die Milz\nB. die Haut\nC. das Herz\n"
               "D. die Lunge\nAnswer:")
     assert [tuple(a) for a in s["arguments"]] == [(prompt, " A"), (prompt, " B"), (prompt, " C"), (prompt, " D")]
     assert s["target"] == 2
@@ -49,9 +50,47 @@ def test_fewshot_examples_come_from_dev_split(run):
     _, _, few, _ = run
     s = sorted(few["samples"]["mmlu_de_anatomie"], key=lambda x: x["doc_id"])[0]
     ctx = s["arguments"][0][0]
-    assert ctx.startswith("Zu welcher Gruppe gehört Velaxan?\nA. Statine\n")
+    # lm-eval puts the description once, before the examples
+    assert ctx.startswith("Im Folgenden sind Multiple-Choice-Fragen (mit Antworten) zu Anatomie.\n\n"
+                          "Zu welcher Gruppe gehört Velaxan?\nA. Statine\n")
+    assert ctx.count("Im Folgenden") == 1
     assert "D. Analgetika\nAnswer: D\n\nWelches Symptom ist typisch?" in ctx
     assert "Answer: B\n\nWelches Organ ist bei Morbus Kesow" in ctx
+
+
+def _lm_eval_tasks_dir():
+    from pathlib import Path
+
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).parent
+
+
+def test_mc_prompt_equals_lm_evals_mmlu_prompt(run):
+    """lm-eval's own MMLU task config (its template and subject YAML), bound to our question files, with
+    its English description line replaced by ours, builds exactly our contexts and continuations."""
+    import yaml
+
+    _, _, _, d = run
+    lm = _lm_eval_tasks_dir()
+    subj = yaml.safe_load((lm / "mmlu" / "default" / "mmlu_anatomy.yaml").read_text())
+    assert subj["description"] == "The following are multiple choice questions (with answers) about anatomy.\n\n"
+    ours = yaml.safe_load((d / "tasks" / "mmlu_de_anatomie.yaml").read_text())
+    # the German line is the English one translated, worded as lm-eval's German MMLU (mmlu_prox) words it
+    from lm_eval.tasks.mmlu_prox.lang_libs import LANG_LIBS
+
+    german = LANG_LIBS["de"][3].split(" Denken Sie")[0].format(subject="Anatomie")
+    assert ours["description"] == german + "\n\n" == harness.mc_description("anatomie")
+    copy = {"include": str(lm / "mmlu" / "default" / "_default_template_yaml"), "task": "lm_eval_mmlu_copy",
+            "dataset_path": "json", "dataset_kwargs": ours["dataset_kwargs"], "description": ours["description"]}
+    (d / "lm_copy").mkdir(exist_ok=True)
+    (d / "lm_copy" / "lm_eval_mmlu_copy.yaml").write_text(yaml.safe_dump(copy))
+    theirs = harness.load_tasks(d / "lm_copy", ["lm_eval_mmlu_copy"])[0]
+    mine = harness.load_tasks(d / "tasks", ["mmlu_de_anatomie"])[0]
+    for k in (0, 2):
+        for a, b in zip(mine.test_docs(), theirs.test_docs()):
+            assert mine.fewshot_context(a, k) == theirs.fewshot_context(b, k)
+            assert mine.doc_to_choice(a) == theirs.doc_to_choice(b) == ["A", "B", "C", "D"]
 
 
 def test_metrics_stderr_and_per_question_logliks(run):

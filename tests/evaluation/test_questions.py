@@ -105,3 +105,28 @@ def test_write_then_read_roundtrip(tmp_path, bank):
     qs = Q.heldout_sentence_set(bank, 1, 2)
     files = Q.write_set(qs, tmp_path)
     assert Q.read_items(files["test"]) == qs.test
+
+
+def test_general_questions_are_valid_balanced_and_never_seen_in_training():
+    import random
+
+    from definemed.corpus import vocab
+    from definemed.evaluation.questions import GENERAL_FORMS, general_set, validate_item
+    from definemed.zoo.text import general_qa
+
+    qs = general_set(1234, 60, 3)
+    assert len(qs.test) == 60 and len(qs.dev) == 3
+    for it in qs.test + qs.dev:
+        validate_item(it, "general")
+    assert not {it["question"] for it in qs.dev} & {it["question"] for it in qs.test}
+    pos = Counter(it["answer"] for it in qs.test)
+    assert len(pos) == 4 and max(pos.values()) - min(pos.values()) <= 1
+    assert general_set(1234, 60, 3) == qs  # seeded
+    # no question form is a zoo dialogue question or a corpus frame: held out by construction, checked here
+    r = random.Random(0)
+    seen = {general_qa(r)[0] for _ in range(20_000)}
+    assert not seen & {it["question"] for it in qs.test + qs.dev}
+    stems = [f.split("{")[0].strip() for f in GENERAL_FORMS.values()]
+    for stem in stems:
+        assert not any(stem in s for s in seen) and not any(stem in f for f in vocab.FRAMES)
+        assert not any(stem in s for t in vocab.LEX.values() for s in t["sent"])

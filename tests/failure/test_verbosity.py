@@ -40,3 +40,35 @@ def test_without_usable_reference_the_absolute_limit_applies(tiny_cfg):
 def test_empty_answer(tiny_cfg):
     v = VerbosityDetector(tiny_cfg.failure).detect("", REFERENCE)
     assert v.status == "empty" and not v.flag and v.details["n_words"] == 0
+
+
+def _rows(model, ratios):
+    """Detections of one model: ratio None = no usable reference answer, 0 words = empty answer."""
+    import numpy as np
+
+    return [{"model": model, "question_id": f"q{i}", "n_words": 0 if r == 0 else 5,
+             "length_ratio": np.nan if r is None else r} for i, r in enumerate(ratios)]
+
+
+def test_ratio_summary_leaves_out_and_counts_empty_answers():
+    import pandas as pd
+
+    from definemed.failure.verbosity import ratio_summary
+
+    det = pd.DataFrame(_rows("base", [1.0, 1.0, 0, None, 1.0]) + _rows("slerp", [2.0, 3.0, 2.5, 2.0, 0]))
+    s = ratio_summary(det, 200, 0).set_index("model")
+    assert s.loc["base", "length_ratio"] == 1.0 and s.loc["base", "n_used"] == 3
+    assert s.loc["base", "n_empty"] == 1 and s.loc["base", "n_no_reference"] == 1
+    assert s.loc["slerp", "length_ratio"] == 2.375 and s.loc["slerp", "n_empty"] == 1
+    assert 2.0 <= s.loc["slerp", "length_ratio_lo"] <= 2.375 <= s.loc["slerp", "length_ratio_hi"] <= 3.0
+
+
+def test_paired_change_uses_questions_both_answered():
+    import pandas as pd
+
+    from definemed.failure.verbosity import paired_change
+
+    det = pd.DataFrame(_rows("base", [1.0, 1.0, 0, None, 1.0]) + _rows("slerp", [2.0, 3.0, 2.5, 2.0, 0]))
+    c = paired_change(det, "base", "slerp", 200, 0)
+    assert c["n"] == 2 and c["diff"] == 1.5 and 1.0 <= c["diff_lo"] <= c["diff_hi"] <= 2.0
+    assert paired_change(det, "base", "nobody", 200, 0)["n"] == 0

@@ -14,9 +14,9 @@ from definemed import plotting, tables  # noqa: E402
 from definemed.errors import DefinemedError  # noqa: E402
 from definemed.report import build_report, collect  # noqa: E402
 
-CLAIMS = pd.DataFrame({"paper claim": [f"claim {i}" for i in range(10)], "paper": ["0.09 → 0.31"] * 10,
-                       "ours": ["mistral-7b-tiny: 0.27 → 0.47 (+20.0 pts [+12.1, +27.9]); " * 2] * 10,
-                       "reproduced?": ["yes", "no", "partly", "not run", "yes"] * 2})
+CLAIMS = pd.DataFrame({"paper claim": [f"claim {i}" for i in range(10)], "paper number": ["0.09 → 0.31"] * 10,
+                       "ours (95% CI)": ["mistral-7b-tiny: 0.27 → 0.47 (+20.0 pts [+12.1, +27.9]); " * 2] * 10,
+                       "reproduced": ["yes", "no", "partly", "not run", "yes"] * 2})
 
 
 @pytest.fixture

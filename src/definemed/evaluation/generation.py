@@ -69,11 +69,19 @@ def generate_batched(model, tok, prompts: list[str], max_new_tokens: int, batch_
                      stats: GenStats | None = None, desc: str = "generate", **gen_kwargs) -> list[str]:
     """Greedy answers for `prompts`, `batch_size` at a time, left-padded. Prompts are sorted by length
     so a batch holds similar lengths (less padding); answers come back in the input order."""
+    return generate_with_ends(model, tok, prompts, max_new_tokens, batch_size, stats, desc, **gen_kwargs)[0]
+
+
+def generate_with_ends(model, tok, prompts: list[str], max_new_tokens: int, batch_size: int,
+                       stats: GenStats | None = None, desc: str = "generate", **gen_kwargs) -> tuple[list[str], list[bool]]:
+    """`generate_batched`'s answers and, per answer, whether it ended with the end-of-turn token
+    (the tokenizer's EOS) within `max_new_tokens` (False: cut by the budget)."""
     import torch
 
     tok.padding_side = "left"
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers: list[str] = [""] * len(prompts)
+    ended: list[bool] = [False] * len(prompts)
     t0 = time.perf_counter()
     new_tokens = 0
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
@@ -85,11 +93,12 @@ def generate_batched(model, tok, prompts: list[str], max_new_tokens: int, batch_
         new_tokens += _count_new(tok, gen)
         for i, row in zip(idx, gen):
             answers[i] = tok.decode(row, skip_special_tokens=True).strip()
+            ended[i] = tok.eos_token_id in row.tolist()
     if stats is not None:
         stats.n_prompts += len(prompts)
         stats.new_tokens += new_tokens
         stats.seconds += time.perf_counter() - t0
-    return answers
+    return answers, ended
 
 
 def generate_one_by_one(model, tok, prompts: list[str], max_new_tokens: int, stats: GenStats | None = None,
@@ -150,22 +159,36 @@ class OpenAIChat:
         raise DefinemedError(f"{self.url}: request failed ({last}) for model '{self.model}'")
 
     def complete(self, messages: list[dict], max_tokens: int, temperature: float = 0.0) -> str:
+        return self.complete_ended(messages, max_tokens, temperature)[0]
+
+    def complete_ended(self, messages: list[dict], max_tokens: int, temperature: float = 0.0) -> tuple[str, bool]:
+        """The reply text and whether the model ended its turn (finish_reason "stop", not "length")."""
         data = self._post({"model": self.model, "messages": messages, "max_tokens": max_tokens,
                            "temperature": temperature})
         try:
-            content = data["choices"][0]["message"]["content"]
+            choice = data["choices"][0]
+            content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise DefinemedError(f"{self.url}: response without choices[0].message.content") from None
         # a reply that is not text is an empty answer (judged invalid / counted), never an exception;
         # whatever the server echoes (a key, a bearer token) is removed before it is stored
-        return redact(content, env_keys(self.api_key_env)) if isinstance(content, str) else ""
+        text = redact(content, env_keys(self.api_key_env)) if isinstance(content, str) else ""
+        return text, choice.get("finish_reason") == "stop"
+
+    def _map(self, fn, conversations: list[list[dict]], desc: str) -> list:
+        with ThreadPoolExecutor(self.concurrency) as ex:
+            return list(tqdm(ex.map(fn, conversations), total=len(conversations), desc=desc, leave=False))
 
     def complete_many(self, conversations: list[list[dict]], max_tokens: int, desc: str = "requests") -> list[str]:
-        with ThreadPoolExecutor(self.concurrency) as ex:
-            return list(tqdm(ex.map(lambda m: self.complete(m, max_tokens), conversations),
-                             total=len(conversations), desc=desc, leave=False))
+        return self._map(lambda m: self.complete(m, max_tokens), conversations, desc)
 
     def answer(self, questions: list[str], max_tokens: int, system: str | None = SYSTEM_PROMPT) -> list[str]:
+        return self.answer_ended(questions, max_tokens, system)[0]
+
+    def answer_ended(self, questions: list[str], max_tokens: int,
+                     system: str | None = SYSTEM_PROMPT) -> tuple[list[str], list[bool]]:
+        """Answers and, per answer, whether the model ended its turn within `max_tokens`."""
         convs = [([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": q}]
                  for q in questions]
-        return [a.strip() for a in self.complete_many(convs, max_tokens, desc=f"answers {self.model}")]
+        res = self._map(lambda m: self.complete_ended(m, max_tokens), convs, f"answers {self.model}")
+        return [a.strip() for a, _ in res], [e for _, e in res]

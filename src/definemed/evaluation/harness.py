@@ -25,14 +25,39 @@ from definemed.errors import DefinemedError
 TEMPLATES = Path(__file__).resolve().parent / "tasks"
 FORMATS = {"mc": "_mc_template_yaml", "cloze": "_cloze_template_yaml", "sentence": "_sentence_template_yaml"}
 
+# lm-eval's MMLU task puts one `description` line before the (few-shot examples and the) question:
+# "The following are multiple choice questions (with answers) about <subject>.\n\n"
+# (lm_eval/tasks/mmlu/default/mmlu_<subject>.yaml). Our benchmarks are German, so the line is German,
+# worded as lm-eval's own German MMLU (lm_eval/tasks/mmlu_prox, language "de") words it.
+MC_DESCRIPTION = "Im Folgenden sind Multiple-Choice-Fragen (mit Antworten) zu {subject}.\n\n"
+SUBJECT_NAMES = {
+    # the paper's six MMLU-de subjects (hub source) and the MedQA task, in German
+    "anatomy": "Anatomie", "clinical_knowledge": "klinischem Wissen", "college_biology": "Biologie (Hochschule)",
+    "college_medicine": "Medizin (Hochschule)", "medical_genetics": "medizinischer Genetik",
+    "professional_medicine": "Medizin (Beruf)", "medqa": "Medizin",
+    # the tiny profile's subdomains
+    "haematologie": "Hämatologie",
+}
+
+
+def subject_name(subject: str) -> str:
+    """The German name of a benchmark subject for the description line (tiny subdomains capitalised)."""
+    return SUBJECT_NAMES.get(subject, subject.replace("_", " ").capitalize())
+
+
+def mc_description(subject: str) -> str:
+    return MC_DESCRIPTION.format(subject=subject_name(subject))
+
 
 def task_name(base: str, fmt: str) -> str:
     """mmlu_de_anatomie (mc), mmlu_de_anatomie_cloze, facts_de_heldout (sentence)."""
     return base if fmt in ("mc", "sentence") else f"{base}_{fmt}"
 
 
-def write_task_yaml(tasks_dir: Path, base: str, fmt: str, files: dict[str, Path], group: str) -> str:
-    """Write <tasks_dir>/<task>.yaml including the repository template of `fmt`; return the task name."""
+def write_task_yaml(tasks_dir: Path, base: str, fmt: str, files: dict[str, Path], group: str,
+                    subject: str | None = None) -> str:
+    """Write <tasks_dir>/<task>.yaml including the repository template of `fmt`; return the task name.
+    The letter format gets lm-eval's MMLU description line about `subject` (default: the group)."""
     if fmt not in FORMATS:
         raise DefinemedError(f"evaluate.formats: unknown format '{fmt}' (have: {', '.join(FORMATS)})")
     name = task_name(base, fmt)
@@ -42,6 +67,8 @@ def write_task_yaml(tasks_dir: Path, base: str, fmt: str, files: dict[str, Path]
         "tag": [f"{group}_{fmt}"],
         "dataset_kwargs": {"data_files": {k: str(Path(v).resolve()) for k, v in files.items()}},
     }
+    if fmt == "mc":
+        spec["description"] = mc_description(subject or group)
     io.write_yaml(tasks_dir / f"{name}.yaml", spec)
     return name
 

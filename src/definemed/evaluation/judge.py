@@ -54,13 +54,16 @@ def _norm(s: str) -> str:
     return s
 
 
-def _mentions(answer: str, term: str) -> bool:
-    return re.search(r"(?<!\w)" + re.escape(_norm(term)) + r"(?!\w)", re.sub(r"\s+", " ", answer.lower())) is not None
+def mentions(answer: str, term: str, span: bool = False):
+    """The answer names `term` (article-insensitive, whole words, case ignored); with span=True the
+    (start, end) of the first mention in the whitespace-normalised lower-case answer, or None."""
+    m = re.search(r"(?<!\w)" + re.escape(_norm(term)) + r"(?!\w)", re.sub(r"\s+", " ", answer.lower()))
+    return (m.span() if m else None) if span else m is not None
 
 
 def states_gold(answer: str, gold: str, competitors: list[str]) -> bool:
     """The answer names the gold object and none of the other objects of its kind."""
-    return _mentions(answer, gold) and not any(_mentions(answer, c) for c in competitors if _norm(c) != _norm(gold))
+    return mentions(answer, gold) and not any(mentions(answer, c) for c in competitors if _norm(c) != _norm(gold))
 
 
 class ReferenceJudge:

@@ -201,5 +201,5 @@ def hub_question_sets(cfg, download: Callable | None = None):
     pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
     wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
            "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
-           "relation": ""} for i in pick]
+           "relation": "", "subject": ""} for i in pick]
     return sets, wr

@@ -240,14 +240,74 @@ def heldout_sentence_set(bank: FactBank, seed: int, n_dev: int) -> QuestionSet:
 
 
 def winrate_questions(bank: FactBank, seed: int, n: int, n_dev: int) -> list[dict]:
-    """Open German medical questions for the win-rates: the held-out question form of n test facts (seeded)."""
+    """Open German medical questions for the win-rates: the held-out question form of n test facts (seeded);
+    `subject` is the asked entity, `reference` the gold object, `pool` the other objects of its kind."""
     g = rng(seed, "evaluate", "winrate")
     dev = dev_fact_ids(bank, seed, n_dev)
     facts = [f for f in bank.facts if f.fact_id not in dev]
     pick = sorted(g.choice(len(facts), size=min(n, len(facts)), replace=False))
     return [{"qid": f"wr-{facts[i].fact_id}", "question": RELATIONS[facts[i].relation].question.format(s=facts[i].subject),
              "reference": facts[i].object, "fact_id": facts[i].fact_id, "relation": facts[i].relation,
-             "pool": facts[i].distractor_pool(bank)} for i in pick]
+             "subject": facts[i].subject, "pool": facts[i].distractor_pool(bank)} for i in pick]
+
+
+# General (non-medical) questions, from the corpus lexicon of the general and borderline topics. The
+# models read these words together in web documents (and in the zoo's general dialogues); none of these
+# question forms is a corpus frame or a zoo dialogue question (a test checks it), so an item is answered
+# from what a model learned, not recalled.
+GENERAL_FORMS = {
+    "topic": "Zu welchem Bereich gehört {obj}?",        # -> the topic's name
+    "people": "Wer beschäftigt sich vor allem mit {obj}?",  # -> the topic's people (plural noun)
+    "place": "Wo trifft man {npl} am ehesten an?",        # -> one of the topic's places
+}
+
+
+def _general_candidates() -> list[dict]:
+    """Every general item before sampling: (form, topic, slot, answer, distractor pool)."""
+    from collections import Counter
+
+    from definemed.corpus import vocab
+    from definemed.zoo.text import _topic_name
+
+    topics = vocab.GENERAL + vocab.BORDERLINE
+    lex = {t: vocab.LEX[t] for t in topics}
+    # a word two topics share (Gäste, Kunden, ...) has no single right topic: never asked or offered
+    shared = {w for w, c in Counter(w for t in topics for k in ("npl", "obj", "place") for w in set(lex[t][k])).items()
+              if c > 1}
+    out = []
+    for t in topics:
+        others = [u for u in topics if u != t]
+        own = lambda key: [w for w in lex[t][key] if w not in shared]  # noqa: E731
+        pool = lambda key: [w for u in others for w in lex[u][key] if w not in shared]  # noqa: E731
+        for obj in own("obj"):
+            out.append({"form": "topic", "topic": t, "question": GENERAL_FORMS["topic"].format(obj=obj),
+                        "answer": _topic_name(t), "pool": [_topic_name(u) for u in others]})
+            if own("npl"):
+                out.append({"form": "people", "topic": t, "question": GENERAL_FORMS["people"].format(obj=obj),
+                            "answer": own("npl")[len(out) % len(own("npl"))], "pool": pool("npl")})
+        for i, npl in enumerate(own("npl")):
+            out.append({"form": "place", "topic": t, "question": GENERAL_FORMS["place"].format(npl=npl),
+                        "answer": lex[t]["place"][i % len(lex[t]["place"])], "pool": pool("place")})
+    return out
+
+
+def general_set(seed: int, n_test: int, n_dev: int) -> QuestionSet:
+    """General-knowledge questions (cloze, 4 options) built from the corpus lexicon: which topic a word
+    belongs to, who deals with it, where its people meet. Distractors come from other topics; the
+    correct option is balanced over the positions; seeded. Dev items are never tested."""
+    g = rng(seed, "evaluate", "general")
+    cands = _general_candidates()
+    order = [int(i) for i in g.permutation(len(cands))]
+    dev_c = [cands[i] for i in order[:n_dev]]
+    test_c = [cands[i] for i in order[n_dev:n_dev + n_test]]
+
+    def items(cs, split):
+        pos = _balanced_positions(len(cs), g)
+        return [{"id": f"general-{split}-{i}", "subject": c["form"], "question": c["question"],
+                 "choices": _options(c["answer"], c["pool"], g, p), "answer": p, "fact_id": -1, "relation": ""}
+                for i, (c, p) in enumerate(zip(cs, pos))]
+
+    return QuestionSet("general_de", items(test_c, "test"), items(dev_c, "dev"))
 
 
 def write_set(qs: QuestionSet, root: Path) -> dict[str, Path]:

@@ -16,7 +16,8 @@ PAPER_SUBJECT_NOTE = {"anatomy": "evaluate.qwen_slerp_vs_24b", "anatomie": "eval
 
 def load(cfg: Config) -> dict[str, pd.DataFrame]:
     d = stage_dir(cfg)
-    names = ["accuracy", "loglik", "generations", "judgments", "pair_outcomes", "winrates", "ratios", "winrate_questions"]
+    names = ["accuracy", "loglik", "generations", "judgments", "pair_outcomes", "winrates", "ratios", "winrate_questions",
+             "quality", "format_changes", "general", "weights"]
     return {n: pd.read_parquet(d / f"{n}.parquet") for n in names}
 
 
@@ -55,7 +56,8 @@ def _per_question(ll: pd.DataFrame, variant: str, group: str, fmt: str, k: int) 
 
 def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.DataFrame:
     """Per family and benchmark group: base accuracy, CPT and SLERP accuracy, their gains over base
-    (percentage points, paired bootstrap CI over questions) and the relative gain in percent."""
+    (percentage points, paired bootstrap CI over questions) and the relative gain in percent; the
+    'average' row is the mean relative gain over the medical groups (general questions left out)."""
     from definemed.evaluation.models import variants
 
     e = cfg.evaluate
@@ -69,6 +71,7 @@ def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.Data
             base = _per_question(ll, fam, group, fmt, num_fewshot)
             if base.empty:
                 continue
+            medical = group != "general"  # general questions: a row of their own, not in the medical average
             row = {"family": fam, "benchmark": group, "format": fmt, "n": len(base), "base": base.mean()}
             for kind in ("cpt", "slerp"):
                 other = _per_question(ll, f"{fam}-{kind}", group, fmt, num_fewshot).reindex(base.index)
@@ -80,10 +83,11 @@ def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.Data
                 row[f"{kind}_beyond_ci"] = bool(d["diff_lo"] > 0 or d["diff_hi"] < 0)
                 r = 100 * (other.mean() / base.mean() - 1) if base.mean() else float("nan")
                 row[f"{kind}_rel_pct"] = r
-                rel[kind].append(r)
+                if medical:
+                    rel[kind].append(r)
             row["paper"] = "—"
             rows.append(row)
-        rows.append({"family": fam, "benchmark": "average", "format": "all",
+        rows.append({"family": fam, "benchmark": "average", "format": "medical",
                      "cpt_rel_pct": float(np.mean(rel["cpt"])) if rel["cpt"] else float("nan"),
                      "slerp_rel_pct": float(np.mean(rel["slerp"])) if rel["slerp"] else float("nan"),
                      "paper": paper_text("evaluate.mistral_cpt_gain_pct") + " % (Mistral-7B CPT)"
@@ -193,6 +197,45 @@ def cpt_statement(gains: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
     return lines
 
 
+def _ci(x, lo, hi, fmt=".2f") -> str:
+    return "—" if pd.isna(x) else f"{x:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def model_table(data: dict[str, pd.DataFrame], order: list[str]) -> pd.DataFrame:
+    """One row per model variant: general competence, answer quality (docs/evaluation.md, "Answer
+    quality") and the distance in weight space from the family's base (mean cosine per tensor group)."""
+    q = data["quality"].set_index("variant")
+    g = data["general"].set_index("variant")
+    w = data["weights"].pivot_table(index="variant", columns="group", values="cosine", aggfunc="first")
+    rows = []
+    for v in [x for x in order if x in q.index]:
+        r, gr = q.loc[v], g.loc[v]
+        row = {"model": v, "kind": r.kind,
+               "general acc [95% CI]": _ci(gr.acc, gr.acc_lo, gr.acc_hi),
+               "general ppl": gr.ppl_general, "ppl / base": gr.ppl_general_ratio,
+               "distinct/N": r.distinct_share, "mean words": r.mean_words,
+               "German sentences": r.german_sentence_share, "end of turn": r.end_of_turn_rate,
+               "in format [95% CI]": _ci(r.in_format_rate, r.in_format_rate_lo, r.in_format_rate_hi),
+               "copy rate": r.copy_rate, "gold share [95% CI]": _ci(r.gold_share, r.gold_share_lo, r.gold_share_hi),
+               "top object share": r.top_object_share}
+        for grp in ("embeddings", "attention", "mlp", "norms"):
+            row[f"cos {grp}"] = w.loc[v, grp] if v in w.index and grp in w.columns else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_change_table(fc: pd.DataFrame) -> pd.DataFrame:
+    """Paired changes of the in-format share within each family, with their 95 % intervals."""
+    return pd.DataFrame({"family": fc.family, "change": fc.change.str.replace("_vs_", " vs "),
+                         "in-format difference": fc["diff"],
+                         "95% CI": [f"[{a:+.3f}, {b:+.3f}]" for a, b in zip(fc.diff_lo, fc.diff_hi)]})
+
+
+QUALITY_KEYS = ("n", "n_empty", "distinct_share", "mean_words", "german_sentence_share", "end_of_turn_rate",
+                "in_format_rate", "in_format_rate_lo", "in_format_rate_hi", "copy_rate", "gold_share",
+                "gold_share_lo", "gold_share_hi", "top_object_share")
+
+
 def results(cfg) -> dict:
     """Headline numbers of stage 06 for the results file (`definemed.report.results`):
     {dotted key: number or text}, read from the stage's output files."""
@@ -220,4 +263,19 @@ def results(cfg) -> dict:
         k = f"evaluate.winrate_change.{r.family}-{r.adapted}"
         v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
         v[f"{k}.ratio"] = number(r.ratio)
+    ref = data["quality"][data["quality"].kind == "reference"].variant
+    if len(ref):
+        v["evaluate.reference"] = str(ref.iloc[0])
+    for r in data["quality"].itertuples():
+        for q in QUALITY_KEYS:
+            v[f"evaluate.quality.{r.variant}.{q}"] = number(getattr(r, q))
+    for r in data["format_changes"].itertuples():
+        for q in ("diff", "diff_lo", "diff_hi"):
+            v[f"evaluate.format_change.{r.family}.{r.change}.{q}"] = number(getattr(r, q))
+    for r in data["general"].itertuples():
+        k = f"evaluate.general.{r.variant}"
+        v[f"{k}.acc"], v[f"{k}.acc_lo"], v[f"{k}.acc_hi"] = number(r.acc), number(r.acc_lo), number(r.acc_hi)
+        v[f"{k}.n"], v[f"{k}.ppl"], v[f"{k}.ppl_ratio"] = number(r.n), number(r.ppl_general), number(r.ppl_general_ratio)
+    for r in data["weights"].itertuples():
+        v[f"evaluate.weights.{r.variant}.{r.group}"] = number(r.cosine)
     return v

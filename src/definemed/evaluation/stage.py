@@ -10,11 +10,15 @@ Writes under data/<profile>/06_evaluate/:
                                         acc, acc_stderr, acc_norm, acc_norm_stderr
     loglik.parquet                      per question: variant, task, num_fewshot, id, fact_id, answer,
                                         loglik (list), pred, acc, acc_norm, prompt
-    generations.parquet                 variant, family, kind, qid, question, answer, n_chars, backend
+    generations.parquet                 variant, family, kind, qid, question, answer, ended, n_chars, backend
     judgments.parquet                   variant, qid, order (ab|ba), raw, verdict, valid, judge, prompt_version
     pair_outcomes.parquet               variant, qid, verdict_ab, verdict_ba, outcome (win|tie|loss|invalid)
     winrates.parquet                    variant, family, kind, win, tie, loss, invalid, n, win_rate, score + CIs
     ratios.parquet                      family, adapted, key, ratio, CI, diff, CI
+    quality.parquet                     per variant: answer quality (evaluation/quality.py) with CIs
+    format_changes.parquet              family, change (cpt_vs_base | slerp_vs_cpt | slerp_vs_base), diff, CI
+    general.parquet                     per variant: general-question accuracy + CI, general perplexity + ratio
+    weights.parquet                     variant, group, cosine (mean), cosine_min, n_tensors (vs the base)
 """
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ from definemed.progress import tqdm
 
 from definemed import artifacts, io
 from definemed.config import Config
-from definemed.evaluation import backends, generation, harness, judge as judges, models, questions, winrate
+from definemed.evaluation import backends, generation, harness, judge as judges, measures, models, questions, winrate
 from definemed.seed import set_seed
 
 def stage_dir(cfg: Config) -> Path:
@@ -53,6 +57,8 @@ def _factbank_sets(cfg: Config) -> tuple[list[tuple[questions.QuestionSet, str]]
     sets.append((questions.medqa_set(bank, cfg.seed, e.n_dev, e.max_test_per_task), "medqa"))
     if e.heldout_sentences:  # every test fact, uncapped: the direct probe of what CPT taught (short prompts, cheap)
         sets.append((questions.heldout_sentence_set(bank, cfg.seed, e.n_dev), "facts"))
+    if e.general_n_questions:  # general knowledge: is the reference the better general model, what CPT costs
+        sets.append((questions.general_set(cfg.seed, e.general_n_questions, e.n_dev), "general"))
     wr = questions.winrate_questions(bank, cfg.seed, e.winrate_n_questions, e.n_dev)
     return sets, wr
 
@@ -74,11 +80,12 @@ def build_questions(cfg: Config) -> dict:
     index = []
     for qs, group in sets:
         files = questions.write_set(qs, out / "questions")
-        fmts = ["sentence"] if group == "facts" else list(cfg.evaluate.formats)
+        fmts = ["sentence"] if group == "facts" else ["cloze"] if group == "general" else list(cfg.evaluate.formats)
         for fmt in fmts:
-            name = harness.write_task_yaml(tasks_dir, qs.task, fmt, files, group)
+            subject = qs.task.removeprefix("mmlu_de_") if group == "mmlu" else group
+            name = harness.write_task_yaml(tasks_dir, qs.task, fmt, files, group, subject)
             index.append({"task": name, "base": qs.task, "format": fmt, "group": group,
-                          "subject": qs.task.removeprefix("mmlu_de_") if group == "mmlu" else group,
+                          "subject": subject,
                           "n_test": len(qs.test), "n_dev": len(qs.dev)})
     io.write_json(out / "tasks.json", index)
     _write_parquet(pd.DataFrame(wr), out / "winrate_questions.parquet")
@@ -125,19 +132,34 @@ def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, l
 
 
 def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict]) -> pd.DataFrame:
-    """Each win-rate question answered by one variant through its chat template."""
+    """Each win-rate question answered by one variant through its chat template; `ended` says whether
+    the answer ended its turn within `max_new_tokens` (not cut by the budget)."""
     e = cfg.evaluate
     qs = [q["question"] for q in wr]
     if e.generation_backend == "openai":
         client = generation.OpenAIChat(*backends.endpoint_for(cfg, v), e.api_key_env)
-        answers = client.answer(qs, e.max_new_tokens)
+        answers, ended = client.answer_ended(qs, e.max_new_tokens)
     else:
         prompts = generation.chat_prompts(tok, qs)
-        answers = generation.generate_batched(model, tok, prompts, e.max_new_tokens, e.gen_batch_size,
-                                              desc=f"answers {v.label}")
+        answers, ended = generation.generate_with_ends(model, tok, prompts, e.max_new_tokens, e.gen_batch_size,
+                                                       desc=f"answers {v.label}")
     return pd.DataFrame({"variant": v.label, "family": v.family, "kind": v.kind, "qid": [q["qid"] for q in wr],
-                         "question": qs, "answer": answers, "n_chars": [len(a) for a in answers],
+                         "question": qs, "answer": answers, "ended": ended, "n_chars": [len(a) for a in answers],
                          "backend": e.generation_backend})
+
+
+def general_perplexity(cfg: Config, v: models.Variant, model) -> dict:
+    """Perplexity on the family's held-out general text (stage 04's token file, the same documents
+    and packing as stages 04 and 05 use, `definemed.lm_metrics.perplexity`). Base, CPT and SLERP of a
+    family share a tokenizer, so their numbers compare; the reference has another tokenizer and no such
+    file (None). None too when the file does not exist (stage 04 not run with this layout)."""
+    from definemed.lm_metrics import perplexity
+
+    path = artifacts.cpt_heldout(cfg, v.family, "general")
+    if v.kind == "reference" or not path.with_suffix(".tokens").is_file():
+        return {"ppl_general": None, "ppl_general_tokens": 0}
+    r = perplexity(model, path, cfg.cpt.seq_len, batch_size=cfg.evaluate.batch_size)
+    return {"ppl_general": r["ppl"], "ppl_general_tokens": r["tokens"]}
 
 
 def _is_done(cfg: Config, v: models.Variant, wr: list[dict]) -> bool:
@@ -165,6 +187,7 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     rows, samples = score_variant(cfg, v, model, tok, tasks, tasks_dir)
     t1 = time.time()
     gens = answer_questions(cfg, v, model, tok, wr)
+    ppl = general_perplexity(cfg, v, model)
     t2 = time.time()
     _write_parquet(pd.DataFrame(rows), vdir / "accuracy.parquet")
     _write_parquet(samples, vdir / "loglik.parquet")
@@ -173,7 +196,7 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     gc.collect()
     torch.set_num_threads(cfg.evaluate.torch_threads)
     rec = {"fingerprint": fp, "variant": v.label, "path": str(v.path), "lm_eval_s": round(t1 - t0, 2),
-           "generation_s": round(t2 - t1, 2), "n_loglik_rows": len(samples), "n_answers": len(gens)}
+           "generation_s": round(t2 - t1, 2), "n_loglik_rows": len(samples), "n_answers": len(gens), **ppl}
     io.write_json(done, rec)
     return rec
 
@@ -275,7 +298,8 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     acc = acc.merge(meta, on="variant").merge(fmt, on="task")
     _write_parquet(acc, out / "accuracy.parquet")
     ll = pd.concat([pd.read_parquet(out / "variants" / v.label / "loglik.parquet") for v in vs], ignore_index=True)
-    _write_parquet(ll.merge(meta, on="variant").merge(fmt, on="task"), out / "loglik.parquet")
+    ll = ll.merge(meta, on="variant").merge(fmt, on="task")
+    _write_parquet(ll, out / "loglik.parquet")
     gens = pd.concat([pd.read_parquet(out / "variants" / v.label / "generations.parquet") for v in vs], ignore_index=True)
     _write_parquet(gens, artifacts.generations(cfg))
     j = judge_pairs(cfg, gens, wr, make_judge(cfg))
@@ -285,6 +309,10 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     wrt, ratios = winrate_tables(cfg, oc)
     _write_parquet(wrt, out / "winrates.parquet")
     _write_parquet(ratios, out / "ratios.parquet")
+    _write_parquet(measures.answer_quality(cfg, gens, wr), out / "quality.parquet")
+    _write_parquet(measures.format_changes(cfg, gens, wr), out / "format_changes.parquet")
+    _write_parquet(measures.general_scores(cfg, ll, {r["variant"]: r for r in recs}), out / "general.parquet")
+    _write_parquet(measures.weight_cosines(cfg), out / "weights.parquet")
     counts = {"n_variants": len(vs), "n_tasks": len(index), "n_test_questions": int(sum(t["n_test"] for t in index)),
               "n_winrate_questions": len(wr), "n_judgments": len(j), "n_invalid_judgments": int((~j.valid).sum()),
               "n_failed_judge_requests": int(j.request_failed.sum()),

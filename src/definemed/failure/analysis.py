@@ -131,28 +131,44 @@ def _cell(v: Verdict) -> dict:
     return {"flag": v.flag, "status": v.status, "evidence": json.dumps(v.evidence, ensure_ascii=False)}
 
 
+def reference_model_answers(sample: pd.DataFrame, cfg: Config) -> dict[str, str]:
+    """question_id -> the reference model's answer to it (empty when the reference model is not in the sample)."""
+    ref = sample[[variant_of(m, cfg)[1] == "reference" for m in sample["model"]]]
+    return dict(zip(ref["question_id"], ref["answer"]))
+
+
 def run_detectors(sample: pd.DataFrame, det: Detectors, out: Path | None = None) -> pd.DataFrame:
     """One row per answer: <mode>_flag, <mode>_status, <mode>_evidence for every mode, plus the
-    measured numbers (words, sentences, characters, length ratio, density, typos, foreign share)."""
+    measured numbers (words, sentences, characters, length ratio, density, typos, foreign share).
+
+    Typos and language mixing are judged only on answers that are sentences in any language
+    (`evaluation.quality.is_sentence`; status `not_sentence` otherwise, `is_sentence` column).
+    Verbosity compares each answer with the reference model's answer to the same question (words)."""
+    from definemed.evaluation.quality import is_sentence
+
     cfg = det.cfg
     rows = sample.to_dict("records")
     cache = artifacts.failure_dir(cfg) / f"judge_{cfg.failure.rubric}.jsonl"
     judged = det.judged(rows, cache)
+    ref_answers = reference_model_answers(sample, cfg)
+    not_sentence = Verdict(False, status="not_sentence")
     recs = []
     for r, j in zip(tqdm(rows, desc="detectors", unit="answer"), judged):
         fam, var = variant_of(r["model"], cfg)
-        ref = r["reference_answer"] if isinstance(r["reference_answer"], str) else None
-        v = {"language_mixing": det.language.detect(r["answer"]), "typos": det.typos.detect(r["answer"]),
+        ref = ref_answers.get(r["question_id"])
+        sent = is_sentence(r["answer"], cfg.evaluate.min_answer_words)
+        v = {"language_mixing": det.language.detect(r["answer"]) if sent else not_sentence,
+             "typos": det.typos.detect(r["answer"]) if sent else not_sentence,
              "verbosity": det.verbosity.detect(r["answer"], ref), **j}
-        rec = {**r, "family": fam, "variant": var}
+        rec = {**r, "family": fam, "variant": var, "is_sentence": sent, "reference_model_answer": ref or ""}
         for mode in MODES:
             rec.update({f"{mode}_{k}": x for k, x in _cell(v[mode]).items()})
         m = v["verbosity"].details
         rec.update({"n_words": m["n_words"], "n_sentences": m["n_sentences"], "n_chars": m["n_chars"],
                     "length_ratio": m["length_ratio"], "density": m["density"], "ref_coverage": m["ref_coverage"],
-                    "n_typos": v["typos"].details.get("n_typos", 0),
-                    "typos_per_1000": v["typos"].details.get("per_1000_words", 0.0),
-                    "foreign_share": v["language_mixing"].details.get("foreign_share", 0.0)})
+                    "n_typos": v["typos"].details.get("n_typos", 0 if sent else np.nan),
+                    "typos_per_1000": v["typos"].details.get("per_1000_words", 0.0 if sent else np.nan),
+                    "foreign_share": v["language_mixing"].details.get("foreign_share", 0.0 if sent else np.nan)})
         recs.append(rec)
     df = pd.DataFrame(recs)
     if out is not None:

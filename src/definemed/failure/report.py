@@ -38,8 +38,9 @@ def _order(models: list[str], cfg: Config) -> list[str]:
 
 
 def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
-    """Per model and failure mode: answers flagged / answers, not judged (timeout, error), empty, and
-    the paper's count for the same cell beside ours."""
+    """Per model and failure mode: answers flagged / answers, not judged (timeout, error), empty, not a
+    sentence (typos and language mixing are judged on sentences only), the answers a mode was judged
+    on, and the paper's count for the same cell beside ours."""
     from definemed.reported import paper_text
 
     rows = []
@@ -52,6 +53,8 @@ def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
             rows.append({"model": model, "family": fam, "variant": var, "failure": mode,
                          "ours": int(d[f"{mode}_flag"].sum()), "n": len(d),
                          "not_judged": int(st.isin(["timeout", "error"]).sum()), "empty": int((st == "empty").sum()),
+                         "not_sentence": int((st == "not_sentence").sum()),
+                         "judged_on": int(st.isin(["ok", "empty"]).sum()),
                          "paper": paper_text(key) if key else "—"})
     return pd.DataFrame(rows)
 
@@ -110,6 +113,33 @@ def verbosity_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return t
 
 
+def verbosity_ratio_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per model: words per answer / the reference model's words on the same question, mean with a
+    bootstrap 95 % interval; empty answers and unusable reference answers left out and counted."""
+    from definemed.failure.verbosity import ratio_summary
+
+    e = cfg.evaluate
+    t = ratio_summary(det, e.n_bootstrap, cfg.seed, e.ci_level).set_index("model")
+    t = t.loc[_order(list(t.index), cfg)].reset_index()
+    t.insert(1, "variant", [variant_of(m, cfg)[1] for m in t["model"]])
+    return t
+
+
+def verbosity_change_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per family: the paired change of the length ratio from base to CPT and to SLERP (paper: up)."""
+    from definemed.failure.verbosity import paired_change
+
+    e = cfg.evaluate
+    rows = []
+    models = set(det["model"])
+    for fam in dict.fromkeys(variant_of(m, cfg)[0] for m in _order(list(models), cfg) if variant_of(m, cfg)[1] == "base"):
+        for kind in ("cpt", "slerp"):
+            if f"{fam}-{kind}" in models:
+                rows.append({"family": fam, "adapted": f"{fam}-{kind}",
+                             **paired_change(det, fam, f"{fam}-{kind}", e.n_bootstrap, cfg.seed, e.ci_level)})
+    return pd.DataFrame(rows, columns=["family", "adapted", "diff", "diff_lo", "diff_hi", "n"])
+
+
 def examples(det: pd.DataFrame, mode: str, k: int = 2, seed: int = 0) -> pd.DataFrame:
     """Up to k flagged answers per mode, each with its evidence (for the notebook)."""
     d = det[det[f"{mode}_flag"]]
@@ -156,10 +186,23 @@ def results(cfg) -> dict:
     from definemed.report.results import number
 
     v: dict = {}
-    counts = counts_table(load_detections(cfg), cfg)
+    det = load_detections(cfg)
+    counts = counts_table(det, cfg)
     for r in counts.itertuples():
         v[f"failure.{r.model}.{r.failure}"] = int(r.ours)
         v[f"failure.{r.model}.n"] = int(r.n)
+    if "is_sentence" in det.columns:
+        for model, n in det.groupby("model")["is_sentence"].sum().items():
+            v[f"failure.{model}.sentences"] = int(n)
+    for r in verbosity_ratio_table(det, cfg).itertuples():
+        k = f"failure.{r.model}"
+        v[f"{k}.length_ratio"], v[f"{k}.length_ratio_lo"] = number(r.length_ratio), number(r.length_ratio_lo)
+        v[f"{k}.length_ratio_hi"], v[f"{k}.length_ratio_n"] = number(r.length_ratio_hi), int(r.n_used)
+        v[f"{k}.empty"] = int(r.n_empty)
+    for r in verbosity_change_table(det, cfg).itertuples():
+        k = f"failure.verbosity_change.{r.adapted}"
+        v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
+        v[f"{k}.n"] = int(r.n)
     q = load_quality(cfg)
     for key in ("mixing", "typos", "heldout_mixing", "heldout_typos"):
         for k in ("precision", "recall"):

@@ -5,8 +5,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # ok: the detector ran; empty: nothing to judge (empty answer); error / timeout: the detector could
-# not decide (an LLM judge that failed or timed out). Only status "ok" can carry flag=True.
-STATUSES = ("ok", "empty", "error", "timeout")
+# not decide (an LLM judge that failed or timed out); not_sentence: typos and language mixing are
+# judged only on answers that are sentences (a fragment has no spelling or language to judge).
+# Only status "ok" can carry flag=True.
+STATUSES = ("ok", "empty", "error", "timeout", "not_sentence")
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The reproduction report (Markdown and self-contained HTML): one page on top, everything behind it.
 
-On top: the claims table (paper claim | paper | ours | reproduced?), the stage table and the key
+On top: the claims table (paper claim | paper number | ours (95% CI) | reproduced), the stage table and the key
 figures. Below, one collapsed `<details>` section per stage with its counts, every table and every
 figure it presented. Tables and figures are filed under the stage whose manifest lists them
 (`notebook.tables` / `notebook.figures`, recorded by `definemed.presented` while the notebook ran);

@@ -56,10 +56,10 @@ class V:
         return sorted({k[4:-len(".ppl_medical_after")] for k in self.v if k.startswith("cpt.") and k.endswith(".ppl_medical_after")})
 
     def fact_key(self, fam: str) -> str | None:
-        """The evaluation key of the held-out fact benchmark of a family (else its first benchmark)."""
-        keys = sorted(k[: -len(".base")] for k in self.v if k.startswith(f"evaluate.{fam}.") and k.endswith(".base"))
-        facts = [k for k in keys if ".facts." in k or "sentence" in k]
-        return (facts or keys or [None])[0]
+        """The evaluation key of the held-out fact benchmark of a family (else its first medical benchmark)."""
+        from definemed.report.claims import fact_key
+
+        return fact_key(self.v, fam)
 
 
 def _readme(r: V) -> str:
@@ -84,11 +84,12 @@ def _readme(r: V) -> str:
                     for f in fams)
     exp = ", ".join(r.f(f"cpt.{f}.median_exposures", ".0f") for f in fams)
     out.append(f"- 04: held-out perplexity before → after CPT: {cpt or NA}. Median exposures per fact: {exp or NA}.")
-    mrg = "; ".join(f"{f}: format rate {r.f(f'merge.{f}.format_rate')} (base) → {r.f(f'merge.{f}-cpt.format_rate')} "
+    mrg = "; ".join(f"{f}: end-of-turn rate {r.f(f'merge.{f}.format_rate')} (base) → {r.f(f'merge.{f}-cpt.format_rate')} "
                     f"(CPT) → {r.f(f'merge.{f}-slerp.format_rate')} (SLERP), medical perplexity "
                     f"{r.f(f'merge.{f}-slerp.ppl_medical', ',.1f')}, general {r.f(f'merge.{f}-slerp.ppl_general', ',.1f')}"
                     for f in fams)
-    out.append(f"- 05: the gradient-SLERP merges: {mrg or NA}.")
+    out.append(f"- 05: the gradient-SLERP merges: {mrg or NA}. (The end-of-turn rate counts any answer that "
+               "ends its turn, a lone \".\" too; stage 06's in-format rate below counts only sentences.)")
     acc, wr = [], []
     for f in fams:
         k = r.fact_key(f)
@@ -102,6 +103,18 @@ def _readme(r: V) -> str:
     out.append(f"- 06: held-out fact accuracy (chance 0.25): {'; '.join(acc) or NA}. Win-rate W/N against the reference "
                f"model: {'; '.join(wr) or NA} (paper, Qwen2.5-7B: {paper_text('evaluate.qwen_winrate_base')} → "
                f"{paper_text('evaluate.qwen_winrate_adapted')}).")
+    q = lambda lab, k: r.f(f"evaluate.quality.{lab}.{k}")  # noqa: E731
+    fmt = "; ".join(f"{f} {q(f, 'in_format_rate')} → CPT {q(f + '-cpt', 'in_format_rate')} → SLERP "
+                    f"{q(f + '-slerp', 'in_format_rate')} (distinct answers / N {q(f, 'distinct_share')} → "
+                    f"{q(f + '-cpt', 'distinct_share')} → {q(f + '-slerp', 'distinct_share')})" for f in fams)
+    ref = r.v.get("evaluate.reference")
+    gen = "; ".join(f"{lab} {r.ci(f'evaluate.general.{lab}.acc')}" for lab in [*fams, *([ref] if ref else [])])
+    cos = "; ".join(f"{f}: CPT {r.f(f'evaluate.weights.{f}-cpt.attention', '.3f')} (attention), "
+                    f"{r.f(f'evaluate.weights.{f}-cpt.mlp', '.3f')} (MLP); general perplexity "
+                    f"{r.f(f'evaluate.general.{f}-cpt.ppl_ratio', '.1f')}x the base's" for f in fams)
+    out.append(f"- 06: answers in format (ended, a German sentence of at least 3 words, not degenerate): {fmt or NA}. "
+               f"General-question accuracy (chance 0.25): {gen or NA}. Base vs CPT weights, mean cosine per tensor: "
+               f"{cos or NA}.")
     out.append(f"- 07: detectors on planted noise: language mixing precision {r.f('failure.detector.mixing.precision')} / "
                f"recall {r.f('failure.detector.mixing.recall')}, typos {r.f('failure.detector.typos.precision')} / "
                f"{r.f('failure.detector.typos.recall')}; on held-out real clinical German the typo detector's precision "
@@ -148,7 +161,7 @@ def _training(r: V) -> str:
 
 
 def _merging(r: V) -> str:
-    rows = ["| model | medical ppl | general ppl | format rate |", "|---|---|---|---|"]
+    rows = ["| model | medical ppl | general ppl | end-of-turn rate |", "|---|---|---|---|"]
     for f in r.families():
         for lab in (f, f"{f}-cpt", f"{f}-slerp"):
             rows.append(f"| {lab} | {r.f(f'merge.{lab}.ppl_medical', ',.1f')} | {r.f(f'merge.{lab}.ppl_general', ',.1f')} "
