@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from definemed.config import load_config
-from definemed.corpus import build_corpus
+from definemed.corpus.stage import build_corpus
 
 N_DOCS = 200_000
 

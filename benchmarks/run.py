@@ -26,6 +26,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(1, str(HERE.parent))  # tests.factories: the tiny model builders the benchmarks share with the tests
 sys.path.insert(2, str(HERE))  # common
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars of the code under test would bury the numbers
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 from common import load  # noqa: E402
 from definemed import io  # noqa: E402
 from definemed.report import bench as report  # noqa: E402
