@@ -10,15 +10,14 @@ sequences and tokens (checked and printed).
   trl) are built before the timer, only the packing call is timed. trl's call also gathers the packed
   token table, ours only plans (`PackedDataset` gathers each sequence lazily while training), so it
   is the work each library does to get from documents to a packing. 3 alternating paired rounds.
-- Memory: the growth of peak RSS over the process's RSS before the call (the input counted in the
-  baseline), per document length, for ours at 10M lengths in the pipeline's mode (long documents
+- Memory: the growth of peak RSS over the process's RSS just before the call (the input counted in
+  the baseline; the peak is reset there, so building the input leaves no high-water mark), per document length, for ours at 10M lengths in the pipeline's mode (long documents
   split, stage 04). Target: at most 40 bytes per length.
 """
 from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import paired, ratios, row, spread, stat  # noqa: E402
+from common import paired, peak_rss_mb, ratios, reset_peak_rss, row, spread, stat  # noqa: E402
 
 N_DOCS = 200_000
 N_MEMORY = 10_000_000
@@ -40,10 +39,6 @@ TARGET_BYTES_PER_LENGTH = 40.0
 def lengths(n: int) -> np.ndarray:
     rng = np.random.default_rng(SEED)
     return np.maximum(1, rng.lognormal(np.log(400), 1.0, n)).astype(np.int64)
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _job(kind: str, n: int) -> dict:
@@ -63,7 +58,7 @@ def _job(kind: str, n: int) -> dict:
         del values, offsets
     else:
         from definemed.packing import plan_packing
-    base = _rss_mb()
+    base = reset_peak_rss()
     t0 = time.perf_counter()
     if kind == "trl":
         packed = pack_dataset(ds, SEQ_LEN, strategy="bfd", map_kwargs={"batch_size": len(L)})
@@ -74,7 +69,7 @@ def _job(kind: str, n: int) -> dict:
         plan = plan_packing(L, SEQ_LEN, "split" if kind == "ours_split" else "truncate", seed=1)
         dt = time.perf_counter() - t0
         bins, tokens = plan.num_bins, plan.tokens_kept
-    peak = _rss_mb() - base
+    peak = peak_rss_mb() - base
     return {"seconds": dt, "bins": bins, "tokens": tokens, "docs": int(len(L)), "peak_mb": peak,
             "bytes_per_length": peak * 2**20 / len(L)}
 

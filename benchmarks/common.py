@@ -25,6 +25,36 @@ def load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _status_kb(field: str) -> float | None:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss() -> float:
+    """Reset this process's peak RSS to its current RSS (Linux: /proc/self/clear_refs 5) and return the
+    current RSS in MB, so `peak_rss_mb() - reset_peak_rss()` is the growth caused by what runs in between,
+    not a high-water mark left by building the inputs."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    kb = _status_kb("VmRSS")
+    return kb / 1024 if kb is not None else peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    kb = _status_kb("VmHWM")
+    return kb / 1024 if kb is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def paired(sides: dict[str, Callable[[], dict]], repeats: int = REPEATS) -> dict[str, list[dict]]:
     names = list(sides)
     runs: dict[str, list[dict]] = {n: [] for n in names}
