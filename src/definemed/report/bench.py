@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from definemed import paths
+from definemed.report import prose
 
 RESULTS = paths.ROOT / "benchmarks" / "results.json"
 _BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) [^>]*-->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
@@ -64,7 +65,7 @@ def table(res: dict) -> str:
     return head + "\n".join(rows)
 
 
-def prose(res: dict, name: str) -> str:
+def sentence(res: dict, name: str) -> str:
     e = res["entries"].get(name)
     if e is None:
         return f"(benchmark `{name}` not in the results file)"
@@ -79,25 +80,16 @@ def render(text: str, res: dict) -> str:
     """`text` with every bench block re-rendered from `res`."""
     def sub(m: re.Match) -> str:
         name = m.group("name")
-        body = table(res) if name == "table" else prose(res, name)
+        body = table(res) if name == "table" else sentence(res, name)
         return m.group(1) + body.rstrip("\n") + "\n" + m.group(4)
 
     return _BLOCK.sub(sub, text)
 
 
 def documents() -> list[Path]:
-    return [paths.ROOT / "README.md", *sorted((paths.ROOT / "docs").glob("*.md"))]
+    return prose.documents()
 
 
 def update(res: dict) -> list[Path]:
     """Rewrite the bench blocks of README.md and docs/*.md; return the files that changed."""
-    from definemed import io
-
-    changed = []
-    for f in documents():
-        text = f.read_text(encoding="utf-8")
-        new = render(text, res)
-        if new != text:
-            io.write_text(f, new)
-            changed.append(f)
-    return changed
+    return prose.rewrite(documents(), lambda text: render(text, res))
