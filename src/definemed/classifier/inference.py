@@ -46,8 +46,13 @@ def cls_logits(model, input_ids, attention_mask):
 
     enc = model.roberta
     h = enc.embeddings(input_ids=input_ids)
-    mask, _ = enc._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
-                                          embedding_output=h, encoder_hidden_states=None, cache=None)
+    if sdpa_key_mask(model):
+        # SDPA takes a key-padding mask [B, 1, 1, T] that broadcasts over the queries: the same masking
+        # as transformers' [B, 1, T, T] mask without building it (about a tenth of a tiny model's time)
+        mask = None if bool(attention_mask.all()) else attention_mask[:, None, None, :].bool()
+    else:
+        mask, _ = enc._create_attention_masks(attention_mask=attention_mask, encoder_attention_mask=None,
+                                              embedding_output=h, encoder_hidden_states=None, cache=None)
     for layer in enc.encoder.layer[:-1]:
         h = layer(h, mask)
     last = enc.encoder.layer[-1]
@@ -61,6 +66,10 @@ def cls_logits(model, input_ids, attention_mask):
     ctx, _ = attend(sa, q, k, v, None if mask is None else mask[:, :, :1, :], dropout=0.0, scaling=sa.scaling)
     a = last.attention.output(ctx.reshape(b, 1, -1), first)
     return model.classifier(last.feed_forward_chunk(a))
+
+
+def sdpa_key_mask(model) -> bool:
+    return model.config._attn_implementation == "sdpa"
 
 
 def _cls_only(model) -> bool:
