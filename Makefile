@@ -86,7 +86,7 @@ stages: ## Show which stage manifests exist
 test: $(STAMP) ## Run the test suite (CPU, under 10 minutes; GPU tests skip)
 	"$(PY)" -m pytest -q tests
 
-bench: $(STAMP) ## Run the benchmarks; results in build/bench/
+bench: $(STAMP) ## Run the benchmarks (~20 min); build/bench/results.json, published to benchmarks/results.json, README table and docs regenerated
 	"$(PY)" benchmarks/run.py
 
 clean-profile: ## Remove the outputs of PROFILE (data, figures, build)

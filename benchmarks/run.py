@@ -1,15 +1,22 @@
 """Run the benchmarks (`make bench`): every benchmarks/bench_*.py module's `run()` in one process,
-results printed as a table and written to build/bench/results.json. Ratios are measured side by side
-in the same run; absolute numbers depend on the machine.
+results printed and written to build/bench/results.json. Ratios are medians of paired, alternating
+rounds measured in the same run (benchmarks/common.py); absolute numbers depend on the machine, so
+every entry records the 1-minute load average when it started and ended.
 
-    python benchmarks/run.py                # all
-    python benchmarks/run.py corpus packing # a selection (module name without bench_)
+    python benchmarks/run.py                # all; then copies the results to benchmarks/results.json and
+                                            # regenerates the README table and the docs' benchmark sentences
+    python benchmarks/run.py corpus packing # a selection (module name without bench_), merged into
+                                            # build/bench/results.json; nothing is published
+    python benchmarks/run.py --publish      # publish build/bench/results.json as it is
 """
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
+import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,29 +24,55 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(1, str(HERE.parent))  # tests.factories: the tiny model builders the benchmarks share with the tests
+sys.path.insert(2, str(HERE))  # common
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars of the code under test would bury the numbers
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+from common import load  # noqa: E402
 from definemed import io  # noqa: E402
+from definemed.report import bench as report  # noqa: E402
+
+OUT = HERE.parent / "build" / "bench" / "results.json"
+
+
+def publish() -> None:
+    shutil.copyfile(OUT, report.RESULTS)
+    changed = report.update(report.load())
+    print(f"published {report.RESULTS}; regenerated: {', '.join(str(p.name) for p in changed) or 'nothing changed'}")
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--publish"]:
+        publish()
+        return 0
     modules = sorted(HERE.glob("bench_*.py"))
     if argv:
+        unknown = set(argv) - {m.stem.removeprefix("bench_") for m in modules}
+        if unknown:
+            raise SystemExit(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
         modules = [m for m in modules if m.stem.removeprefix("bench_") in argv]
-    results = {"machine": {"platform": platform.platform(), "python": platform.python_version()}, "entries": {}}
+    results = {"date": datetime.date.today().isoformat(),
+               "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+               "entries": {}}
+    if argv and OUT.is_file():  # a selection updates the last full run's file
+        results["entries"] = json.loads(OUT.read_text())["entries"]
     for m in modules:
         spec = importlib.util.spec_from_file_location(m.stem, m)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        t0 = time.time()
         print(f"== {m.stem}", flush=True)
+        t0, l0 = time.time(), load()
         res = mod.run()
-        res["bench_wall_s"] = round(time.time() - t0, 1)
+        res.update(load_1min_start=l0, load_1min_end=load(), bench_wall_s=round(time.time() - t0, 1))
         results["entries"][m.stem.removeprefix("bench_")] = res
         for k, v in res.items():
-            print(f"   {k:40s} {v}")
-    out = HERE.parent / "build" / "bench" / "results.json"
-    io.write_json(out, results)
-    print(f"results: {out}")
+            if k not in ("row", "prose"):
+                print(f"   {k:40s} {v}")
+        print(f"   {res.get('prose', '')}", flush=True)
+        io.write_json(OUT, results)  # after every entry: a failure later keeps what was measured
+    print(f"results: {OUT}")
+    if not argv:
+        publish()
     return 0
 
 

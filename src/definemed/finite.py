@@ -20,15 +20,22 @@ CHUNK = 1 << 22
 
 def first_non_finite(flat: torch.Tensor, release: Optional[Callable[[int, int], None]] = None) -> Optional[int]:
     """Index of the first NaN / Inf element of a flat tensor, or None; `release(start, count)` is
-    called after each chunk (to drop memory-mapped pages)."""
+    called after each chunk (to drop memory-mapped pages).
+
+    A chunk is searched element by element only when its float32 sum is not finite: any NaN or Inf
+    makes the sum NaN or Inf, so a finite sum proves the chunk finite (a sum that overflows on finite
+    values only costs the search). One read and no boolean mask for the common, finite case."""
     if not flat.dtype.is_floating_point:
         return None
+    acc = torch.float64 if flat.dtype == torch.float64 else torch.float32
     for start in range(0, flat.numel(), CHUNK):
         chunk = flat[start:start + CHUNK]
-        bad = (~torch.isfinite(chunk)).nonzero()
+        bad = None
+        if not torch.isfinite(torch.sum(chunk, dtype=acc)):
+            bad = (~torch.isfinite(chunk)).nonzero()
         if release is not None:
             release(start, CHUNK)
-        if bad.numel():
+        if bad is not None and bad.numel():
             return start + int(bad[0, 0])
     return None
 

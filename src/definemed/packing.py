@@ -47,9 +47,9 @@ class PackingPlan:
     """
 
     seq_len: int
-    doc_index: np.ndarray  # int64 [num_pieces]
-    start: np.ndarray  # int64 [num_pieces]
-    length: np.ndarray  # int64 [num_pieces]
+    doc_index: np.ndarray  # int32 [num_pieces] (int64 from 2^31 documents or tokens on)
+    start: np.ndarray  # same dtype [num_pieces]
+    length: np.ndarray  # same dtype [num_pieces]
     bin_offsets: np.ndarray  # int64 [num_bins + 1]
     num_docs: int
     tokens_total: int
@@ -144,28 +144,52 @@ def _check(lengths: np.ndarray, seq_len: int, long_docs: str) -> np.ndarray:
     return lengths.astype(np.int64, copy=False)
 
 
+def _index_dtype(n: int) -> type:
+    """int32 for indices and lengths below 2^31 (4 bytes per piece instead of 8: at 10M+ documents the
+    plan's arrays, not the arithmetic, set the peak memory), int64 beyond."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
 def _pieces(lengths: np.ndarray, seq_len: int, long_docs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cut documents into pieces of at most seq_len tokens; drop empty documents."""
-    docs = np.flatnonzero(lengths > 0)
-    L = lengths[docs]
+    """Cut documents into pieces of at most seq_len tokens; drop empty documents. Pieces come in
+    document order, a split document's pieces in token order."""
+    dt = _index_dtype(max(len(lengths), int(lengths.max(initial=0))))
+    empty = lengths <= 0
     if long_docs == "truncate":
-        return docs, np.zeros_like(docs), np.minimum(L, seq_len)
-    n = -(-L // seq_len)  # pieces per document
-    doc = np.repeat(docs, n)
-    first = np.repeat(np.cumsum(n) - n, n)
-    k = np.arange(len(doc), dtype=np.int64) - first  # piece number inside its document
-    start = k * seq_len
-    length = np.minimum(seq_len, np.repeat(L, n) - start)
-    return doc, start, length
+        long_ = np.zeros(0, np.int64)
+    else:
+        long_ = np.flatnonzero(lengths > seq_len)
+    if not long_.size:  # the common case: one piece per non-empty document, no int64 temporaries
+        if empty.any():
+            docs = np.flatnonzero(~empty).astype(dt)
+            length = np.minimum(lengths[docs], seq_len).astype(dt)
+        else:
+            docs = np.arange(len(lengths), dtype=dt)
+            length = np.minimum(lengths, seq_len).astype(dt)
+        return docs, np.zeros(len(docs), dt), length
+    del empty
+    n = np.where(lengths > 0, -(-lengths // seq_len), 0).astype(dt)  # pieces per document
+    doc = np.repeat(np.arange(len(lengths), dtype=dt), n)
+    first = np.cumsum(n, dtype=np.int64)
+    first -= n
+    k = np.arange(len(doc), dtype=dt)
+    k -= np.repeat(first.astype(dt), n)  # piece number inside its document
+    del first, n
+    start = k
+    start *= seq_len
+    length = lengths[doc] - start
+    np.minimum(length, seq_len, out=length)
+    return doc, start, length.astype(dt)
 
 
 def _bfd(sizes: np.ndarray, seq_len: int) -> np.ndarray:
     """Best-fit decreasing over integer sizes in [1, seq_len]; returns the bin of each item, bins
     numbered in the order they were opened, and the placement order (items sorted by size, desc)."""
     n = len(sizes)
-    order = np.argsort(-sizes, kind="stable")
+    dt = _index_dtype(n)
+    order = np.argsort(-sizes, kind="stable").astype(dt)  # int64 from numpy; 4 bytes a piece kept
     s_sorted = sizes[order]
-    bin_of_sorted = np.empty(n, np.int64)
+    bin_of_sorted = np.empty(n, dt)
     # group boundaries of equal sizes (descending)
     cut = np.flatnonzero(np.diff(s_sorted)) + 1
     g_start = np.concatenate(([0], cut))
@@ -251,15 +275,25 @@ def plan_packing(lengths, seq_len: int, long_docs: Literal["split", "truncate"] 
     if len(length) == 0:
         raise DefinemedError("lengths: no non-empty document to pack")
     bin_of_sorted, order = _bfd(length, seq_len)
+    num_bins = int(bin_of_sorted.max()) + 1
+    counts = np.bincount(bin_of_sorted, minlength=num_bins)
+    if seed is not None:  # the bins in a seeded random order: renumber them before grouping (one gather)
+        perm = np.random.default_rng(seed).permutation(num_bins)
+        new_id = np.empty(num_bins, bin_of_sorted.dtype)
+        new_id[perm] = np.arange(num_bins, dtype=bin_of_sorted.dtype)
+        bin_of_sorted = new_id[bin_of_sorted]
+        counts = counts[perm]
     # pieces grouped by bin, inside a bin in placement order (largest first)
     by_bin = np.argsort(bin_of_sorted, kind="stable")
+    del bin_of_sorted
     take = order[by_bin]
-    counts = np.bincount(bin_of_sorted)
-    offsets = np.zeros(len(counts) + 1, np.int64)
+    del by_bin, order
+    offsets = np.zeros(num_bins + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    plan = PackingPlan(seq_len, doc[take], start[take], length[take], offsets, len(lengths),
-                       int(lengths.sum()), long_docs, None)
-    return plan.shuffled(seed) if seed is not None else plan
+    doc = doc[take]
+    start = start[take]
+    length = length[take]
+    return PackingPlan(seq_len, doc, start, length, offsets, len(lengths), int(lengths.sum()), long_docs, seed)
 
 
 # ---- baselines for the efficiency table ------------------------------------------------------------

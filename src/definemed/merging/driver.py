@@ -188,12 +188,18 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
     a = plan.base.tensor(job.base_name)
     b = plan.other.tensor(job.other_name)
     out_item = job.out_dtype.itemsize
-    try:
+
+    def check_inputs() -> None:
         # NaN / Inf in an input (a diverged CPT run, a damaged file) would silently make the whole
         # output tensor NaN: refuse it by name. Chunked, releasing pages, like the merge itself.
         for model, name, flat in ((plan.base, job.base_name, a), (plan.other, job.other_name, b)):
             check_tensor(flat, name, model.folder,
                          release=lambda s, c, model=model, name=name: model.release(name, s, c))
+
+    try:
+        slerping = job.t is not None and job.t not in (0.0, 1.0)
+        if not slerping:
+            check_inputs()  # SLERP's norm pass finds a non-finite input itself (on_non_finite)
         if job.t is None:
             if not torch.equal(a, b):
                 raise DefinemedError(f"{plan.other.folder}: non-floating tensor {job.other_name} differs from the "
@@ -212,7 +218,8 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
                 plan.base.release(job.base_name, start, count)
                 plan.other.release(job.other_name, start, count)
 
-            p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device, release=release)
+            p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device, release=release,
+                          on_non_finite=check_inputs)
 
             def write(start: int, chunk: torch.Tensor) -> None:
                 writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype).cpu())

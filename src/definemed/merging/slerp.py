@@ -18,6 +18,7 @@ driver can stream a tensor chunk by chunk from memory-mapped files and write eac
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable
 
 import torch
@@ -27,24 +28,44 @@ CHUNK_ELEMENTS = 1024 * 1024
 DOT_THRESHOLD = 0.9995
 EPS = 1e-8
 
+_scratch = threading.local()
+
 
 def compute_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+def _buffers(dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two [1, CHUNK_ELEMENTS] scratch tensors, one pair per thread, dtype and device, reused by every
+    chunk of every tensor the thread merges: no allocation per chunk, and a thread's memory stays at
+    2 chunks (8 MB in float32) whatever the tensor's size."""
+    key = (dtype, device)
+    bufs = getattr(_scratch, "bufs", None)
+    if bufs is None:
+        bufs = _scratch.bufs = {}
+    if key not in bufs:
+        bufs[key] = (torch.empty(1, CHUNK_ELEMENTS, dtype=dtype, device=device),
+                     torch.empty(1, CHUNK_ELEMENTS, dtype=dtype, device=device))
+    return bufs[key]
 
 
 class SlerpPlan:
     """SLERP of two flat tensors of equal length, in three chunked passes.
 
     `a`, `b`: 1-D views (any floating dtype, same dtype, possibly memory-mapped); `t` in [0, 1].
-    `cache_elements`: tensors up to this size keep their float32 chunks between passes instead of
-    converting them three times (the arithmetic is the same either way).
+    Every pass converts each chunk into the calling thread's reused float32 scratch (`_buffers`) and
+    works in place there; the arithmetic and its order are mergekit's, so the results are the same.
     `release(start, count)`: called after each chunk of a pass over the inputs has been used.
+    `on_non_finite()`: called when a norm comes out NaN / Inf (an input holds NaN / Inf, or finite
+    values so large their squares overflow); the merge driver locates the element and raises there,
+    so a separate finiteness pass over the inputs is not needed.
     """
 
     def __init__(self, t: float, a: torch.Tensor, b: torch.Tensor, *, storage_dtype: torch.dtype | None = None,
                  device: torch.device | str | None = None,
-                 dot_threshold: float = DOT_THRESHOLD, eps: float = EPS, cache_elements: int = 8 * CHUNK_ELEMENTS,
-                 release: Callable[[int, int], None] | None = None):
+                 dot_threshold: float = DOT_THRESHOLD, eps: float = EPS,
+                 release: Callable[[int, int], None] | None = None,
+                 on_non_finite: Callable[[], None] | None = None):
         if a.shape != b.shape or a.dim() != 1:
             raise ValueError(f"slerp needs two flat tensors of equal length, got {tuple(a.shape)} and {tuple(b.shape)}")
         if not (a.is_floating_point() and b.is_floating_point()):
@@ -59,26 +80,24 @@ class SlerpPlan:
         self.t = torch.tensor([t], dtype=self.dtype, device=self.device).reshape(-1, 1)
         self.dot_threshold, self.eps = dot_threshold, eps
         self.release = release
-        self._cache: list[tuple[torch.Tensor, torch.Tensor]] | None = [] if self.n <= cache_elements else None
+        self.on_non_finite = on_non_finite
         self.coef_a: torch.Tensor | None = None
         self.coef_b: torch.Tensor | None = None
         self.cos: float = float("nan")
         self.linear: bool = False
 
-    def _load(self, v: torch.Tensor) -> torch.Tensor:
-        return v.to(self.device).to(self.storage_dtype).reshape(1, -1).to(self.dtype)
+    def _load(self, v: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
+        x = buf[:, :v.numel()]
+        x.copy_(v.to(self.device).to(self.storage_dtype).reshape(1, -1))  # mergekit's rounding to the storage dtype
+        return x
 
     # -- passes ----------------------------------------------------------------------------
     def _chunks(self):
-        """float32 chunks [1, C] of a and b, in order (cached for small tensors)."""
-        if self._cache:
-            yield from self._cache
-            return
+        """The float32 chunks [1, C] of a and b, in order, in the thread's scratch (valid until the next)."""
+        bx, by = _buffers(self.dtype, self.device)
         for start in range(0, self.n, CHUNK_ELEMENTS):
-            x = self._load(self.a[start:start + CHUNK_ELEMENTS])
-            y = self._load(self.b[start:start + CHUNK_ELEMENTS])
-            if self._cache is not None:
-                self._cache.append((x, y))
+            x = self._load(self.a[start:start + CHUNK_ELEMENTS], bx)
+            y = self._load(self.b[start:start + CHUNK_ELEMENTS], by)
             yield x, y
             if self.release is not None:  # e.g. drop a memory-mapped chunk's pages once it is used
                 self.release(start, CHUNK_ELEMENTS)
@@ -97,11 +116,14 @@ class SlerpPlan:
             norm_b_parts.append(torch.linalg.vector_norm(y, dim=1, keepdim=True))
         norm_a = torch.linalg.vector_norm(torch.stack(norm_a_parts), dim=0)
         norm_b = torch.linalg.vector_norm(torch.stack(norm_b_parts), dim=0)
+        if self.on_non_finite is not None and not bool(torch.isfinite(norm_a + norm_b).all()):
+            self.on_non_finite()
         norm_a = torch.where(norm_a > self.eps, norm_a, 1)
         norm_b = torch.where(norm_b > self.eps, norm_b, 1)
         dot_parts = []
         for x, y in self._chunks():
-            dot_parts.append(((x / norm_a) * (y / norm_b)).sum(dim=1, keepdim=True))
+            # mergekit: ((x / norm_a) * (y / norm_b)).sum(dim=1); in place, the same roundings
+            dot_parts.append(x.div_(norm_a).mul_(y.div_(norm_b)).sum(dim=1, keepdim=True))
         dot = torch.stack(dot_parts).sum(dim=0).clamp(-1, 1)
         linear = dot.abs() > self.dot_threshold
         theta = torch.acos(torch.where(linear, 0, dot))
@@ -113,15 +135,15 @@ class SlerpPlan:
         return self.coef_a, self.coef_b
 
     def combine(self, write: Callable[[int, torch.Tensor], None]) -> None:
-        """Pass 3: `write(start, chunk)` receives each float32 result chunk coef_a·x + coef_b·y (flat)."""
+        """Pass 3: `write(start, chunk)` receives each float32 result chunk coef_a·x + coef_b·y (flat; the
+        chunk is scratch, valid only during the call)."""
         coef_a, coef_b = self.coefficients()
         start = 0
         for x, y in self._chunks():
             # same roundings as mergekit's `coef_a * x + coef_b * y` (no fused multiply-add)
-            r = torch.add(coef_a * x, coef_b * y)
+            r = x.mul_(coef_a).add_(y.mul_(coef_b))
             write(start, r.reshape(-1))
             start += r.numel()
-        self._cache = None
 
 
 def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor, dot_threshold: float = DOT_THRESHOLD,

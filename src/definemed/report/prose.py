@@ -195,15 +195,20 @@ def render(text: str, res: dict) -> str:
     return _BLOCK.sub(sub, text)
 
 
-def update(res: dict) -> list[Path]:
-    """Rewrite the generated blocks of README.md and docs/*.md; return the files that changed."""
+def rewrite(files: list[Path], render_text: Callable[[str], str]) -> list[Path]:
+    """Rewrite each file as `render_text` renders it; return the files that changed."""
     from definemed import io
 
     changed = []
-    for f in documents():
+    for f in files:
         text = f.read_text(encoding="utf-8")
-        new = render(text, res)
+        new = render_text(text)
         if new != text:
             io.write_text(f, new)
             changed.append(f)
     return changed
+
+
+def update(res: dict) -> list[Path]:
+    """Rewrite the generated blocks of README.md and docs/*.md; return the files that changed."""
+    return rewrite(documents(), lambda text: render(text, res))

@@ -9,8 +9,20 @@ from the hub with pinned revisions, safetensors only.
 """
 from __future__ import annotations
 
-from definemed.zoo.build import model_dir
-from definemed.zoo.model import check_model_folder, load_model, load_tokenizer
+
+
+def __getattr__(name: str):
+    """Lazy: `python -m definemed <command>` imports every stage package's cli, and importing the zoo's
+    builder pulls in torch and transformers (about 2 s), which a command such as `merge` never uses."""
+    if name == "model_dir":
+        from definemed.zoo.build import model_dir
+
+        return model_dir
+    if name in ("check_model_folder", "load_model", "load_tokenizer"):
+        from definemed.zoo import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["check_model_folder", "load_model", "load_tokenizer", "model_dir"]
