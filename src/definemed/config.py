@@ -55,6 +55,11 @@ class CorpusConfig(Section):
     """Invented drugs in the fact bank; each carries 3 facts (class, indication, side effect)."""
     n_diseases: int = Field(50, ge=4)
     """Invented diseases in the fact bank; each carries 3 facts (organ, cause, leading symptom)."""
+    fact_sentence_share: float = Field(0.45, ge=0, le=1)
+    """Share of a medical document's sentences that state a fact of the bank (the rest are topic text)."""
+    profile_doc_share: float = Field(0.0, ge=0, le=1)
+    """Share of medical documents that are encyclopedia-style entries about one entity: all its facts,
+    some twice, in shuffled order (varied form, from which facts can later be extracted; docs/zoo.md)."""
     english_doc_share: float = Field(0.05, ge=0, le=1)
     """Share of documents with English sentences mixed in (measured later by language-mix detection)."""
     typo_doc_share: float = Field(0.10, ge=0, le=1)
@@ -369,6 +374,8 @@ class ZooConfig(Section):
     sft_steps: int = Field(100, ge=0)
     """Instruction-tuning steps (same for every model)."""
     sft_lr: float = Field(1e-3, gt=0)
+    sft_batch_size: int | None = Field(None, ge=1)
+    """Packed rows per instruction-tuning step; None: `batch_size`."""
     warmup_steps: int = Field(20, ge=0)
     min_lr_ratio: float = Field(0.1, ge=0, le=1)
     """Cosine schedule floor as a share of the peak learning rate."""
@@ -382,16 +389,33 @@ class ZooConfig(Section):
     reference_medical_mix: float | None = Field(None, ge=0, lt=1)
     """Share of the reference model's pretraining windows drawn from those medical documents; None: their
     natural share of the corpus' tokens, so the reference knows what exposure teaches, nothing built in."""
-    sft_n_entities: int = Field(1200, ge=10, le=1600)
-    """Invented drugs and invented diseases (each) of the instruction data's entity bank. Thousands of
-    fresh names make copying the asked name cheaper than memorising answers (docs/zoo.md)."""
+    n_known_entities: int = Field(40, ge=4, le=800)
+    """Drugs and diseases (each) of the known bank: entities other than the evaluated fact bank's, whose
+    facts every foundation model reads in pretraining (encyclopedia-style entries in varied form) and the
+    instruction data asks about. Instruction tuning on facts a model has read teaches it to retrieve;
+    on facts it has never read, to guess (Gekhman et al. 2024; docs/zoo.md)."""
+    known_heldout_share: float = Field(0.25, gt=0, lt=1)
+    """Share of the known bank's drugs and diseases never asked in instruction data: chat questions
+    about them measure extraction (facts read in pretraining, answered without QA training on them)."""
+    known_docs_per_entity: int = Field(200, ge=1)
+    """Encyclopedia-style entries (each a fresh random variant) per known entity in the pretraining stream."""
+    known_mix: float = Field(0.4, ge=0, lt=1)
+    """Share of every foundation model's pretraining windows drawn from the known-bank entries."""
     n_sft_dialogues: int = Field(4000, ge=1)
     """Synthetic German chat dialogues for instruction tuning (cycled if the steps need more)."""
     sft_medical_share: float = Field(0.5, ge=0, le=1)
-    """Share of dialogues in the fact-bank question forms, about invented entities disjoint from the
-    fact bank (format without facts); the rest are general-topic questions."""
-    sft_entity_seed_offset: int = 7919
-    """Seed offset of the invented-entity bank used in instruction data (must differ from the corpus)."""
+    """Share of dialogues in the fact-bank question forms about known-bank entities (answered with
+    their true facts); the rest are general-topic questions."""
+    sft_invented_share: float = Field(0.5, ge=0, le=1)
+    """Share of the medical dialogues about invented entities no model reads (the rest ask about known
+    entities): they teach copying the asked name; their object is left out of the loss."""
+    sft_n_invented: int = Field(1200, ge=1, le=1600)
+    """Invented drugs and diseases (each) for those dialogues: a fresh name in almost every dialogue."""
+    known_seed_offset: int = 7919
+    """Seed offset of the known bank (must differ from the corpus seed)."""
+    gate: Literal["enforce", "report"] = "enforce"
+    """enforce: the zoo step fails when a built model misses its gate (docs/zoo.md); report: it records
+    the gate and goes on."""
     n_format_prompts: int = Field(48, ge=1)
     """Held-out chat prompts per model for the format rate."""
     max_new_tokens: int = Field(48, ge=1)

@@ -24,6 +24,7 @@ SHORT_ZOO = {
     "reference": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "intermediate_size": 128},
     "pretrain_steps_small": 3, "pretrain_steps_reference": 4, "sft_steps": 3, "warmup_steps": 1,
     "n_sft_dialogues": 40, "n_format_prompts": 3, "max_new_tokens": 4, "eval_tokens": 256, "workers": 2,
+    "n_known_entities": 4, "known_docs_per_entity": 3, "sft_n_invented": 20, "gate": "report",
 }
 
 
@@ -74,7 +75,15 @@ def test_counts_measure_format_perplexity_and_facts(zoo):
     for name, m in counts["models"].items():
         assert 0 <= m["format_rate"] <= 1 and m["ppl_general"] > 1 and m["ppl_medical"] > 1
         assert 0 <= m["fact_accuracy"]["all"] <= 1 and m["n_cloze_items"] == 2 * len(fact_bank(zoo["cfg"]))
-        assert set(m["format_rate_by_kind"]) == {"general", "invented", "bank"}
+        assert set(m["format_rate_by_kind"]) == {"general", "known", "bank"}
+        for kind in ("known", "bank"):
+            q = m["chat"][kind]
+            assert q["n"] > 0 and all(0 <= q[k] <= 1 for k in ("copy", "relation", "gold", "in_format"))
+            assert q["gold"] <= q["relation"] and q["gold_ci95"][0] <= q["gold"] <= q["gold_ci95"][1]
+        assert m["known_exposures_per_fact"] > 0 and m["max_answer_tokens"] <= zoo["cfg"].zoo.max_new_tokens
+    gate = counts["gate"]
+    assert {g["model"] for g in gate} == set(counts["models"]) and all(isinstance(g["ok"], bool) for g in gate)
+    assert counts["known_bank"]["held_out"] > 0 and counts["known_bank"]["asked_in_sft"] > 0
     assert set(counts["tokenizers"]) == {"mistral", "qwen2"}
     from definemed.zoo import report
 
@@ -102,14 +111,29 @@ def test_cli_loads_the_done_zoo_and_writes_the_manifest(zoo, capsys):
 
 
 def test_instruction_data_never_states_a_bank_fact(zoo):
+    """Instruction data and the known bank's entries never name an evaluated entity; the dialogues ask
+    only about known entities, never about the held-out ones, and answer with their true facts."""
+    from definemed.zoo.text import known_bank, known_documents, known_split
+
     cfg = zoo["cfg"]
     bank = fact_bank(cfg)
     chat = chat_data(cfg, bank)
-    names = set(bank.drugs) | set(bank.diseases)
-    for q, a in chat.train:
+    known = known_bank(cfg, bank)
+    asked, held = known_split(cfg, known)
+    names = set(bank.subjects)
+    assert not names & set(known.subjects) and not set(asked) & set(held) and set(asked) | set(held) == set(known.subjects)
+    for q, a, _ in chat.train:
         assert not any(n in q or n in a for n in names), (q, a)
-    assert any("hauptsächlich betroffen" in q or "Wirkstoffgruppe" in q for q, _ in chat.train)
-    assert len(chat.heldout["bank"]) >= 1 and not set(chat.heldout["general"]) & {q for q, _ in chat.train}
+        assert not any(n in q for n in held), q
+    truth = {(f.subject, f.object) for f in known.facts}
+    medical = [(q, a) for q, a, unread in chat.train if any(n in q for n in asked)]
+    assert all(not unread for q, _, unread in chat.train if any(n in q for n in asked))
+    assert medical and all(any(s in a and o in a for s, o in truth) for _, a in medical)
+    assert all(q["subject"] in held for q in chat.heldout["known"])
+    for doc in known_documents(cfg, known)[:50]:
+        assert not any(n in doc for n in names)
+    assert any("hauptsächlich betroffen" in q or "Wirkstoffgruppe" in q for q, _, _ in chat.train)
+    assert len(chat.heldout["bank"]) >= 1 and not set(chat.prompts("general")) & {q for q, _, _ in chat.train}
 
 
 def test_no_evaluation_question_or_heldout_phrasing_is_trained_on(zoo):
@@ -125,7 +149,7 @@ def test_no_evaluation_question_or_heldout_phrasing_is_trained_on(zoo):
     chat = chat_data(cfg, bank)
     split = load_corpus_split(cfg)
     corpus = "\n".join(split.general + [t for t, _, _ in split.medical])
-    dialogues = "\n".join(q + "\n" + a for q, a in chat.train)
+    dialogues = "\n".join(q + "\n" + a for q, a, _ in chat.train)
     e = cfg.evaluate
     sets = questions.mmlu_sets(bank, e.mmlu_subjects, cfg.seed, e.n_dev, None) + [
         questions.medqa_set(bank, cfg.seed, e.n_dev, None), questions.heldout_sentence_set(bank, cfg.seed, e.n_dev)]

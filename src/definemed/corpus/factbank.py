@@ -158,8 +158,8 @@ class Fact:
         return dataclasses.asdict(self)
 
 
-def _unique_names(r: random.Random, n: int, make) -> list[str]:
-    seen: set[str] = set()
+def _unique_names(r: random.Random, n: int, make, exclude: frozenset[str] = frozenset()) -> list[str]:
+    seen: set[str] = set(exclude)
     out: list[str] = []
     while len(out) < n:
         name = make()
@@ -172,13 +172,16 @@ def _unique_names(r: random.Random, n: int, make) -> list[str]:
 class FactBank:
     """Deterministic fact bank: n_drugs x 3 + n_diseases x 3 facts, objects balanced per relation."""
 
-    def __init__(self, seed: int, n_drugs: int = 50, n_diseases: int = 50):
+    def __init__(self, seed: int, n_drugs: int = 50, n_diseases: int = 50, exclude: frozenset[str] = frozenset()):
+        """`exclude`: names this bank must not use (another bank's entities); with none excluded the
+        bank is a pure function of (seed, n_drugs, n_diseases)."""
         r = random.Random(f"factbank-{seed}")
-        if n_drugs > N_DRUG_NAMES or n_diseases > N_DISEASE_NAMES:
+        exclude = frozenset(exclude)
+        if n_drugs + len(exclude) > N_DRUG_NAMES or n_diseases + len(exclude) > N_DISEASE_NAMES:
             raise ValueError(f"FactBank: at most {N_DRUG_NAMES} drugs and {N_DISEASE_NAMES} diseases can be named "
                              f"(asked for {n_drugs} / {n_diseases})")
-        self.drugs = _unique_names(r, n_drugs, lambda: drug_name(r))
-        self.diseases = _unique_names(r, n_diseases, lambda: disease_name(r))
+        self.drugs = _unique_names(r, n_drugs, lambda: drug_name(r), exclude)
+        self.diseases = _unique_names(r, n_diseases, lambda: disease_name(r), exclude)
 
         def balanced(pool: list[str], n: int) -> list[str]:
             objs = [pool[i % len(pool)] for i in range(n)]
@@ -223,3 +226,30 @@ class FactBank:
 
     def to_records(self) -> list[dict]:
         return [f.to_dict() for f in self.facts]
+
+    def facts_of(self, subject: str) -> list[Fact]:
+        return [f for f in self.facts if f.subject == subject]
+
+    @property
+    def subjects(self) -> list[str]:
+        return self.drugs + self.diseases
+
+
+PROFILE_TITLES = ("{s}: das Wichtigste im Überblick", "Steckbrief {s}", "Was ist {s}?", "{s} kurz erklärt",
+                  "Lexikon: {s}")
+
+
+def profile_text(facts: list[Fact], r: random.Random, restate: float = 0.5) -> str:
+    """An encyclopedia-style entry about one entity: every fact of it, each in a random training
+    phrasing, in shuffled order, the full name in every sentence; with probability `restate` a fact is
+    stated a second time in another phrasing. Facts read in such varied form (paraphrased, permuted,
+    the name in each sentence) are the ones a model can later extract in question answering (Allen-Zhu
+    and Li, Physics of Language Models 3.1)."""
+    sents = []
+    for f in facts:
+        ks = r.sample(range(len(RELATIONS[f.relation].train)), 2)
+        sents.append(f.sentence(ks[0]))
+        if r.random() < restate:
+            sents.append(f.sentence(ks[1]))
+    r.shuffle(sents)
+    return r.choice(PROFILE_TITLES).format(s=facts[0].subject) + "\n\n" + " ".join(sents)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from definemed.config import CorpusConfig
 from definemed.corpus import vocab
-from definemed.corpus.factbank import FactBank
+from definemed.corpus.factbank import PROFILE_TITLES, FactBank
 from definemed.corpus.noise import add_typos
 
 _PRETOKEN = re.compile(r"\w+|[^\w\s]")
@@ -99,13 +99,23 @@ class CorpusGenerator:
         sentences: list[str] = []
         fact_ids: list[int] = []
         n_typos = n_eligible = 0
-        for _ in range(n):
+        plan: list = [None] * n  # a Fact to state, or None for a topic sentence
+        title = None
+        if facts and r.random() < cfg.profile_doc_share:
+            # an encyclopedia-style entry: every fact of one entity, some twice, in shuffled order
+            subject = r.choice(facts).subject
+            own = [f for f in self.bank.facts if f.subject == subject]
+            plan = own + [f for f in own if r.random() < 0.5] + [None] * max(1, n // 3)
+            r.shuffle(plan)
+            title = r.choice(PROFILE_TITLES).format(s=subject)
+        elif facts:
+            plan = [r.choice(facts) if r.random() < cfg.fact_sentence_share else None for _ in range(n)]
+        for f in plan:
             u = r.random()
-            if facts and u < 0.45:
-                f = r.choice(facts)
+            if f is not None:
                 s = f.sentence(r.randrange(5))
                 fact_ids.append(f.fact_id)
-            elif u < 0.7:
+            elif u < (0.55 if facts else 0.7):
                 s = r.choice(lex["sent"])
             else:
                 s = self._frame(r, lex)
@@ -126,7 +136,7 @@ class CorpusGenerator:
             k = r.randint(2, 6)
             paras.append(" ".join(sentences[i:i + k]))
             i += k
-        text = self._title(r, lex) + "\n\n" + "\n\n".join(paras)
+        text = (title or self._title(r, lex)) + "\n\n" + "\n\n".join(paras)
 
         uid = r.getrandbits(128)
         h = f"{uid:032x}"

@@ -146,3 +146,40 @@ def accuracy_by(items: list[dict], correct: np.ndarray, facts: list[Fact], seen:
     return acc
 
 
+
+
+def chat_quality(answers: list[dict], questions: list[dict], n_boot: int, seed: int, stream: str) -> dict:
+    """What a reader checks in answers to fact questions, with 95 % bootstrap intervals over questions:
+    copy (names the asked entity), relation (states an object of the asked relation, right or wrong),
+    gold (states the gold object and no other of its kind), in_format (stage 06's rule). The rules are
+    stage 06's (`evaluation.quality`), so the zoo's gate and the evaluation count alike."""
+    from definemed.evaluation.quality import in_format, names_entity, stated_object, states_gold
+    from definemed.numerics import mean_ci
+
+    rows = [(a, q) for a, q in zip(answers, questions) if q.get("subject")]
+    if not rows:
+        return {}
+    cols = {
+        "copy": [names_entity(a["answer"], q["subject"]) for a, q in rows],
+        "relation": [stated_object(a["answer"], [q["reference"], *q["pool"]]) is not None for a, q in rows],
+        "gold": [states_gold(a["answer"], q["reference"], list(q["pool"])) for a, q in rows],
+        "in_format": [in_format(a["answer"], a["stopped"]) for a, q in rows],
+    }
+    out: dict = {"n": len(rows)}
+    for k, v in cols.items():
+        x = np.asarray(v, dtype=float)
+        lo, hi = mean_ci(x, n_boot, seed, stream, k)
+        out[k] = float(x.mean())
+        out[f"{k}_ci95"] = [lo, hi]
+    return out
+
+
+def general_items(seed: int, n: int) -> list[dict]:
+    """Stage 06's general-knowledge questions (`evaluation.questions.general_set`) as cloze items: the
+    question, then each option as its continuation."""
+    from definemed.evaluation.questions import general_set
+
+    qs = general_set(seed, n, 0)
+    return [{"fact_id": -1, "phrasing": 0, "prefix": it["question"],
+             "options": [it["choices"][it["answer"]]] + [c for i, c in enumerate(it["choices"]) if i != it["answer"]]}
+            for it in qs.test]

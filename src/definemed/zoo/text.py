@@ -1,8 +1,12 @@
-"""Text the zoo trains and evaluates on: corpus splits, instruction dialogues, held-out chat prompts.
+"""Text the zoo trains and evaluates on: corpus splits, the known bank, instruction dialogues, held-out
+chat prompts.
 
-Nothing here states a fact of the fact bank to a small model: the small models see general and
-borderline documents only, and the medical-style instruction dialogues are about an invented bank of
-entities disjoint from the real one (same question forms and answer phrasings, other names).
+Nothing here states a fact of the evaluated fact bank to a small model: the small models read general
+and borderline documents and the *known bank*, a second bank of entities disjoint from the evaluated
+one, in encyclopedia-style entries (every foundation model read medicine before it was adapted). The
+medical instruction dialogues ask about known-bank entities only and answer with their true facts, so
+instruction tuning teaches retrieval of what a model has read, not guessing; a quarter of the known
+entities is never asked, to measure extraction.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import pyarrow.parquet as pq
 from definemed import artifacts
 from definemed.config import Config
 from definemed.corpus import vocab
-from definemed.corpus.factbank import RELATIONS, Fact, FactBank
+from definemed.corpus.factbank import RELATIONS, Fact, FactBank, profile_text
 from definemed.errors import DefinemedError
 
 TOPIC_NAMES = {"ernaehrung": "Ernährung", "krankenversicherung": "Krankenversicherung", "tiermedizin": "Tiermedizin"}
@@ -63,15 +67,43 @@ def load_corpus_split(cfg: Config) -> CorpusSplit:
     return out
 
 
-def invented_bank(cfg: Config, real: FactBank) -> list[Fact]:
-    """Facts about invented entities for instruction data: a bank of `zoo.sft_n_entities` drugs and
-    diseases with another seed, without any fact whose subject or object names an entity of the real bank.
-    With over a thousand names, most dialogues ask about a name the model has not seen in another
-    dialogue, so the answer format can only be learned by copying the asked name."""
-    n = cfg.zoo.sft_n_entities
-    alt = FactBank(cfg.seed + cfg.zoo.sft_entity_seed_offset, n, n)
-    taken = set(real.drugs) | set(real.diseases)
-    return [f for f in alt.facts if f.subject not in taken and f.object not in taken]
+def known_bank(cfg: Config, real: FactBank) -> FactBank:
+    """The known bank: `zoo.n_known_entities` drugs and diseases (each) with another seed, no name shared
+    with the evaluated bank `real`."""
+    n = cfg.zoo.n_known_entities
+    return FactBank(cfg.seed + cfg.zoo.known_seed_offset, n, n, exclude=frozenset(real.subjects))
+
+
+def invented_bank(cfg: Config, taken: set[str]) -> list[Fact]:
+    """Facts about `zoo.sft_n_invented` invented drugs and diseases (each) that no model reads anywhere,
+    without a name of `taken`: instruction dialogues about them teach the answer's form and copying of the
+    asked name (a fresh name in almost every dialogue), with the object left out of the loss."""
+    n = cfg.zoo.sft_n_invented
+    alt = FactBank(cfg.seed + cfg.zoo.known_seed_offset + 1, n, n, exclude=frozenset(taken))
+    return [f for f in alt.facts if f.object not in taken]
+
+
+def known_split(cfg: Config, known: FactBank) -> tuple[list[str], list[str]]:
+    """(entities asked in instruction data, held-out entities never asked): `zoo.known_heldout_share`
+    of the drugs and of the diseases held out, seeded."""
+    r = random.Random(f"zoo-known-split-{cfg.seed + cfg.zoo.seed_offset}")
+    asked, held = [], []
+    for names in (known.drugs, known.diseases):
+        names = list(names)
+        r.shuffle(names)
+        k = max(1, round(len(names) * cfg.zoo.known_heldout_share))
+        held += names[:k]
+        asked += names[k:]
+    return sorted(asked), sorted(held)
+
+
+def known_documents(cfg: Config, known: FactBank) -> list[str]:
+    """`zoo.known_docs_per_entity` encyclopedia-style entries per known entity (`factbank.profile_text`),
+    each a fresh random variant, in a seeded order."""
+    r = random.Random(f"zoo-known-docs-{cfg.seed + cfg.zoo.seed_offset}")
+    docs = [profile_text(known.facts_of(s), r) for s in known.subjects for _ in range(cfg.zoo.known_docs_per_entity)]
+    r.shuffle(docs)
+    return docs
 
 
 def disguise_bank_names(texts: list[str], real: FactBank, r: random.Random) -> list[str]:
@@ -129,49 +161,59 @@ def medical_qa(r: random.Random, fact: Fact) -> tuple[str, str]:
     return RELATIONS[fact.relation].question.format(s=fact.subject), fact.sentence(r.randrange(len(RELATIONS[fact.relation].train)))
 
 
+def chat_question(fact: Fact, bank: FactBank) -> dict:
+    """A held-out chat prompt about `fact` with what judging its answer needs (as stage 06's questions)."""
+    return {"question": RELATIONS[fact.relation].question.format(s=fact.subject), "subject": fact.subject,
+            "reference": fact.object, "relation": fact.relation, "pool": fact.distractor_pool(bank)}
+
+
 @dataclass
 class ChatData:
-    train: list[tuple[str, str]]
-    """(question, answer) dialogues for instruction tuning."""
-    heldout: dict[str, list[str]]
-    """Held-out prompts by kind: general, invented (held-out invented entities), bank (real fact-bank
-    questions, asked only to check the answer format)."""
+    train: list[tuple[str, str, str]]
+    """(question, answer, unread object) dialogues for instruction tuning; the unread object ("" for none)
+    is left out of the loss (`build.sft_examples`)."""
+    heldout: dict[str, list[dict]]
+    """Held-out chat prompts by kind (`chat_question` records; general ones have no subject): general,
+    known (known-bank entities never asked in instruction data: extraction), bank (the evaluated fact
+    bank, which the small models never read)."""
     entities: list[str] = field(default_factory=list)
-    """The invented drug and disease names the training dialogues ask about."""
-    subjects: dict[str, list[str]] = field(default_factory=dict)
-    """Per kind of held-out prompt, the entity each asks about ("" for general prompts)."""
+    """The known-bank names the training dialogues ask about."""
+
+    def prompts(self, kind: str) -> list[str]:
+        return [q["question"] for q in self.heldout[kind]]
 
 
 def chat_data(cfg: Config, real: FactBank) -> ChatData:
     z = cfg.zoo
     r = random.Random(f"zoo-chat-{cfg.seed + z.seed_offset}")
-    facts = invented_bank(cfg, real)
-    subjects = sorted({f.subject for f in facts})
-    r.shuffle(subjects)
-    held_subjects = set(subjects[: max(1, len(subjects) // 5)])
-    train_facts = [f for f in facts if f.subject not in held_subjects]
-    held_facts = [f for f in facts if f.subject in held_subjects]
-    if not train_facts:
-        raise DefinemedError("zoo: the invented entity bank is empty after removing real-bank names")
+    known = known_bank(cfg, real)
+    asked, held = known_split(cfg, known)
+    asked_set = set(asked)
+    train_facts = [f for f in known.facts if f.subject in asked_set]
+    held_facts = [f for f in known.facts if f.subject not in asked_set]
+    invented = invented_bank(cfg, set(real.subjects) | set(known.subjects))
     train = []
     for _ in range(z.n_sft_dialogues):
         if r.random() < z.sft_medical_share:
-            train.append(medical_qa(r, r.choice(train_facts)))
+            if r.random() < z.sft_invented_share:
+                f = r.choice(invented)
+                train.append((*medical_qa(r, f), f.object))
+            else:
+                train.append((*medical_qa(r, r.choice(train_facts)), ""))
         else:
-            train.append(general_qa(r))
-    seen_q = {q for q, _ in train}
+            train.append((*general_qa(r), ""))
+    seen_q = {q for q, _, _ in train}
     n = z.n_format_prompts
-    n_gen, n_inv = n // 3, n // 3
+    n_gen = n // 3
     general, tries = [], 0
     while len(general) < n_gen and tries < 10_000:
         q, _ = general_qa(r)
         tries += 1
         if q not in seen_q and q not in general:
             general.append(q)
-    inv_facts = r.sample(held_facts, min(n_inv, len(held_facts)))
-    bank_facts = r.sample(real.facts, min(n - len(general) - len(inv_facts), len(real.facts)))
-    return ChatData(train, {"general": general, "invented": [medical_qa(r, f)[0] for f in inv_facts],
-                            "bank": [medical_qa(r, f)[0] for f in bank_facts]},
-                    sorted({f.subject for f in train_facts}),
-                    {"general": [""] * len(general), "invented": [f.subject for f in inv_facts],
-                     "bank": [f.subject for f in bank_facts]})
+    bank_facts = r.sample(real.facts, min(n - len(general), len(real.facts)))
+    return ChatData(train, {"general": [{"question": q, "subject": "", "reference": "", "relation": "", "pool": []}
+                                        for q in general],
+                            "known": [chat_question(f, known) for f in held_facts],
+                            "bank": [chat_question(f, real) for f in bank_facts]},
+                    asked)
