@@ -34,7 +34,8 @@ from pathlib import Path
 
 from definemed import paths
 from definemed.errors import DefinemedError
-from definemed.evaluation.quality import in_format, mentions, names_entity, sentence_problem, states_gold, stated_object
+from definemed.evaluation.quality import (MIN_WORDS, in_format, mentions, names_entity, sentence_problem, stated_object,
+                                         states_gold)
 
 __all__ = ["mentions", "states_gold", "parse_verdict", "load_prompt", "assess", "rubric_verdict", "pair_reason",
            "Assessment", "ReferenceJudge", "LLMJudge", "LABELS", "RANK"]
@@ -86,12 +87,14 @@ class Assessment:
         return RANK[self.label]
 
 
-def assess(answer: str, ended: bool, subject: str, reference: str, pool: list[str]) -> Assessment:
+def assess(answer: str, ended: bool, subject: str, reference: str, pool: list[str],
+           min_words: int = MIN_WORDS) -> Assessment:
     """The rubric's class of one answer to a question about `subject` whose gold object is `reference`
     (`pool`: the other objects of the relation). Checked in order: format, entity, object."""
     answer = answer or ""
-    if not in_format(answer, ended):
-        return Assessment("out of format", "cut by the token cap" if not ended else sentence_problem(answer) or "?")
+    if not in_format(answer, ended, min_words):
+        return Assessment("out of format",
+                          "cut by the token cap" if not ended else sentence_problem(answer, min_words) or "?")
     if subject and not names_entity(answer, subject):  # no known entity (hub questions): not checked
         return Assessment("off-topic", f"does not name {subject}")
     if states_gold(answer, reference, pool):
@@ -125,6 +128,15 @@ class ReferenceJudge:
     key_fields = ("subject", "reference", "pool", "ended_a", "ended_b")
     """What besides the question and the answers decides a verdict (part of the stored judgment's key)."""
 
+    def __init__(self, min_words: int = MIN_WORDS):
+        self.min_words = min_words
+        """An answer in format has at least this many words (evaluate.min_answer_words)."""
+
+    @property
+    def model_id(self) -> str:
+        """Names the rubric and its setting in every stored judgment (a changed rubric is judged anew)."""
+        return f"reference-{self.version}-min{self.min_words}"
+
     def judge(self, items: list[dict]) -> list[str]:
         """items: {question, answer_a, answer_b, ended_a, ended_b, subject, reference, pool}; raw verdict texts."""
         out = []
@@ -133,8 +145,8 @@ class ReferenceJudge:
                        if k not in it]
             if missing:
                 raise DefinemedError(f"reference judge: item {i} lacks {', '.join(missing)}")
-            a = assess(it["answer_a"], it["ended_a"], it["subject"], it["reference"], list(it["pool"]))
-            b = assess(it["answer_b"], it["ended_b"], it["subject"], it["reference"], list(it["pool"]))
+            a = assess(it["answer_a"], it["ended_a"], it["subject"], it["reference"], list(it["pool"]), self.min_words)
+            b = assess(it["answer_b"], it["ended_b"], it["subject"], it["reference"], list(it["pool"]), self.min_words)
             v, reason = rubric_verdict(a, b)
             mark = {"A": "A", "B": "B", "tie": "C"}[v]
             out.append(f"A: {a.label} ({a.detail}). B: {b.label} ({b.detail}). {reason}. [[{mark}]]")

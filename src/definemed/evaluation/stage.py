@@ -209,7 +209,7 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
 def make_judge(cfg: Config):
     e = cfg.evaluate
     if e.judge == "reference":
-        return judges.ReferenceJudge()
+        return judges.ReferenceJudge(e.min_answer_words)
     client = generation.OpenAIChat(e.judge_endpoint or e.endpoint, e.judge_model, e.api_key_env)
     return judges.LLMJudge(client, e.judge_prompt_version)
 
@@ -240,12 +240,13 @@ def judge_pairs(cfg: Config, gens: pd.DataFrame, wr: list[dict], judge) -> pd.Da
 
     e = cfg.evaluate
     llm = judge.name == "llm"
-    jm = e.judge_model if llm else f"reference-{judge.version}"
+    jm = e.judge_model if llm else judge.model_id
     raw, _ = judge_persisted(judge, items, stage_dir(cfg) / "judgments.jsonl", jm,
                              e.judge_prompt_version if llm else "", e.judge_rounds)
     verdicts = [judges.parse_verdict(r) for r in raw]
-    la = [judges.assess(it["answer_a"], it["ended_a"], it["subject"], it["reference"], it["pool"]) for it in items]
-    lb = [judges.assess(it["answer_b"], it["ended_b"], it["subject"], it["reference"], it["pool"]) for it in items]
+    mw = e.min_answer_words
+    la = [judges.assess(it["answer_a"], it["ended_a"], it["subject"], it["reference"], it["pool"], mw) for it in items]
+    lb = [judges.assess(it["answer_b"], it["ended_b"], it["subject"], it["reference"], it["pool"], mw) for it in items]
     return pd.DataFrame({"variant": [k[0] for k in keys], "qid": [k[1] for k in keys], "order": [k[2] for k in keys],
                          "raw": [r if isinstance(r, str) else "" for r in raw], "request_failed": [r is None for r in raw],
                          "verdict": verdicts, "valid": [x is not None for x in verdicts],
