@@ -5,10 +5,11 @@ comes back (fsync every `fsync_every` lines):
     {"key", "ok", "raw", "error", "judge", "judge_model", "prompt_version", "round", "time"}
 `key` is a sha256 of what the judgment depends on (judge, judge model, prompt version, question and
 both answers in their positions, and whatever else the judge declares it reads in `key_fields`), so a
-changed answer or prompt is judged anew and an unchanged one never twice. A request that still fails after the client's own retries is written with ok=false and
-retried in a later round (`rounds`) and again by a rerun; after the last round it is left invalid
-(verdict None, counted) instead of aborting the ~2,600 other judgments. A line cut off by a kill is
-the last line of the file and is ignored on reading (it is re-requested).
+changed answer or prompt is judged anew and an unchanged one never twice. A request that still fails
+after the client's own retries is written with ok=false and retried in a later round (`rounds`) and
+again by a rerun; after the last round it is left invalid (verdict None, counted) instead of aborting
+the ~2,600 other judgments. A line cut off by a kill is the last line of the file and is ignored on
+reading (it is re-requested).
 """
 from __future__ import annotations
 
