@@ -33,8 +33,8 @@ if e.source == "factbank":
     print("STAND-IN: the benchmarks are MMLU-style questions per subdomain and MedQA-style case vignettes built "
           "from the synthetic corpus's fact bank (held-out phrasings only), not openGPT-X/mmlux and BioInstructQA.")
 if e.judge == "reference":
-    print("STAND-IN: the win-rate judge is the reference-based judge (prefers the answer that states the gold "
-          "fact object, blind to which model wrote it), not an LLM judge.")
+    print("STAND-IN: the win-rate judge is a rubric (docs/evaluation.md, 'The judge rubric'): in format, about the "
+          "asked entity, stating the gold object; blind to which model wrote an answer; not an LLM judge.")
 counts = stages.run(cfg, artifacts.EVALUATE)["counts"]  # computes the stage, or loads it when it is done
 data = report.load(cfg)
 order = report.variant_order(cfg)
@@ -120,6 +120,20 @@ tables.write_table(rt, "evaluate_winrate_ratios", cfg.profile)
 display(rt.round(3))
 fig = report.plot_winrates(data["winrates"], order, ref)
 plotting.save_figure(fig, "evaluate_winrates", cfg.profile)
+
+# %% [markdown]
+# Why pairs tied: the rubric's reason for each tied pair (docs/evaluation.md, "The judge rubric"), per
+# candidate model; "orders disagree" appears only under an LLM judge. Below it, a few judged pairs as
+# the judge read them (its class of each answer and the reason).
+
+# %%
+tt = report.tie_reason_table(data["pair_outcomes"], order)
+tables.write_table(tt, "evaluate_tie_reasons", cfg.profile)
+display(tt)
+jv = data["judgments"]
+jv = jv[jv.order == "ab"].merge(data["winrate_questions"][["qid", "question", "reference"]], on="qid")
+display(jv.sample(n=min(8, len(jv)), random_state=cfg.seed)[["variant", "question", "reference", "label_a",
+                                                              "label_b", "raw"]])
 
 # %% [markdown]
 # ## The models: general competence, answer quality, distance from the base

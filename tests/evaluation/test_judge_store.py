@@ -110,3 +110,17 @@ def test_a_changed_answer_is_judged_again_and_a_corrupt_file_is_an_error(tmp_pat
     path.write_text('{"key": 1}\nnot json\n{"key": "x", "ok": true, "raw": "[[A]]"}\n')
     with pytest.raises(DefinemedError, match=r"j.jsonl:2: malformed judgment line"):
         JudgmentStore(path)
+
+
+def test_the_rubric_judges_inputs_are_part_of_the_key(tmp_path):
+    """A changed end-of-turn flag or gold object is judged anew; the LLM judge's key is unchanged."""
+    from definemed.evaluation.judge import ReferenceJudge
+
+    it = {"question": "Welches Organ ist bei Morbus Kelvar hauptsächlich betroffen?", "subject": "Morbus Kelvar",
+          "answer_a": "Morbus Kelvar betrifft vor allem die Lunge.", "answer_b": "Morbus Kelvar betrifft die Leber.",
+          "ended_a": True, "ended_b": True, "reference": "die Lunge", "pool": ["die Leber"]}
+    fields = ReferenceJudge.key_fields
+    assert judgment_key(it, "reference", "m", "", fields) != judgment_key({**it, "ended_a": False}, "reference", "m", "", fields)
+    assert judgment_key(it, "llm", "m", "v1") == judgment_key({**it, "ended_a": False}, "llm", "m", "v1")
+    raw, _ = judge_persisted(ReferenceJudge(), [it, {**it, "ended_a": False}], tmp_path / "j.jsonl", "m", "")
+    assert raw[0].endswith("[[A]]") and raw[1].endswith("[[B]]")  # the cut-off answer loses to the wrong one

@@ -105,8 +105,21 @@ def test_stage_end_to_end_and_resume(cfg, tiny_model_dir):
     assert len(j) == 3 * 6 * 2 and j.valid.all() and set(j.order) == {"ab", "ba"}
     wr = pd.read_parquet(d / "winrates.parquet")
     assert len(wr) == 3 and (wr.n + wr.invalid == 6).all()
-    # identical models answer identically: the reference judge can only call ties
+    # identical models answer identically: the reference judge can only call ties, each with its reason
     assert (wr.tie == 6).all() and (wr.score == 0.5).all()
+    assert (j.label_a == j.label_b).all() and j.rubric_reason.str.startswith(("both", "one ")).all()
+    po = pd.read_parquet(d / "pair_outcomes.parquet")
+    from definemed.evaluation.judge import TIE_REASONS
+
+    assert po.reason.isin(TIE_REASONS).all() and (po.label_candidate == po.label_reference).all()
+    tt = report.tie_reason_table(po, report.variant_order(c))
+    assert list(tt["tie reason"])[-1] == "all ties" and (tt.set_index("tie reason").loc["all ties"] == 6).all()
+    assert sum(v[k] for k in v if k.startswith("evaluate.ties.qwen2.5-7b-tiny-slerp.")) == 6
+    # identical models: SLERP - reference is 0 on anatomy, with an interval containing 0
+    sv = report.subject_vs_reference(c, ll)
+    assert set(sv.paper_subject) == {"anatomy"} and (sv["diff"] == 0).all()
+    assert v["evaluate.vs_reference.qwen2.5-7b-tiny-slerp.anatomy.mc.diff"] == 0
+    assert v["evaluate.mmlu_subjects"] == "anatomie, kardiologie"
     ratios = pd.read_parquet(d / "ratios.parquet")
     assert len(ratios) == 2 * 2
     gains = report.family_gains(c, ll)

@@ -67,3 +67,22 @@ def test_outcomes_from_scripted_judgments():
     })
     oc = outcomes_from_judgments(j).set_index("qid")["outcome"].to_dict()
     assert oc == {"q1": "win", "q2": "tie", "q3": "loss", "q4": "invalid"}
+
+
+def test_pair_reasons_from_the_rubric_classes():
+    """Ties carry the rubric's reason; an LLM judge's disagreeing orders or a tie the rubric separates say so."""
+    lab = {"q1": ("correct", "wrong"), "q2": ("wrong", "no object"), "q3": ("off-topic", "correct"),
+           "q4": ("correct", "wrong"), "q5": ("wrong", "wrong")}
+    verdicts = {"q1": ("A", "B"), "q2": ("tie", "tie"), "q3": ("B", "A"), "q4": ("tie", "tie"), "q5": ("A", "tie")}
+    rows = []
+    for q, (c, r) in lab.items():
+        for order, v in zip(("ab", "ba"), verdicts[q]):
+            a, b = (c, r) if order == "ab" else (r, c)
+            rows.append({"variant": "m", "qid": q, "order": order, "verdict": v, "label_a": a, "label_b": b})
+    oc = outcomes_from_judgments(pd.DataFrame(rows)).set_index("qid")
+    assert oc.loc["q1", "outcome"] == "win" and oc.loc["q1", "reason"] == "correct over wrong"
+    assert oc.loc["q2", "reason"] == "one wrong, one misses the relation"
+    assert oc.loc["q3", "outcome"] == "loss" and oc.loc["q3", "reason"] == "correct over off-topic"
+    assert oc.loc["q4", "reason"] == "judge tie; rubric correct over wrong"
+    assert oc.loc["q5", "outcome"] == "tie" and oc.loc["q5", "reason"] == "orders disagree"
+    assert (oc.label_candidate == [lab[q][0] for q in oc.index]).all()

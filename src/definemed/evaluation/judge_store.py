@@ -4,11 +4,12 @@
 comes back (fsync every `fsync_every` lines):
     {"key", "ok", "raw", "error", "judge", "judge_model", "prompt_version", "round", "time"}
 `key` is a sha256 of what the judgment depends on (judge, judge model, prompt version, question and
-both answers in their positions), so a changed answer or prompt is judged anew and an unchanged one
-never twice. A request that still fails after the client's own retries is written with ok=false and
-retried in a later round (`rounds`) and again by a rerun; after the last round it is left invalid
-(verdict None, counted) instead of aborting the ~2,600 other judgments. A line cut off by a kill is
-the last line of the file and is ignored on reading (it is re-requested).
+both answers in their positions, and whatever else the judge declares it reads in `key_fields`), so a
+changed answer or prompt is judged anew and an unchanged one never twice. A request that still fails
+after the client's own retries is written with ok=false and retried in a later round (`rounds`) and
+again by a rerun; after the last round it is left invalid (verdict None, counted) instead of aborting
+the ~2,600 other judgments. A line cut off by a kill is the last line of the file and is ignored on
+reading (it is re-requested).
 """
 from __future__ import annotations
 
@@ -24,8 +25,11 @@ from definemed import io
 from definemed.errors import DefinemedError
 
 
-def judgment_key(item: dict, judge_name: str, judge_model: str, prompt_version: str) -> str:
+def judgment_key(item: dict, judge_name: str, judge_model: str, prompt_version: str,
+                 key_fields: tuple[str, ...] = ()) -> str:
+    """`key_fields`: what else the judge reads (the rubric judge: entity, gold object, ended flags)."""
     payload = [judge_name, judge_model, prompt_version, item["question"], item["answer_a"], item["answer_b"]]
+    payload += [item.get(k) for k in key_fields]
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
@@ -99,7 +103,8 @@ def judge_persisted(judge, items: list[dict], path: str | os.PathLike, judge_mod
                     rounds: int = 3) -> tuple[list[str | None], dict]:
     """Raw judge texts for `items` (None where every attempt failed), resuming from `path`."""
     store = JudgmentStore(path)
-    keys = [judgment_key(it, judge.name, judge_model, prompt_version) for it in items]
+    fields = tuple(getattr(judge, "key_fields", ()))
+    keys = [judgment_key(it, judge.name, judge_model, prompt_version, fields) for it in items]
     reused = sum(k in store.done for k in dict.fromkeys(keys))
     for r in range(rounds):
         pending = {k: it for k, it in zip(keys, items) if k not in store.done}  # duplicates judged once

@@ -10,6 +10,8 @@ once here and in docs/evaluation.md ("Answer quality"); stage 06 reports them pe
     is_sentence(answer)                 a non-degenerate sentence of >= 3 words in any language
     german_sentence_share(answers)      share of answers with no sentence problem
     in_format(answer, ended)            ended (end of turn within the token budget) and no sentence problem
+    mentions(answer, term)              the answer names `term` (article-insensitive, whole words, case ignored)
+    states_gold(answer, gold, pool)     the answer names the gold object and no other object of its kind
     names_entity(answer, entity)        the answer names the asked entity (copy rate)
     stated_object(answer, objects)      the first of a relation's objects the answer names
     top_object_share(objects, relations)  per relation: share of its answers stating its most common
@@ -24,7 +26,6 @@ from typing import Sequence
 
 import numpy as np
 
-from definemed.evaluation.judge import mentions, states_gold
 from definemed.failure.text import STOPWORDS, words
 from definemed.numerics import mean_ci
 
@@ -37,8 +38,32 @@ PROBLEMS = ("empty", "no words", "too short", "starts mid-word", "no sentence en
             "repetition loop", "not German")
 
 
+ARTICLES = ("der ", "die ", "das ")
+
+
 def _norm(answer: str) -> str:
     return re.sub(r"\s+", " ", (answer or "").strip().lower())
+
+
+def _term(s: str) -> str:
+    """A term without case, extra whitespace and a leading article ("die Lunge" -> "lunge")."""
+    s = _norm(s)
+    for a in ARTICLES:
+        if s.startswith(a):
+            return s[len(a):]
+    return s
+
+
+def mentions(answer: str, term: str, span: bool = False):
+    """The answer names `term` (article-insensitive, whole words, case ignored); with span=True the
+    (start, end) of the first mention in the whitespace-normalised lower-case answer, or None."""
+    m = re.search(r"(?<!\w)" + re.escape(_term(term)) + r"(?!\w)", re.sub(r"\s+", " ", answer.lower()))
+    return (m.span() if m else None) if span else m is not None
+
+
+def states_gold(answer: str, gold: str, competitors: list[str]) -> bool:
+    """The answer names the gold object and none of the other objects of its kind."""
+    return mentions(answer, gold) and not any(mentions(answer, c) for c in competitors if _term(c) != _term(gold))
 
 
 def distinct_share(answers: Sequence[str]) -> float:

@@ -57,8 +57,11 @@ def _per_question(ll: pd.DataFrame, variant: str, group: str, fmt: str, k: int) 
 def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.DataFrame:
     """Per family and benchmark group: base accuracy, CPT and SLERP accuracy, their gains over base
     (percentage points, paired bootstrap CI over questions) and the relative gain in percent; the
-    'average' row is the mean relative gain over the medical groups (general questions left out)."""
+    'average' row is the mean relative gain over the medical groups (general questions left out), its
+    95 % interval from resampling the questions of each group (paired, stratified by group)."""
     from definemed.evaluation.models import variants
+
+    from definemed.numerics import bootstrap_indices, percentile_ci
 
     e = cfg.evaluate
     rows = []
@@ -67,6 +70,7 @@ def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.Data
     combos = list(combos)
     for fam in fams:
         rel = {"cpt": [], "slerp": []}
+        rel_boot = {"cpt": [], "slerp": []}  # per benchmark: the relative gain on each resample of its questions
         for group, fmt in combos:
             base = _per_question(ll, fam, group, fmt, num_fewshot)
             if base.empty:
@@ -85,14 +89,76 @@ def family_gains(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.Data
                 row[f"{kind}_rel_pct"] = r
                 if medical:
                     rel[kind].append(r)
+                    ok = base.notna().to_numpy() & other.notna().to_numpy()
+                    b_, o_ = base.to_numpy(float)[ok], other.to_numpy(float)[ok]
+                    idx = bootstrap_indices(len(b_), e.n_bootstrap, cfg.seed, "relgain", fam, kind, group, fmt)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        rel_boot[kind].append(100 * (o_[idx].mean(1) / b_[idx].mean(1) - 1))
             row["paper"] = "—"
             rows.append(row)
-        rows.append({"family": fam, "benchmark": "average", "format": "medical",
-                     "cpt_rel_pct": float(np.mean(rel["cpt"])) if rel["cpt"] else float("nan"),
-                     "slerp_rel_pct": float(np.mean(rel["slerp"])) if rel["slerp"] else float("nan"),
+        avg = {}
+        for kind in ("cpt", "slerp"):
+            avg[f"{kind}_rel_pct"] = float(np.mean(rel[kind])) if rel[kind] else float("nan")
+            lo, hi = (percentile_ci(np.mean(rel_boot[kind], axis=0), e.ci_level) if rel_boot[kind]
+                      else (float("nan"), float("nan")))
+            avg[f"{kind}_rel_pct_lo"], avg[f"{kind}_rel_pct_hi"] = lo, hi
+        rows.append({"family": fam, "benchmark": "average", "format": "medical", **avg,
                      "paper": paper_text("evaluate.mistral_cpt_gain_pct") + " % (Mistral-7B CPT)"
                      if fam.startswith("mistral") else "—"})
     return pd.DataFrame(rows)
+
+
+COMPARE_SUBJECTS = {"anatomy": "anatomy", "anatomie": "anatomy", "clinical_knowledge": "clinical_knowledge"}
+"""The MMLU subjects on which the paper calls DeFineMed-Qwen2.5-7B-SLERP comparable to the 24B model
+(our subject name -> the paper's); the tiny fact bank's German subdomain "anatomie" stands for anatomy."""
+
+
+def subject_vs_reference(cfg: Config, ll: pd.DataFrame, num_fewshot: int = 0) -> pd.DataFrame:
+    """Per SLERP variant, compared subject (COMPARE_SUBJECTS) and format: its accuracy and the reference
+    model's on the same questions, and the difference SLERP - reference with a paired bootstrap 95 %
+    interval over the questions."""
+    from definemed.evaluation.models import reference, variants
+
+    e = cfg.evaluate
+    vs = variants(cfg)
+    ref = reference(vs).label
+    x = ll[(ll.group == "mmlu") & (ll.num_fewshot == num_fewshot) & ll.subject.isin(list(COMPARE_SUBJECTS))]
+    rows = []
+    for v in (v for v in vs if v.kind == "slerp"):
+        for (subject, fmt), d in x.groupby(["subject", "format"]):
+            a = d[d.variant == v.label].set_index(["task", "id"])["acc"].sort_index()
+            b = d[d.variant == ref].set_index(["task", "id"])["acc"].reindex(a.index)
+            if a.empty or b.isna().any():
+                continue
+            r = winrate.paired_diff(a.to_numpy(float), b.to_numpy(float), e.n_bootstrap, cfg.seed,
+                                    f"vsref-{v.label}-{subject}-{fmt}", e.ci_level)
+            rows.append({"variant": v.label, "family": v.family, "subject": subject, "paper_subject": COMPARE_SUBJECTS[subject],
+                         "format": fmt, "n": len(a), "acc": float(a.mean()), "reference_acc": float(b.mean()), **r})
+    return pd.DataFrame(rows, columns=["variant", "family", "subject", "paper_subject", "format", "n", "acc",
+                                       "reference_acc", "diff", "diff_lo", "diff_hi"])
+
+
+def tie_reason_table(po: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Why pairs tied: one row per reason (the rubric's, `judge.TIE_REASONS`, then any other reason seen,
+    e.g. "orders disagree" under an LLM judge), one column per candidate model with the number of its
+    tied pairs for that reason; the last row is all ties."""
+    from definemed.evaluation.judge import TIE_REASONS
+
+    if "reason" not in po.columns:
+        return pd.DataFrame()
+    ties = po[po.outcome == "tie"]
+    cols = [v for v in order if v in set(po.variant)]
+    seen = [r for r in dict.fromkeys(ties.reason) if r not in TIE_REASONS]
+    reasons = list(TIE_REASONS) + sorted(seen)
+    c = ties.groupby(["reason", "variant"]).size().unstack(fill_value=0).reindex(index=reasons, columns=cols,
+                                                                                   fill_value=0)
+    c.loc["all ties"] = ties.groupby("variant").size().reindex(cols, fill_value=0)
+    return c.astype(int).reset_index().rename(columns={"index": "tie reason", "reason": "tie reason"})
+
+
+def reason_slug(reason: str) -> str:
+    """A results-file key part for a reason ("one wrong, one misses the relation" -> "one_wrong_one_misses_the_relation")."""
+    return "_".join(reason.replace(",", " ").replace("-", "_").split())
 
 
 def _paper_winrate_key(variant: str, kind: str) -> str | None:
@@ -246,8 +312,9 @@ def results(cfg) -> dict:
     gains = family_gains(cfg, data["loglik"], 0)
     for r in gains.itertuples():
         if r.benchmark == "average":
-            v[f"evaluate.{r.family}.cpt_rel_pct_avg"] = number(r.cpt_rel_pct)
-            v[f"evaluate.{r.family}.slerp_rel_pct_avg"] = number(r.slerp_rel_pct)
+            for kind in ("cpt", "slerp"):
+                for q in ("", "_lo", "_hi"):
+                    v[f"evaluate.{r.family}.{kind}_rel_pct_avg{q}"] = number(getattr(r, f"{kind}_rel_pct{q}"))
             continue
         k = f"evaluate.{r.family}.{r.benchmark}.{r.format}"
         v[f"{k}.base"], v[f"{k}.n"] = number(r.base), number(r.n)
@@ -259,6 +326,16 @@ def results(cfg) -> dict:
         k = f"evaluate.winrate.{r.variant}"
         v[f"{k}.win"], v[f"{k}.tie"], v[f"{k}.loss"], v[f"{k}.n"] = int(r.win), int(r.tie), int(r.loss), int(r.n)
         v[f"{k}.w_n"], v[f"{k}.w_n_lo"], v[f"{k}.w_n_hi"] = number(r.win_rate), number(r.win_rate_lo), number(r.win_rate_hi)
+    ll = data["loglik"]
+    v["evaluate.mmlu_subjects"] = ", ".join(sorted(set(ll.loc[ll.group == "mmlu", "subject"])))
+    for r in subject_vs_reference(cfg, ll, 0).itertuples():
+        k = f"evaluate.vs_reference.{r.variant}.{r.paper_subject}.{r.format}"
+        for q in ("n", "acc", "reference_acc", "diff", "diff_lo", "diff_hi"):
+            v[f"{k}.{q}"] = number(getattr(r, q))
+    po = data["pair_outcomes"]
+    if "reason" in po.columns:
+        for (variant, reason), n in po[po.outcome == "tie"].groupby(["variant", "reason"]).size().items():
+            v[f"evaluate.ties.{variant}.{reason_slug(reason)}"] = int(n)
     for r in data["ratios"][data["ratios"].key == "win_rate"].itertuples():
         k = f"evaluate.winrate_change.{r.family}-{r.adapted}"
         v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)

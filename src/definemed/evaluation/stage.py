@@ -11,8 +11,11 @@ Writes under data/<profile>/06_evaluate/:
     loglik.parquet                      per question: variant, task, num_fewshot, id, fact_id, answer,
                                         loglik (list), pred, acc, acc_norm, prompt
     generations.parquet                 variant, family, kind, qid, question, answer, ended, n_chars, backend
-    judgments.parquet                   variant, qid, order (ab|ba), raw, verdict, valid, judge, prompt_version
-    pair_outcomes.parquet               variant, qid, verdict_ab, verdict_ba, outcome (win|tie|loss|invalid)
+    judgments.parquet                   variant, qid, order (ab|ba), raw, verdict, valid, the rubric's class of
+                                        each answer (label_a, label_b, detail_a, detail_b) and rubric_reason,
+                                        judge, judge_model, prompt_version
+    pair_outcomes.parquet               variant, qid, verdict_ab, verdict_ba, outcome (win|tie|loss|invalid),
+                                        label_candidate, label_reference, reason (tie reason, or which class won)
     winrates.parquet                    variant, family, kind, win, tie, loss, invalid, n, win_rate, score + CIs
     ratios.parquet                      family, adapted, key, ratio, CI, diff, CI
     quality.parquet                     per variant: answer quality (evaluation/quality.py) with CIs
@@ -206,50 +209,84 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
 def make_judge(cfg: Config):
     e = cfg.evaluate
     if e.judge == "reference":
-        return judges.ReferenceJudge()
+        return judges.ReferenceJudge(e.min_answer_words)
     client = generation.OpenAIChat(e.judge_endpoint or e.endpoint, e.judge_model, e.api_key_env)
     return judges.LLMJudge(client, e.judge_prompt_version)
 
 
 def judge_pairs(cfg: Config, gens: pd.DataFrame, wr: list[dict], judge) -> pd.DataFrame:
-    """Judge every small variant's answer against the reference model's, in both orders."""
+    """Judge every small variant's answer against the reference model's, in both orders. Beside the
+    judge's verdict, every row carries the rubric's reading of both answers (`label_a`, `label_b`,
+    `rubric_reason`; judge.assess): for the rubric judge that is its reasoning, for an LLM judge the
+    measured classes of the two answers it compared."""
     vs = models.variants(cfg)
     ref = models.reference(vs)
     q = {x["qid"]: x for x in wr}
-    ref_ans = gens[gens.variant == ref.label].set_index("qid")["answer"]
+    g = {v: d.set_index("qid") for v, d in gens.groupby("variant")}
     items, keys = [], []
     for v in vs:
         if v.kind == "reference":
             continue
-        cand = gens[gens.variant == v.label].set_index("qid")["answer"]
         for qid in q:
+            cand = (g[v.label].at[qid, "answer"], bool(g[v.label].at[qid, "ended"]))
+            refa = (g[ref.label].at[qid, "answer"], bool(g[ref.label].at[qid, "ended"]))
             for order in ("ab", "ba"):
-                a, b = (cand[qid], ref_ans[qid]) if order == "ab" else (ref_ans[qid], cand[qid])
-                items.append({"question": q[qid]["question"], "answer_a": a, "answer_b": b,
-                              "reference": q[qid]["reference"], "pool": list(q[qid]["pool"])})
+                (a, ea), (b, eb) = (cand, refa) if order == "ab" else (refa, cand)
+                items.append({"question": q[qid]["question"], "answer_a": a, "answer_b": b, "ended_a": ea,
+                              "ended_b": eb, "subject": q[qid]["subject"], "reference": q[qid]["reference"],
+                              "pool": list(q[qid]["pool"])})
                 keys.append((v.label, qid, order))
     from definemed.evaluation.judge_store import judge_persisted
 
     e = cfg.evaluate
-    jm = e.judge_model if judge.name == "llm" else "reference-fact-judge"
+    llm = judge.name == "llm"
+    jm = e.judge_model if llm else judge.model_id
     raw, _ = judge_persisted(judge, items, stage_dir(cfg) / "judgments.jsonl", jm,
-                                e.judge_prompt_version if judge.name == "llm" else "", e.judge_rounds)
+                             e.judge_prompt_version if llm else "", e.judge_rounds)
     verdicts = [judges.parse_verdict(r) for r in raw]
+    mw = e.min_answer_words
+    la = [judges.assess(it["answer_a"], it["ended_a"], it["subject"], it["reference"], it["pool"], mw) for it in items]
+    lb = [judges.assess(it["answer_b"], it["ended_b"], it["subject"], it["reference"], it["pool"], mw) for it in items]
     return pd.DataFrame({"variant": [k[0] for k in keys], "qid": [k[1] for k in keys], "order": [k[2] for k in keys],
                          "raw": [r if isinstance(r, str) else "" for r in raw], "request_failed": [r is None for r in raw],
-                         "verdict": verdicts,
-                         "valid": [x is not None for x in verdicts], "judge": judge.name,
-                         "judge_model": cfg.evaluate.judge_model if judge.name == "llm" else "reference-fact-judge",
-                         "prompt_version": cfg.evaluate.judge_prompt_version if judge.name == "llm" else ""})
+                         "verdict": verdicts, "valid": [x is not None for x in verdicts],
+                         "label_a": [x.label for x in la], "label_b": [x.label for x in lb],
+                         "detail_a": [x.detail for x in la], "detail_b": [x.detail for x in lb],
+                         "rubric_reason": [judges.pair_reason(x.label, y.label) for x, y in zip(la, lb)],
+                         "judge": judge.name, "judge_model": jm,
+                         "prompt_version": e.judge_prompt_version if llm else ""})
 
 
 def outcomes_from_judgments(j: pd.DataFrame) -> pd.DataFrame:
-    """One row per (variant, question): the two verdicts and the combined outcome."""
+    """One row per (variant, question): the two verdicts, the combined outcome and, when the judgments
+    carry the rubric's classes, the candidate's and the reference's class and the pair's `reason`:
+    for a tie with two tie verdicts the rubric's tie reason ("both wrong", ...), for a tie from two
+    disagreeing orders "orders disagree", for a win or loss which class beat which."""
     p = j.pivot_table(index=["variant", "qid"], columns="order", values="verdict", aggfunc="first", dropna=False)
     p = p.reindex(columns=["ab", "ba"]).reset_index()
     p = p.astype(object).where(p.notna(), None)
     p["outcome"] = [winrate.pair_outcome(a, b) for a, b in zip(p["ab"], p["ba"])]
-    return p.rename(columns={"ab": "verdict_ab", "ba": "verdict_ba"})
+    p = p.rename(columns={"ab": "verdict_ab", "ba": "verdict_ba"})
+    if {"label_a", "label_b"} <= set(j.columns):  # in order "ab" the candidate is A, the reference B
+        lab = j[j.order == "ab"].set_index(["variant", "qid"])[["label_a", "label_b"]]
+        lab = lab.rename(columns={"label_a": "label_candidate", "label_b": "label_reference"})
+        p = p.merge(lab.reset_index(), on=["variant", "qid"], how="left")
+        p["reason"] = [_pair_reason(o, va, vb, c, r) for o, va, vb, c, r in
+                       zip(p.outcome, p.verdict_ab, p.verdict_ba, p.label_candidate, p.label_reference)]
+    return p
+
+
+def _pair_reason(outcome: str, va, vb, cand: str | None, ref: str | None) -> str:
+    if outcome == "invalid" or cand is None or ref is None or pd.isna(cand) or pd.isna(ref):
+        return "invalid judgment" if outcome == "invalid" else "no rubric classes"
+    if outcome == "tie" and not (va == vb == "tie"):
+        return "orders disagree"
+    rubric = judges.pair_reason(cand, ref)
+    if outcome == "tie" and judges.RANK[cand] != judges.RANK[ref]:
+        return f"judge tie; rubric {rubric}"  # only an LLM judge can tie what the rubric separates
+    if outcome in ("win", "loss") and judges.RANK[cand] == judges.RANK[ref]:
+        return f"judge {outcome}; rubric {rubric}"
+    return rubric
 
 
 def winrate_tables(cfg: Config, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -140,6 +140,77 @@ def verbosity_change_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["family", "adapted", "diff", "diff_lo", "diff_hi", "n"])
 
 
+FLAG_MODES = ("language_mixing", "typos", "hallucination", "overconfidence", "contradiction")
+"""Modes counted as flagged answers (verbosity has its own paired length-ratio change)."""
+NAME_MATCH = 0.75
+"""A flagged typo is a mis-copied invented name when difflib's similarity to a fact-bank name is at
+least this (e.g. "Velorixam" for "Velorixan": 0.89; two unrelated 8-letter words stay below 0.5)."""
+
+
+def flag_change_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
+    """Per family, adapted model (CPT, SLERP) and failure mode: flagged answers of base and adapted model
+    out of the questions both answered (the same sampled questions), and the change of the flagged
+    share adapted - base with a paired bootstrap 95 % interval over those questions. An answer that is
+    not judged for a mode (not a sentence for typos and language mixing, empty, error) counts as not
+    flagged, as in the counts table."""
+    from definemed.evaluation.winrate import paired_diff
+
+    e = cfg.evaluate
+    rows = []
+    models = set(det["model"])
+    for fam in dict.fromkeys(variant_of(m, cfg)[0] for m in _order(list(models), cfg) if variant_of(m, cfg)[1] == "base"):
+        for kind in ("cpt", "slerp"):
+            other = f"{fam}-{kind}"
+            if other not in models:
+                continue
+            b = det[det["model"] == fam].set_index("question_id")
+            a = det[det["model"] == other].set_index("question_id")
+            common = sorted(set(a.index) & set(b.index))
+            for mode in FLAG_MODES:
+                fa, fb = a.loc[common, f"{mode}_flag"].to_numpy(float), b.loc[common, f"{mode}_flag"].to_numpy(float)
+                d = paired_diff(fa, fb, e.n_bootstrap, cfg.seed, f"flags-{other}-{mode}", e.ci_level)
+                rows.append({"family": fam, "adapted": other, "failure": mode, "n": len(common),
+                             "base": int(fb.sum()), "other": int(fa.sum()), **d})
+    return pd.DataFrame(rows, columns=["family", "adapted", "failure", "n", "base", "other", "diff", "diff_lo", "diff_hi"])
+
+
+def typo_words(det: pd.DataFrame, model: str) -> list[str]:
+    """The words the typo detector flagged in one model's answers (from the evidence "word — in: ...")."""
+    out = []
+    for ev in det.loc[det["model"] == model, "typos_evidence"]:
+        out += [x.split(" — in: ")[0] for x in json.loads(ev or "[]")]
+    return out
+
+
+def invented_names(cfg: Config) -> list[str]:
+    """The fact bank's invented names (drugs, and diseases without their "Morbus"): the tiny world's
+    entities no dictionary knows."""
+    from definemed.corpus import fact_bank
+
+    return sorted({f.subject.split(" ")[-1] for f in fact_bank(cfg).facts})
+
+
+def opportunity_table(det: pd.DataFrame, cfg: Config, names: list[str] | None) -> pd.DataFrame:
+    """Per model, what could show a failure mode at all: answers of two or more sentences (a one-sentence
+    answer cannot contradict itself), answers with a hedging marker (without any, overconfidence is
+    hallucination under another name), flagged typo words and how many of them are mis-copied invented
+    names (`names`: the fact bank's names; None where there is no fact bank)."""
+    import difflib
+
+    from definemed.failure.text import HEDGES, find_markers
+
+    rows = []
+    for model in _order(list(det["model"].unique()), cfg):
+        d = det[det["model"] == model]
+        words = typo_words(det, model)
+        near = (sum(bool(difflib.get_close_matches(w, names, n=1, cutoff=NAME_MATCH)) for w in words)
+                if names is not None else None)
+        rows.append({"model": model, "n": len(d), "multi_sentence": int((d["n_sentences"] >= 2).sum()),
+                     "hedged": int(sum(bool(find_markers(a, HEDGES)) for a in d["answer"])),
+                     "typo_words": len(words), "typo_words_names": near})
+    return pd.DataFrame(rows)
+
+
 def examples(det: pd.DataFrame, mode: str, k: int = 2, seed: int = 0) -> pd.DataFrame:
     """Up to k flagged answers per mode, each with its evidence (for the notebook)."""
     d = det[det[f"{mode}_flag"]]
@@ -203,6 +274,14 @@ def results(cfg) -> dict:
         k = f"failure.verbosity_change.{r.adapted}"
         v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
         v[f"{k}.n"] = int(r.n)
+    for r in flag_change_table(det, cfg).itertuples():
+        k = f"failure.change.{r.adapted}.{r.failure}"
+        v[f"{k}.diff"], v[f"{k}.diff_lo"], v[f"{k}.diff_hi"] = number(r.diff), number(r.diff_lo), number(r.diff_hi)
+        v[f"{k}.n"] = int(r.n)
+    names = invented_names(cfg) if cfg.failure.judge == "factbank" else None
+    for r in opportunity_table(det, cfg, names).itertuples():
+        for q in ("multi_sentence", "hedged", "typo_words", "typo_words_names"):
+            v[f"failure.{r.model}.{q}"] = number(getattr(r, q))
     q = load_quality(cfg)
     for key in ("mixing", "typos", "heldout_mixing", "heldout_typos"):
         for k in ("precision", "recall"):

@@ -1,15 +1,19 @@
-"""The claims table: paper claim | paper number | ours (95% CI) | reproduced, every cell computed from
-the results file (`definemed.report.results.collect`), never typed; and `chain`, the paper's mechanism
-read link by link from the same numbers.
+"""The claims table: paper claim | paper number | ours (95% CI) | rule | reproduced, every cell computed
+from the results file (`definemed.report.results.collect`), never typed; and `chain`, the paper's
+mechanism read link by link from the same numbers.
 
-The verdict rules, per row (stated in the table's `rule` column too):
-- a number with a spread (label F1 91.1 ± 2.5): "yes" when our 95 % interval overlaps the paper's range;
-- a level (classifier precision 0.95 / recall 0.8): "yes" when our estimate reaches it, per quantity;
-- a change (CPT gains, win-rates, failure counts): "yes" when the change goes the paper's way for
-  every model family the claim is about (beyond the 95 % interval where we have one), "partly" for
-  some, "no" for none;
-- "not comparable" where the tiny profile's stand-in cannot say (the corpus size), "not run" when the
-  stage that measures it has not run yet (or every number it needs is None: a degenerate run).
+Every row states its rule in the `rule` column (one rule per row type, RULES) and shows a 95 %
+interval for every number it decides on (percentile bootstrap, `definemed.numerics`; paired over the
+same questions where two models answer them). The verdicts:
+- "yes": the interval supports the paper's statement; "no": the interval contradicts it;
+  "inconclusive": the interval contains both (e.g. a change whose interval contains 0);
+- "partly": a claim about several model families (or subjects) holds for some of them only;
+- "not testable here", with the measured reason in the cell: the tiny world cannot produce the
+  phenomenon (a one-sentence answer cannot contradict itself; typo counts that are mis-copied invented
+  names measure name copying, not spelling);
+- "not comparable": our quantity is not the paper's (the synthetic corpus plants its medical share);
+- "not run": the stage that measures it has not run (or every number it needs is None), or this
+  repository does not run the experiment (the reason is in the cell).
 """
 from __future__ import annotations
 
@@ -17,9 +21,34 @@ import pandas as pd
 
 from definemed.reported import paper_text, paper_value
 
-COLUMNS = ["paper claim", "paper number", "ours (95% CI)", "reproduced"]
+COLUMNS = ["paper claim", "paper number", "ours (95% CI)", "rule", "reproduced"]
+VERDICTS = ("yes", "partly", "inconclusive", "no", "not testable here", "not comparable", "not run")
 SENTENCE_MODES = ("typos", "language_mixing")
 """Failure modes stage 07 counts only on answers that are sentences (a fragment has no spelling or language)."""
+COMPARABLE_MARGIN = 0.05
+"""Two accuracies are comparable when the 95 % interval of their difference contains 0 and lies within
+this margin (5 accuracy points; fixed before any result was read, not tuned to one)."""
+MIN_OPPORTUNITY = 0.10
+"""A failure mode is testable only when at least this share of the compared answers could show it (two
+or more sentences for contradictions, a hedging marker for overconfidence)."""
+MAX_NAME_TYPOS = 0.5
+"""Typo counts are not spelling when at least this share of the flagged words are mis-copied invented
+names of the fact bank."""
+
+RULES = {
+    "range": "yes if our 95 % CI overlaps the paper's value ± spread, else no",
+    "operating point": "yes if the precision CI reaches the paper's precision and lies above the recall CI; "
+                       "no if below either; else inconclusive",
+    "share": "not comparable: a census of another corpus (tiny: the synthetic corpus plants its medical share)",
+    "change": "per family: the paired 95 % CI of the change on the paper's side of 0 = yes, on the other = no, "
+              "containing 0 = inconclusive; all families yes = yes, some = partly",
+    "failure": "as a change, base → SLERP over the same sampled answers (share flagged); "
+               "not testable here: the measured reason",
+    "comparable": f"per subject: yes if the paired 95 % CI of SLERP − reference accuracy contains 0 and lies within "
+                  f"±{COMPARABLE_MARGIN:.2f}, no if it excludes 0, else inconclusive; all subjects yes = yes",
+    "not run": "not run in this repository (reason in the cell)",
+}
+"""One rule per row type, as the `rule` column shows it (docs/evaluation.md states them in full)."""
 
 
 def _have(v: dict, *keys: str) -> bool:
@@ -51,8 +80,39 @@ def fact_key(v: dict, fam: str) -> str | None:
     return (facts or keys or [None])[0]
 
 
-def _verdict(ok: int, n: int) -> str:
-    return "not run" if n == 0 else "yes" if ok == n else "partly" if ok else "no"
+def direction(lo: float, hi: float, want: str) -> str:
+    """'yes' / 'no' / 'inconclusive': does the interval [lo, hi] of a change lie on the side of 0 the
+    paper reports (`want`: 'up' or 'down')?"""
+    if want not in ("up", "down"):
+        raise ValueError(f"direction: want must be 'up' or 'down', got {want!r}")
+    up, down = lo > 0, hi < 0
+    if (up and want == "up") or (down and want == "down"):
+        return "yes"
+    if up or down:
+        return "no"
+    return "inconclusive"
+
+
+def comparable(lo: float, hi: float, margin: float = COMPARABLE_MARGIN) -> str:
+    """'yes' when the interval of a difference contains 0 and lies within ±margin, 'no' when it excludes
+    0, else 'inconclusive'."""
+    if lo > 0 or hi < 0:
+        return "no"
+    return "yes" if -margin <= lo and hi <= margin else "inconclusive"
+
+
+def combine(verdicts: list[str]) -> str:
+    """One verdict for a row from its per-family (or per-subject) verdicts: yes when all are yes, partly
+    when some are, not testable here when all are, else no when any is no, else inconclusive."""
+    if not verdicts:
+        return "not run"
+    if all(x == "yes" for x in verdicts):
+        return "yes"
+    if any(x == "yes" for x in verdicts):
+        return "partly"
+    if all(x == "not testable here" for x in verdicts):
+        return "not testable here"
+    return "no" if "no" in verdicts else "inconclusive"
 
 
 def _families(v: dict, prefix: str, suffix: str) -> list[str]:
@@ -68,34 +128,73 @@ def _paper_family(fam: str) -> str | None:
     return "mistral" if fam.startswith("mistral-7b") else "qwen" if fam.startswith("qwen") else None
 
 
+def not_testable_reason(v: dict, fam: str, mode: str) -> str | None:
+    """Why the tiny world cannot show failure `mode` for family `fam` (base vs SLERP), measured; None
+    when it can. Rules: no answer of either model shows the mode; contradictions need answers of two
+    or more sentences and overconfidence needs hedged answers (MIN_OPPORTUNITY of the answers); typo
+    counts are not spelling when MAX_NAME_TYPOS of the flagged words are mis-copied invented names."""
+    b, s = f"failure.{fam}", f"failure.{fam}-slerp"
+    nb, ns = v.get(b + ".n"), v.get(s + ".n")
+    if mode == "contradiction" and _have(v, b + ".multi_sentence", s + ".multi_sentence") and nb and ns:
+        mb, ms = v[b + ".multi_sentence"], v[s + ".multi_sentence"]
+        if (mb + ms) < MIN_OPPORTUNITY * (nb + ns):
+            return (f"{mb} of {nb} base and {ms} of {ns} SLERP answers have two or more sentences "
+                    f"(a one-sentence answer cannot contradict itself)")
+    if mode == "overconfidence" and _have(v, b + ".hedged", s + ".hedged") and nb and ns:
+        hb, hs = v[b + ".hedged"], v[s + ".hedged"]
+        if (hb + hs) < MIN_OPPORTUNITY * (nb + ns):
+            return (f"{hb} of {nb} base and {hs} of {ns} SLERP answers contain a hedging marker, so "
+                    "overconfidence counts the hallucinations again")
+    if mode == "typos" and _have(v, b + ".typo_words", s + ".typo_words", b + ".typo_words_names",
+                                 s + ".typo_words_names"):
+        w = v[b + ".typo_words"] + v[s + ".typo_words"]
+        names = v[b + ".typo_words_names"] + v[s + ".typo_words_names"]
+        if w and names >= MAX_NAME_TYPOS * w:
+            return (f"{names} of the {w} flagged words are mis-copied invented fact-bank names, so the count "
+                    "measures name copying, not spelling")
+    if v.get(f"{b}.{mode}") == 0 and v.get(f"{s}.{mode}") == 0:
+        return f"no answer of either model shows it (0 of {_of(v, fam, mode)} and 0 of {_of(v, fam + '-slerp', mode)})"
+    return None
+
+
 def claims_table(res: dict) -> pd.DataFrame:
+    from definemed.failure.report import paper_direction
+
     v = res["values"]
     rows = []
 
-    def row(claim, paper, ours, verdict):
-        rows.append(dict(zip(COLUMNS, (claim, paper, ours or "—", verdict))))
+    def row(claim, paper, ours, rule, verdict):
+        if verdict not in VERDICTS:
+            raise ValueError(f"claims: verdict {verdict!r} is not one of {VERDICTS}")
+        rows.append(dict(zip(COLUMNS, (claim, paper, ours or "—", RULES[rule], verdict))))
 
     # 01: LLM labels against the experts
-    if "label.f1" in v:
+    if _have(v, *_ci_keys("label.f1")):
         p = paper_value("label.f1")
         lo, hi = p["value"] - p["pm"], p["value"] + p["pm"]
         overlap = v["label.f1_lo"] * 100 <= hi and v["label.f1_hi"] * 100 >= lo
         who = " (lexicon stand-in for Mixtral)" if v.get("label.stand_in") else ""
         row("LLM labels agree with human experts", f"F1 {paper_text('label.f1')}",
             f"F1 {100 * v['label.f1']:.1f} [{100 * v['label.f1_lo']:.1f}, {100 * v['label.f1_hi']:.1f}]{who}",
-            "yes" if overlap else "no")
+            "range", "yes" if overlap else "no")
     else:
-        row("LLM labels agree with human experts", f"F1 {paper_text('label.f1')}", None, "not run")
+        row("LLM labels agree with human experts", f"F1 {paper_text('label.f1')}", None, "range", "not run")
 
-    # 02: precision-first classifier at threshold 0.9
-    if "classifier.expert.precision" in v:
-        P, R = v["classifier.expert.precision"], v["classifier.expert.recall"]
-        ok = int(P >= paper_value("classifier.precision")["value"]) + int(R >= paper_value("classifier.recall")["value"])
-        row(f"classifier at threshold {paper_text('classifier.threshold')}: precision over recall",
-            f"P {paper_text('classifier.precision')}, R {paper_text('classifier.recall')}",
-            f"P {P:.2f} [{v['classifier.expert.precision_lo']:.2f}, {v['classifier.expert.precision_hi']:.2f}], "
-            f"R {R:.2f} [{v['classifier.expert.recall_lo']:.2f}, {v['classifier.expert.recall_hi']:.2f}] "
-            "(expert labels)", _verdict(ok, 2))
+    # 02: precision-first classifier at threshold 0.9: precision reaches the paper's and lies above recall
+    claim = f"classifier at threshold {paper_text('classifier.threshold')}: precision over recall"
+    paper = f"P {paper_text('classifier.precision')}, R {paper_text('classifier.recall')}"
+    pk, rk = "classifier.expert.precision", "classifier.expert.recall"
+    if _have(v, *_ci_keys(pk), *_ci_keys(rk)):
+        pp = paper_value("classifier.precision")["value"]
+        if v[pk + "_hi"] >= pp and v[pk + "_lo"] > v[rk + "_hi"]:
+            verdict = "yes"
+        elif v[pk + "_hi"] < pp or v[pk + "_hi"] < v[rk + "_lo"]:
+            verdict = "no"
+        else:
+            verdict = "inconclusive"
+        row(claim, paper, f"P {_ci(v, pk)}, R {_ci(v, rk)} (expert labels)", "operating point", verdict)
+    else:
+        row(claim, paper, None, "operating point", "not run")
 
     # 03: FineMed-de is a small share of the web corpus
     if "filter.kept_share" in v:
@@ -103,11 +202,12 @@ def claims_table(res: dict) -> pd.DataFrame:
             if "corpus.medical_share" in v else ""
         row("FineMed-de is a small medical subset of the web corpus",
             f"{100 * paper_value('corpus.finemed_share')['value']:.2f} % of documents (7.3M of 427.7M)",
-            f"{100 * v['filter.kept_share']:.1f} % kept{planted}", "not comparable" if planted else "—")
+            f"{100 * v['filter.kept_share']:.1f} % kept (a count over every document: no sampling interval){planted}",
+            "share", "not comparable")
 
     fams = _small_families(v)
     # 06: CPT raises medical accuracy (held-out fact sentences when present, else every benchmark group)
-    cells, ok = [], 0
+    cells, verdicts = [], []
     for fam in fams:
         keys = [k[: -len(".cpt_gain_lo")] for k in v if k.startswith(f"evaluate.{fam}.") and k.endswith(".cpt_gain_lo")
                 and ".general." not in k]
@@ -116,88 +216,116 @@ def claims_table(res: dict) -> pd.DataFrame:
             bench = k[len(f"evaluate.{fam}."):]
             cells.append(f"{fam} {bench}: {v[k + '.base']:.2f} → {v[k + '.cpt']:.2f} "
                          f"({v[k + '.cpt_gain_pts']:+.1f} pts [{v[k + '.cpt_gain_lo']:+.1f}, {v[k + '.cpt_gain_hi']:+.1f}])")
-            ok += v[k + ".cpt_gain_lo"] > 0
-    row("CPT raises medical knowledge (accuracy)", "gains for every architecture", "; ".join(cells), _verdict(ok, len(cells)))
+            verdicts.append(direction(v[k + ".cpt_gain_lo"], v[k + ".cpt_gain_hi"], "up"))
+    row("CPT raises medical knowledge (accuracy)", "gains for every architecture", "; ".join(cells), "change",
+        combine(verdicts))
 
-    # 06: Mistral-7B CPT average gain
-    mistral = [f for f in fams if _paper_family(f) == "mistral" and v.get(f"evaluate.{f}.cpt_rel_pct_avg") is not None]
+    # 06: Mistral-7B CPT average gain (relative, mean over the medical benchmark groups, stratified bootstrap)
+    mistral = [f for f in fams if _paper_family(f) == "mistral" and _have(v, *_ci_keys(f"evaluate.{f}.cpt_rel_pct_avg"))]
     row("Mistral-7B CPT: average gain over the benchmarks", f"+{paper_text('evaluate.mistral_cpt_gain_pct')} %",
-        "; ".join(f"{f}: {v[f'evaluate.{f}.cpt_rel_pct_avg']:+.1f} % (relative, mean over the medical benchmark groups)"
-                  for f in mistral),
-        _verdict(sum(v[f"evaluate.{f}.cpt_rel_pct_avg"] > 0 for f in mistral), len(mistral)))
+        "; ".join(f"{f}: {_ci(v, f'evaluate.{f}.cpt_rel_pct_avg', '+.1f')} % (relative, mean over the medical "
+                  "benchmark groups)" for f in mistral), "change",
+        combine([direction(v[f"evaluate.{f}.cpt_rel_pct_avg_lo"], v[f"evaluate.{f}.cpt_rel_pct_avg_hi"], "up")
+                 for f in mistral]))
 
     # 06: the adapted Qwen model wins more often against the larger model
     qwen = [f for f in fams if _paper_family(f) == "qwen" and _have(
-        v, *_ci_keys(f"evaluate.winrate_change.{f}-slerp.diff"), f"evaluate.winrate.{f}.w_n",
-        *(f"evaluate.winrate.{f}-slerp.{x}" for x in ("w_n", "tie", "n")))]
+        v, *_ci_keys(f"evaluate.winrate_change.{f}-slerp.diff"), *_ci_keys(f"evaluate.winrate.{f}.w_n"),
+        *_ci_keys(f"evaluate.winrate.{f}-slerp.w_n"), *(f"evaluate.winrate.{f}-slerp.{x}" for x in ("tie", "n")))]
     cells = []
     for f in qwen:
         b, a, c = f"evaluate.winrate.{f}", f"evaluate.winrate.{f}-slerp", f"evaluate.winrate_change.{f}-slerp"
-        cells.append(f"{f}: W/N {v[b + '.w_n']:.3f} → {v[a + '.w_n']:.3f} (change {v[c + '.diff']:+.3f} "
-                     f"[{v[c + '.diff_lo']:+.3f}, {v[c + '.diff_hi']:+.3f}]; ties {v[a + '.tie']}/{v[a + '.n']})")
+        cells.append(f"{f}: W/N {_ci(v, b + '.w_n', '.3f')} → {_ci(v, a + '.w_n', '.3f')}, change "
+                     f"{_ci(v, c + '.diff', '+.3f')} (paired); ties {v[a + '.tie']}/{v[a + '.n']}")
     row("adapted Qwen2.5-7B wins more often against the larger model",
         f"W/N {paper_text('evaluate.qwen_winrate_base')} → {paper_text('evaluate.qwen_winrate_adapted')} "
-        f"(about {paper_text('evaluate.qwen_winrate_ratio')}x)",
-        "; ".join(cells), _verdict(sum(v[f"evaluate.winrate_change.{f}-slerp.diff_lo"] > 0 for f in qwen), len(qwen)))
+        f"(about {paper_text('evaluate.qwen_winrate_ratio')}x)", "; ".join(cells), "change",
+        combine([direction(v[f"evaluate.winrate_change.{f}-slerp.diff_lo"],
+                           v[f"evaluate.winrate_change.{f}-slerp.diff_hi"], "up") for f in qwen]))
+
+    # 06: DeFineMed-Qwen2.5-7B-SLERP comparable to the 24B model on anatomy and clinical knowledge
+    cells, verdicts = [], []
+    subjects = v.get("evaluate.mmlu_subjects")
+    for f in (f for f in fams if _paper_family(f) == "qwen"):
+        for subj, name in (("anatomy", "Anatomy"), ("clinical_knowledge", "Clinical Knowledge")):
+            stem = f"evaluate.vs_reference.{f}-slerp.{subj}."
+            fmts = sorted({k[len(stem):].split(".")[0] for k in v if k.startswith(stem)})
+            fmts = [x for x in fmts if _have(v, *_ci_keys(f"{stem}{x}.diff"), f"{stem}{x}.acc",
+                                             f"{stem}{x}.reference_acc", f"{stem}{x}.n")]
+            if not fmts and subjects is not None:
+                cells.append(f"{name}: not testable here (no such subject in this run: {subjects})")
+                verdicts.append("not testable here")
+            for x in fmts:
+                k = f"{stem}{x}"
+                cells.append(f"{f}-slerp {name} ({x}, n={v[k + '.n']}): {v[k + '.acc']:.2f} vs reference "
+                             f"{v[k + '.reference_acc']:.2f}, difference {_ci(v, k + '.diff', '+.2f')}")
+                verdicts.append(comparable(v[k + ".diff_lo"], v[k + ".diff_hi"]))
+    row("DeFineMed-Qwen2.5-7B-SLERP comparable to the 24B model on Anatomy and Clinical Knowledge",
+        "qualitative (per-subject numbers not public)", "; ".join(cells), "comparable", combine(verdicts))
+
+    # 06: the paper's 24B merge
+    row("at the larger size the base model sometimes beats its merge", "qualitative (Mistral-Small-24B)",
+        "this repository continues pre-training and merges only the small families; the reference (24B stand-in) "
+        "is used as released, so no larger merge exists to compare", "not run", "not run")
 
     # 06: SLERP restores instruction following after CPT: in-format answers (stage 06), SLERP vs CPT, paired
-    cells, ok, n = [], 0, 0
+    cells, verdicts = [], []
     for f in fams:
         c, s, d = f"evaluate.quality.{f}-cpt", f"evaluate.quality.{f}-slerp", f"evaluate.format_change.{f}.slerp_vs_cpt"
         if not _have(v, *_ci_keys(c + ".in_format_rate"), *_ci_keys(s + ".in_format_rate"), *_ci_keys(d + ".diff")):
             continue
-        n += 1
-        ok += v[d + ".diff_lo"] > 0
+        verdicts.append(direction(v[d + ".diff_lo"], v[d + ".diff_hi"], "up"))
         cells.append(f"{f}: in format {_ci(v, c + '.in_format_rate')} (CPT) → {_ci(v, s + '.in_format_rate')} (SLERP), "
                      f"change {_ci(v, d + '.diff', '+.2f')}")
     row("SLERP merging restores instruction following after CPT", "qualitative (CPT → SLERP)", "; ".join(cells),
-        _verdict(ok, n))
+        "change", combine(verdicts))
 
     # 06: the merge keeps the knowledge CPT added: paired SLERP gain over base on held-out facts
-    cells, ok, n = [], 0, 0
+    cells, verdicts = [], []
     for f in fams:
         k = fact_key(v, f)
         if k is None or not _have(v, k + ".base", k + ".slerp", *_ci_keys(k + ".slerp_gain_pts", k + ".slerp_gain")):
             continue
-        n += 1
-        ok += v[k + ".slerp_gain_lo"] > 0
+        verdicts.append(direction(v[k + ".slerp_gain_lo"], v[k + ".slerp_gain_hi"], "up"))
         cells.append(f"{f} {k[len(f'evaluate.{f}.'):]}: {v[k + '.base']:.2f} → {v[k + '.slerp']:.2f} "
                      f"({_ci(v, k + '.slerp_gain_pts', '+.1f', k + '.slerp_gain')} pts)")
     row("the merge keeps the knowledge CPT added (SLERP vs base, held-out facts)", "qualitative", "; ".join(cells),
-        _verdict(ok, n))
+        "change", combine(verdicts))
 
-    # 07: failure modes, base → SLERP (typos and language mixing: counted on answers that are sentences)
-    for mode, claim, paper, want in (
-            ("language_mixing", "language mixing rises (Mistral-7B)", "12 → 207 of 216", {"mistral": "up"}),
-            ("typos", "typos: Qwen2.5-7B down, Mistral-7B up", "Qwen 118 → 41, Mistral 85 → 125",
-             {"qwen": "down", "mistral": "up"}),
-            ("hallucination", "fewer hallucinations after specialisation", "qualitative", {"mistral": "down", "qwen": "down"}),
-            ("overconfidence", "less overconfidence after specialisation", "qualitative", {"mistral": "down", "qwen": "down"}),
-            ("contradiction", "fewer contradictions after specialisation", "qualitative", {"mistral": "down", "qwen": "down"})):
-        cells, ok, n = [], 0, 0
+    # 07: failure modes, base → SLERP, paired over the same sampled answers
+    for mode, claim, paper in (
+            ("language_mixing", "language mixing rises (Mistral-7B)", "12 → 207 of 216"),
+            ("typos", "typos: Qwen2.5-7B down, Mistral-7B up", "Qwen 118 → 41, Mistral 85 → 125"),
+            ("hallucination", "fewer hallucinations after specialisation", "qualitative"),
+            ("overconfidence", "less overconfidence after specialisation", "qualitative"),
+            ("contradiction", "fewer contradictions after specialisation", "qualitative")):
+        cells, verdicts = [], []
         for f in fams:
-            d = want.get(_paper_family(f) or "")
-            b, s = v.get(f"failure.{f}.{mode}"), v.get(f"failure.{f}-slerp.{mode}")
-            if d is None or b is None or s is None:
+            want = paper_direction(mode, f)
+            b, s, d = f"failure.{f}.{mode}", f"failure.{f}-slerp.{mode}", f"failure.change.{f}-slerp.{mode}.diff"
+            if want is None or not _have(v, b, s):
                 continue
-            n += 1
-            ours = "up" if s > b else "down" if s < b else "same"
-            ok += ours == d
-            cells.append(f"{f}: {b} of {_of(v, f, mode)} → {s} of {_of(v, f + '-slerp', mode)} ({ours})")
-        row(claim, paper, "; ".join(cells), _verdict(ok, n))
+            counts = f"{f}: {v[b]} of {_of(v, f, mode)} → {v[s]} of {_of(v, f + '-slerp', mode)}"
+            why = not_testable_reason(v, f, mode)
+            if why is not None:
+                cells.append(f"{counts}; not testable here: {why}")
+                verdicts.append("not testable here")
+            elif _have(v, *_ci_keys(d)):
+                cells.append(f"{counts}, flagged share {_ci(v, d, '+.3f')} (paired, paper: {want})")
+                verdicts.append(direction(v[d + "_lo"], v[d + "_hi"], want))
+        row(claim, paper, "; ".join(cells), "failure", combine(verdicts))
 
     # 07: verbosity = words per answer / the reference model's words on the same question, base → SLERP (paired)
-    cells, ok, n = [], 0, 0
+    cells, verdicts = [], []
     for f in fams:
         k = f"failure.verbosity_change.{f}-slerp"
         if not _have(v, *_ci_keys(k + ".diff"), *_ci_keys(f"failure.{f}.length_ratio"),
                      *_ci_keys(f"failure.{f}-slerp.length_ratio")):
             continue
-        n += 1
-        ok += v[k + ".diff_lo"] > 0
+        verdicts.append(direction(v[k + ".diff_lo"], v[k + ".diff_hi"], "up"))
         cells.append(f"{f}: length ratio to the reference {_ci(v, f'failure.{f}.length_ratio')} → "
                      f"{_ci(v, f'failure.{f}-slerp.length_ratio')}, change {_ci(v, k + '.diff', '+.2f')}")
-    row("verbosity rises after specialisation", "qualitative", "; ".join(cells), _verdict(ok, n))
+    row("verbosity rises after specialisation", "qualitative", "; ".join(cells), "failure", combine(verdicts))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
