@@ -28,8 +28,9 @@ if cfg.profile != "paper":
 print("schedule:", {"self_attn": cfg.merge.self_attn_t, "mlp": cfg.merge.mlp_t, "other": cfg.merge.default_t},
       "sweep t:", cfg.merge.sweep_t)
 if len(cfg.merge.self_attn_t) == 1 and len(cfg.merge.mlp_t) == 1:
-    print("one global t for every tensor: on 4-layer models the paper's gradient template (paper profile) sets whole "
-          "components of the first and last layer to t = 0 or 1, which the tiny merges did not survive (docs/merging.md)")
+    print("one global t for every tensor (not the paper's layer-wise schedule)")
+else:
+    print("the paper's layer-wise, component-specific schedule; one global t is the sweep beside it")
 
 # %% [markdown]
 # ## The merges

@@ -48,11 +48,28 @@ def zoo_table(builds: list[dict]) -> pd.DataFrame:
             "ppl general": m["ppl_general"], "ppl medical": m["ppl_medical"],
             "fact acc": acc["all"], "fact acc 95% CI": f"{m['fact_accuracy_ci95'][0]:.2f}-{m['fact_accuracy_ci95'][1]:.2f}",
             "acc seen / unseen": f"{acc['seen']:.2f} / {acc['unseen']:.2f}" if "seen" in acc else "—",
+            "general acc (95% CI)": f"{m['general_accuracy']:.2f} [{m['general_accuracy_ci95'][0]:.2f}, "
+                                    f"{m['general_accuracy_ci95'][1]:.2f}]" if "general_accuracy" in m else "—",
             "format rate": m["format_rate"],
-            "copies asked name": m.get("copy_rate_by_kind", {}).get("invented", float("nan")),
+            "known: names entity": _chat(m, "known", "copy"), "known: asked relation": _chat(m, "known", "relation"),
+            "known: gold (extraction)": _chat(m, "known", "gold"),
+            "evaluated: names entity": _chat(m, "bank", "copy"),
+            "known reads / fact": b.get("known_exposures_per_fact", float("nan")),
             "distinct answers / N": m.get("distinct_share", float("nan")), "paper_key": None,
         })
     return comparison(rows)
+
+
+def _chat(m: dict, kind: str, key: str) -> float:
+    return m.get("chat", {}).get(kind, {}).get(key, float("nan"))
+
+
+def gate_table(counts: dict) -> pd.DataFrame:
+    """The zoo's gate (`zoo.stage.gate`): one row per model and check, measured value, passed or not."""
+    rows = [{"model": g["model"], "check": g["check"], "measured": g["value"],
+             "lower 95 % / small upper": f"{g['lo']:.2f} / {g['small_hi']:.2f}" if g.get("small_hi") is not None else "",
+             "passed": "yes" if g["ok"] else "no"} for g in counts.get("gate", [])]
+    return pd.DataFrame(rows)
 
 
 def architecture_table(builds: list[dict]) -> pd.DataFrame:
@@ -92,7 +109,8 @@ def plot_losses(builds: list[dict]) -> plt.Figure:
         for ax, phase in zip(axes, ("pretrain", "sft")):
             y = _smooth(b[phase]["losses"])
             ax.plot(np.arange(len(y)) + 1, y, color=model_color(b["name"]), label=b["name"])
-    axes[0].set(title="pretraining (general text; the reference also medical, natural share)", xlabel="step", ylabel="loss")
+    axes[0].set(title="pretraining (general text and the known bank; the reference also medical, natural share)",
+                xlabel="step", ylabel="loss")
     axes[1].set(title="instruction tuning (chat template)", xlabel="step", ylabel="loss")
     axes[1].legend(loc="upper right")
     fig.tight_layout()
@@ -108,7 +126,11 @@ def results(cfg) -> dict:
         v[f"zoo.{n}.params"] = b["params"]
         v[f"zoo.{n}.ppl_general"], v[f"zoo.{n}.ppl_medical"] = m["ppl_general"], m["ppl_medical"]
         v[f"zoo.{n}.fact_acc"], v[f"zoo.{n}.format_rate"] = m["fact_accuracy"]["all"], m["format_rate"]
-        if "copy_rate_by_kind" in m:
-            v[f"zoo.{n}.copy_rate_invented"] = m["copy_rate_by_kind"]["invented"]
-            v[f"zoo.{n}.distinct_share"] = m["distinct_share"]
+        v[f"zoo.{n}.distinct_share"] = m["distinct_share"]
+        for kind in ("known", "bank"):
+            for key in ("copy", "relation", "gold"):
+                v[f"zoo.{n}.{kind}_{key}"] = _chat(m, kind, key)
+        if "general_accuracy" in m:
+            v[f"zoo.{n}.general_acc"] = m["general_accuracy"]
+        v[f"zoo.{n}.known_exposures_per_fact"] = b.get("known_exposures_per_fact", float("nan"))
     return v
