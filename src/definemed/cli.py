@@ -54,6 +54,25 @@ def run_cmd(
     typer.echo(f"{stage}: fingerprint {rec['fingerprint']}, {len(rec['outputs'])} output files; {shown}")
 
 
+@app.command("adopt")
+def adopt_cmd(
+    stage: str = typer.Argument(..., help="The stage whose existing work the current code and config describe."),
+    profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
+) -> None:
+    """Accept a change that does not alter a stage's results (a comment, a refactor, a logging key):
+    re-stamp its record under the current fingerprint, keeping its outputs and resumable work."""
+    from definemed import stages
+    from definemed.config import load_config
+
+    cfg = load_config(profile)
+    change = stages.adopt(cfg, stage)
+    if stages.read_record(cfg, stage) is not None:
+        from definemed.manifest import write_manifest
+
+        write_manifest(cfg, stage)
+    typer.echo(f"{stage}: adopted ({change['changed']}); fingerprint {change['from']} -> {change['to']}")
+
+
 @app.command("run-notebook")
 def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny"),
                      force: bool = typer.Option(False, help="Execute even if nothing changed.")) -> None:

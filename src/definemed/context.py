@@ -1,0 +1,113 @@
+"""The one object a stage's `run(ctx)` gets: its config, its declared files and one resume primitive.
+
+    def run(ctx) -> dict:
+        for shard in ctx.input(artifacts.CORPUS, "shards").glob("*.parquet"):
+            with ctx.unit(shard.stem, inputs=[shard]) as u:
+                if u.done:
+                    continue
+                score(shard, ctx.out("scores") / shard.name)   # leaving the block marks the unit done
+        return counts
+
+- `ctx.cfg`: the validated profile (`ctx.seed`, `ctx.profile`, `ctx.label`, ... also work, so code
+  written for `run(cfg)` keeps working when handed a context).
+- `ctx.out(name, **fields)`: a file or folder this stage declares in `artifacts.OUTPUTS`.
+- `ctx.input(stage, name, **fields)`: a declared output of a stage this one reads
+  (`artifacts.STAGES[...].reads`): the only way to reach another stage's files.
+- `ctx.unit(key, inputs=...)`: a resumable piece (a shard, a model, a variant, a label batch). It is
+  done when its marker exists under the same stage work key (`stages.work_key`, so an `adopt`ed change
+  keeps it) and the same inputs (paths by content size and name, or any JSON-able value). Leaving the
+  block normally writes the marker; an exception leaves none, so a rerun does the unit again.
+  Markers live in `<stage>/_units/` (bookkeeping, not outputs).
+"""
+from __future__ import annotations
+
+import hashlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from definemed import artifacts, io
+from definemed.errors import DefinemedError
+
+UNITS = "_units"
+
+
+@dataclass
+class Unit:
+    key: str
+    marker: Path
+    digest: str
+    done: bool
+
+
+def _describe(value: Any) -> Any:
+    """Inputs as JSON: a path by its name, size and (for a folder) its files' names and sizes."""
+    if isinstance(value, Path):
+        if value.is_file():
+            return [value.name, value.stat().st_size]
+        if value.is_dir():
+            return [value.name, sorted([f.relative_to(value).as_posix(), f.stat().st_size]
+                                       for f in value.rglob("*") if f.is_file())]
+        return [value.name, None]
+    if isinstance(value, (list, tuple)):
+        return [_describe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _describe(v) for k, v in value.items()}
+    return value
+
+
+class StageContext:
+    """What the runner hands a stage (`definemed.stages.run`): see the module docstring."""
+
+    def __init__(self, cfg, stage: str):
+        self.cfg = cfg
+        self.stage = stage
+        self.spec = artifacts.spec(stage)
+
+    def __getattr__(self, name: str):  # ctx.seed, ctx.profile, ctx.label, ...: the config's fields
+        if name in ("cfg", "stage", "spec"):
+            raise AttributeError(name)
+        return getattr(self.cfg, name)
+
+    @property
+    def dir(self) -> Path:
+        """The stage's own folder (scratch work that is not a declared output goes here)."""
+        return artifacts.stage_dir(self.cfg, self.stage)
+
+    def out(self, name: str, **fields) -> Path:
+        return artifacts.output(self.cfg, self.stage, name, **fields)
+
+    def input(self, stage: str, name: str, **fields) -> Path:
+        if stage not in self.spec.reads:
+            raise DefinemedError(f"stage {self.stage} reads {stage}'s '{name}', but its entry in artifacts.STAGES "
+                                 f"does not list {stage} among the stages it reads")
+        return artifacts.output(self.cfg, stage, name, **fields)
+
+    @contextmanager
+    def unit(self, key: str, inputs: Any = None) -> Iterator[Unit]:
+        from definemed import stages
+
+        digest = stages.work_key(self.cfg, self.stage, key, _describe(inputs))
+        safe = hashlib.sha256(key.encode()).hexdigest()[:12]
+        marker = self.dir / UNITS / f"{safe}.json"
+        done = False
+        if marker.is_file():
+            try:
+                done = io.read_json(marker).get("digest") == digest
+            except ValueError:
+                done = False
+        u = Unit(key, marker, digest, done)
+        yield u
+        if not u.done:
+            io.write_json(marker, {"key": key, "digest": digest})
+            u.done = True
+
+
+def unit_count(cfg, stage: str) -> int:
+    """Units finished in a stage folder (for progress lines and tests)."""
+    d = artifacts.stage_dir(cfg, stage) / UNITS
+    return sum(1 for f in d.glob("*.json")) if d.is_dir() else 0
+
+
+__all__ = ["StageContext", "Unit", "UNITS", "unit_count"]
