@@ -114,16 +114,16 @@ OUTPUTS: dict[str, dict[str, str]] = {
 writes with `ctx.out(name)` and what the stages after it read with `ctx.input(stage, name)`."""
 
 
-def output(p, stage: str, name: str, **fields) -> Path:
-    """data/<profile>/<stage>/<the declared file `name`>; DefinemedError for an undeclared name."""
+def output(p, stage: str, key: str, /, **fields) -> Path:
+    """data/<profile>/<stage>/<the declared file `key`>; DefinemedError for an undeclared one."""
     declared = OUTPUTS.get(spec(stage).name, {})
-    if name not in declared:
-        raise DefinemedError(f"stage {stage} declares no output '{name}' (artifacts.OUTPUTS: "
+    if key not in declared:
+        raise DefinemedError(f"stage {stage} declares no output '{key}' (artifacts.OUTPUTS: "
                              f"{', '.join(declared) or 'none'})")
     try:
-        rel = declared[name].format(**fields)
+        rel = declared[key].format(**fields)
     except (KeyError, IndexError, ValueError) as e:
-        raise DefinemedError(f"output '{name}' of stage {stage}: pattern {declared[name]!r} needs {e}") from None
+        raise DefinemedError(f"output '{key}' of stage {stage}: pattern {declared[key]!r} needs {e}") from None
     return stage_dir(p, stage) / rel
 
 

@@ -10,8 +10,8 @@
 
 - `ctx.cfg`: the validated profile (`ctx.seed`, `ctx.profile`, `ctx.label`, ... also work, so code
   written for `run(cfg)` keeps working when handed a context).
-- `ctx.out(name, **fields)`: a file or folder this stage declares in `artifacts.OUTPUTS`.
-- `ctx.input(stage, name, **fields)`: a declared output of a stage this one reads
+- `ctx.out(key, **fields)`: a file or folder this stage declares in `artifacts.OUTPUTS`.
+- `ctx.input(stage, key, **fields)`: a declared output of a stage this one reads
   (`artifacts.STAGES[...].reads`): the only way to reach another stage's files.
 - `ctx.unit(key, inputs=...)`: a resumable piece (a shard, a model, a variant, a label batch). It is
   done when its marker exists under the same stage work key (`stages.work_key`, so an `adopt`ed change
@@ -75,14 +75,14 @@ class StageContext:
         """The stage's own folder (scratch work that is not a declared output goes here)."""
         return artifacts.stage_dir(self.cfg, self.stage)
 
-    def out(self, name: str, **fields) -> Path:
-        return artifacts.output(self.cfg, self.stage, name, **fields)
+    def out(self, key: str, /, **fields) -> Path:
+        return artifacts.output(self.cfg, self.stage, key, **fields)
 
-    def input(self, stage: str, name: str, **fields) -> Path:
+    def input(self, stage: str, key: str, /, **fields) -> Path:
         if stage not in self.spec.reads:
-            raise DefinemedError(f"stage {self.stage} reads {stage}'s '{name}', but its entry in artifacts.STAGES "
+            raise DefinemedError(f"stage {self.stage} reads {stage}'s '{key}', but its entry in artifacts.STAGES "
                                  f"does not list {stage} among the stages it reads")
-        return artifacts.output(self.cfg, stage, name, **fields)
+        return artifacts.output(self.cfg, stage, key, **fields)
 
     @contextmanager
     def unit(self, key: str, inputs: Any = None) -> Iterator[Unit]:
