@@ -12,7 +12,8 @@
   written for `run(cfg)` keeps working when handed a context).
 - `ctx.out(key, **fields)`: a file or folder this stage declares in `artifacts.OUTPUTS`.
 - `ctx.input(stage, key, **fields)`: a declared output of a stage this one reads
-  (`artifacts.STAGES[...].reads`): the only way to reach another stage's files.
+  (`artifacts.STAGES[...].reads`): the only way to reach another stage's files
+  (`ctx.input_stage(stage)` gives the folder, for readers that take it whole).
 - `ctx.unit(key, inputs=...)`: a resumable piece (a shard, a model, a variant, a label batch). It is
   done when its marker exists under the same stage work key (`stages.work_key`, so an `adopt`ed change
   keeps it) and the same inputs (paths by content size and name, or any JSON-able value). Leaving the
@@ -83,6 +84,13 @@ class StageContext:
             raise DefinemedError(f"stage {self.stage} reads {stage}'s '{key}', but its entry in artifacts.STAGES "
                                  f"does not list {stage} among the stages it reads")
         return artifacts.output(self.cfg, stage, key, **fields)
+
+    def input_stage(self, stage: str) -> Path:
+        """The folder of a stage this one reads, for helpers that take it whole (a corpus reader)."""
+        if stage not in self.spec.reads:
+            raise DefinemedError(f"stage {self.stage} reads {stage}'s folder, but its entry in artifacts.STAGES "
+                                 f"does not list {stage} among the stages it reads")
+        return artifacts.stage_dir(self.cfg, stage)
 
     @contextmanager
     def unit(self, key: str, inputs: Any = None) -> Iterator[Unit]:
