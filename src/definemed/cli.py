@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from definemed.errors import DefinemedError
+from definemed.runner import run_stage  # noqa: F401  (the stage commands' front door; re-exported)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="DeFineMed reproduction: pipeline stages as commands.")
@@ -28,18 +29,6 @@ def corpus(
     rec = run_stage(artifacts.CORPUS, profile, {"corpus.n_docs": n_docs}, force)
     c = rec["counts"]
     typer.echo(f"{c['n_docs']} documents in {c['n_shards']} shards ({rec['wall_time_s']:.1f} s)")
-
-
-def run_stage(stage: str, profile: str, overrides: dict | None = None, force: bool = False) -> dict:
-    """What every stage command does: load the config, run the stage (or load it) and write its manifest."""
-    from definemed import stages
-    from definemed.config import load_config
-    from definemed.manifest import write_manifest
-
-    cfg = load_config(profile, overrides={k: v for k, v in (overrides or {}).items() if v is not None} or None)
-    rec = stages.run(cfg, stage, force=force)
-    write_manifest(cfg, stage)
-    return rec
 
 
 @app.command("run")

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,34 @@ from definemed import artifacts, io
 from definemed.errors import DefinemedError
 
 UNITS = "_units"
+FINGERPRINT_FILE = ".fingerprint"
+"""The stage folder's marker: which fingerprint its work belongs to (written by `stages.open_stage`)."""
+
+
+def read_marker(cfg, stage: str) -> dict | None:
+    """{fingerprint, work_base, parts, code_files} of the stage folder, None when it has none.
+    `work_base` is the fingerprint the folder's resumable work was started under; `adopt` moves the
+    fingerprint on and keeps the base, so accepted changes never orphan that work."""
+    f = artifacts.stage_dir(cfg, stage) / FINGERPRINT_FILE
+    if not f.is_file():
+        return None
+    text = f.read_text(encoding="utf-8").strip()
+    try:
+        m = json.loads(text)
+    except ValueError:
+        m = None
+    if not isinstance(m, dict):  # the plain-text marker of earlier versions
+        return {"fingerprint": text, "work_base": text, "parts": None, "code_files": None}
+    return m
+
+
+def work_key(cfg, stage: str, *parts) -> str:
+    """Key of resumable work inside a stage folder (token files, checkpoints, per-model results): the
+    fingerprint the stage folder's work started under (kept by `adopt`), plus `parts`. When a stage
+    function is called directly (tests, tools) there is no marker and the key rests on `parts` alone."""
+    marker = read_marker(cfg, stage)
+    base = marker["work_base"] if marker else "unmanaged"
+    return hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -94,9 +123,7 @@ class StageContext:
 
     @contextmanager
     def unit(self, key: str, inputs: Any = None) -> Iterator[Unit]:
-        from definemed import stages
-
-        digest = stages.work_key(self.cfg, self.stage, key, _describe(inputs))
+        digest = work_key(self.cfg, self.stage, key, _describe(inputs))
         safe = hashlib.sha256(key.encode()).hexdigest()[:12]
         marker = self.dir / UNITS / f"{safe}.json"
         done = False
@@ -118,4 +145,4 @@ def unit_count(cfg, stage: str) -> int:
     return sum(1 for f in d.glob("*.json")) if d.is_dir() else 0
 
 
-__all__ = ["StageContext", "Unit", "UNITS", "unit_count"]
+__all__ = ["FINGERPRINT_FILE", "StageContext", "Unit", "UNITS", "read_marker", "unit_count", "work_key"]

@@ -28,11 +28,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from definemed import artifacts, io, paths
+from definemed.context import FINGERPRINT_FILE, StageContext, read_marker, work_key  # noqa: F401
 from definemed.errors import DefinemedError
 from definemed.lock import output_lock
 
 SRC = paths.ROOT / "src"
-FINGERPRINT_FILE = ".fingerprint"
 
 
 # ---- code closure ---------------------------------------------------------------------------
@@ -264,23 +264,6 @@ def fingerprint(cfg, stage: str, strict: bool = True) -> tuple[str, dict]:
 
 
 # ---- the stage folder's marker: which fingerprint its work belongs to --------------------------
-def read_marker(cfg, stage: str) -> dict | None:
-    """{fingerprint, work_base, parts, code_files} of the stage folder, None when it has none.
-    `work_base` is the fingerprint the folder's resumable work was started under; `adopt` moves the
-    fingerprint on and keeps the base, so accepted changes never orphan that work."""
-    f = artifacts.stage_dir(cfg, stage) / FINGERPRINT_FILE
-    if not f.is_file():
-        return None
-    text = f.read_text(encoding="utf-8").strip()
-    try:
-        m = json.loads(text)
-    except ValueError:
-        m = None
-    if not isinstance(m, dict):  # the plain-text marker of earlier versions
-        return {"fingerprint": text, "work_base": text, "parts": None, "code_files": None}
-    return m
-
-
 def _write_marker(cfg, stage: str, fp: str, parts: dict, work_base: str | None = None) -> None:
     io.write_json(artifacts.stage_dir(cfg, stage) / FINGERPRINT_FILE,
                   {"fingerprint": fp, "work_base": work_base or fp, "parts": parts, "code_files": code_files(stage)})
@@ -400,15 +383,6 @@ def is_done(cfg, stage: str) -> bool:
         return rec["fingerprint"] == fingerprint(cfg, stage)[0]
     except DefinemedError:
         return False
-
-
-def work_key(cfg, stage: str, *parts) -> str:
-    """Key of resumable work inside a stage folder (token files, checkpoints, per-model results): the
-    fingerprint the stage folder's work started under (kept by `adopt`), plus `parts`. When a stage
-    function is called directly (tests, tools) there is no marker and the key rests on `parts` alone."""
-    marker = read_marker(cfg, stage)
-    base = marker["work_base"] if marker else "unmanaged"
-    return hashlib.sha256(json.dumps([base, *parts], sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # ---- the clearing policy ------------------------------------------------------------------------
@@ -540,8 +514,6 @@ def _run_locked(cfg, stage: str, fp: str, parts: dict, rec: dict | None, d: Path
 def _call(run_fn, cfg, stage: str):
     """A migrated stage, `run(ctx)`, gets its StageContext; one not yet migrated, `run(cfg)`, its config."""
     import inspect
-
-    from definemed.context import StageContext
 
     first = next(iter(inspect.signature(run_fn).parameters), None)
     return run_fn(StageContext(cfg, stage) if first == "ctx" else cfg)
