@@ -277,3 +277,19 @@ def test_output_digests_ignore_timings(tmp_path):
     assert stages.content_digest(p) == stages.content_digest(q)
     pd.DataFrame({"id": ["a", "c"], "latency_s": [3.0, 4.0]}).to_parquet(q)
     assert stages.content_digest(p) != stages.content_digest(q)
+
+
+def test_cli_refuses_in_one_line_and_adopt_accepts(small_config, capsys, monkeypatch):
+    from tests.conftest import run_main, write_config
+
+    cfg_file = write_config(small_config.parent / "refuse.yaml", corpus={**SMALL_CORPUS}, on_stage_change="refuse")
+    assert run_main(capsys, "run", "00_corpus", "--profile", cfg_file).returncode == 0
+    _edit_io(monkeypatch)
+    r = run_main(capsys, "run", "00_corpus", "--profile", cfg_file)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "adopt 00_corpus" in r.stderr
+    r = run_main(capsys, "adopt", "00_corpus", "--profile", cfg_file)
+    assert r.returncode == 0 and "adopted (module src/definemed/io.py)" in r.stdout
+    r = run_main(capsys, "run", "00_corpus", "--profile", cfg_file)
+    assert r.returncode == 0 and "done (fingerprint" in r.stdout
+    m = json.loads(artifacts.manifest_file(load_config(cfg_file), artifacts.CORPUS).read_text())
+    assert m["fingerprint"] == stages.fingerprint(load_config(cfg_file), artifacts.CORPUS)[0]
