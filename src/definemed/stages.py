@@ -322,7 +322,10 @@ def output_files(cfg, stage: str) -> list[Path]:
 VOLATILE = frozenset({"wall_s", "wall_time_s", "seconds", "scored_seconds", "plan_seconds", "merge_seconds",
                       "generation_s", "latency_s", "mean_latency_s", "docs_per_s_this_run", "tokens_per_s",
                       "label_tokens_per_s", "finished_at", "started_at", "hostname", "host",
-                      "resumed", "n_shards_skipped"})
+                      "train_s", "eval_s", "cpu_s", "lm_eval_s", "train_runtime_s", "elapsed_s",
+                      "train_runtime", "train_samples_per_second", "train_steps_per_second", "eval_runtime",
+                      "eval_samples_per_second", "eval_steps_per_second",  # transformers' Trainer log history
+                      "resumed", "reused", "n_shards_skipped"})
 """Fields that differ between two runs computing the same thing (timings, hosts, what a rerun found
 already done): kept in the files
 for the tables, left out of the content digest, so a rebuild with identical results does not change
