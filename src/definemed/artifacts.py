@@ -41,20 +41,25 @@ class StageSpec:
     """Glob patterns (relative to the stage folder) of resumable work that is not an output."""
     extra_code: tuple[str, ...] = ()
     """Files outside src/ (relative to the repository) that its computation reads, e.g. prompts."""
+    expensive: bool = False
+    """Costly to recompute in the paper profile (GPU-days, API labels, downloads): a fingerprint change
+    never deletes its folder; its files move to `superseded/<old fingerprint>/`, or the stage refuses
+    under `on_stage_change: refuse` until `python -m definemed adopt STAGE` accepts the change
+    (`definemed.stages.open_stage`). A cheap stage is cleared and run again."""
 
 
 STAGES: dict[str, StageSpec] = {s.name: s for s in (
-    StageSpec(CORPUS, "corpus", (), ("corpus",), scratch=("_stream/**", "_stream")),
+    StageSpec(CORPUS, "corpus", (), ("corpus",), scratch=("_stream/**", "_stream"), expensive=True),
     StageSpec(LABEL, "labeling", (CORPUS,), ("label", "models"), scratch=("parts/*", "parts"),
-              extra_code=("prompts/*",)),
+              extra_code=("prompts/*",), expensive=True),
     StageSpec(CLASSIFIER, "classifier", (CORPUS, LABEL), ("classifier",), scratch=("_run/**", "_run")),
     StageSpec(FILTER, "filtering", (CORPUS, CLASSIFIER), ("filter", "classifier"),
-              scratch=("datatrove_logs/**", "datatrove_logs")),
-    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus")),
+              scratch=("datatrove_logs/**", "datatrove_logs"), expensive=True),
+    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus"), expensive=True),
     StageSpec(CPT, "training", (CORPUS, FILTER, ZOO), ("cpt", "models", "corpus"),
-              scratch=("runs/*/checkpoints/**", "runs/*/checkpoints")),
+              scratch=("runs/*/checkpoints/**", "runs/*/checkpoints"), expensive=True),
     StageSpec(MERGE, "merging", (CORPUS, ZOO, CPT), ("merge", "models", "corpus", "cpt")),
-    StageSpec(EVALUATE, "evaluation", (CORPUS, ZOO, CPT, MERGE), ("evaluate", "models")),
+    StageSpec(EVALUATE, "evaluation", (CORPUS, ZOO, CPT, MERGE), ("evaluate", "models"), expensive=True),
     StageSpec(FAILURE, "failure", (CORPUS, FILTER, EVALUATE), ("failure", "models", "corpus"),
               extra_code=("prompts/*",)),
 )}
@@ -90,120 +95,157 @@ def manifest_file(p, stage: str) -> Path:
     return paths.manifests_dir(_profile(p)) / f"{stage}.json"
 
 
+OUTPUTS: dict[str, dict[str, str]] = {
+    CORPUS: {"shards": "shards", "heldout_general": "heldout_general", "truth": "truth",
+             "expert_annotations": "expert_annotations.parquet", "factbank": "factbank.json", "stats": "stats.json"},
+    LABEL: {"labels": "labels.parquet", "summary": "summary.json", "agreement": "agreement.json"},
+    CLASSIFIER: {"model": "model", "predictions": "predictions.parquet", "operating_point": "operating_point.json",
+                 "training_log": "training_log.json", "summary": "summary.json"},
+    FILTER: {"shards": "shards", "scores": "scores", "stats": "filter_stats.json",
+             "truth_evaluation": "truth_evaluation.json"},
+    ZOO: {"model": "{name}"},
+    CPT: {"model": "models/{name}", "heldout": "data/{name}/heldout_{split}", "perplexity": "perplexity.parquet"},
+    MERGE: {"model": "models/{name}", "sweep_model": "sweep/{name}/t{t:.2f}", "merge_config": "configs/{label}.yaml",
+            "merges": "merges.parquet", "measured": "metrics/{label}.json", "metrics": "metrics.parquet"},
+    EVALUATE: {"generations": "generations.parquet", "winrate_questions": "winrate_questions.parquet"},
+    FAILURE: {"detections": "detections.parquet", "detector_quality": "detector_quality.json"},
+}
+"""The files each stage declares, by name (relative paths, `{fields}` filled by the caller): what a stage
+writes with `ctx.out(name)` and what the stages after it read with `ctx.input(stage, name)`."""
+
+
+def output(p, stage: str, key: str, /, **fields) -> Path:
+    """data/<profile>/<stage>/<the declared file `key`>; DefinemedError for an undeclared one."""
+    declared = OUTPUTS.get(spec(stage).name, {})
+    if key not in declared:
+        raise DefinemedError(f"stage {stage} declares no output '{key}' (artifacts.OUTPUTS: "
+                             f"{', '.join(declared) or 'none'})")
+    try:
+        rel = declared[key].format(**fields)
+    except (KeyError, IndexError, ValueError) as e:
+        raise DefinemedError(f"output '{key}' of stage {stage}: pattern {declared[key]!r} needs {e}") from None
+    return stage_dir(p, stage) / rel
+
+
 # ---- 00_corpus ------------------------------------------------------------------------------
 def corpus_shards(p) -> Path:
     """Documents in FineWeb2's schema (shard-XXXXX.parquet): what every later stage reads."""
-    return stage_dir(p, CORPUS) / "shards"
+    return output(p, CORPUS, "shards")
 
 
 def corpus_heldout_general(p) -> Path:
     """Paper profile: documents streamed after the labeling pool, stage 04's held-out general text."""
-    return stage_dir(p, CORPUS) / "heldout_general"
+    return output(p, CORPUS, "heldout_general")
 
 
 def corpus_truth(p) -> Path:
     """Ground truth per document (synthetic source only)."""
-    return stage_dir(p, CORPUS) / "truth"
+    return output(p, CORPUS, "truth")
 
 
 def expert_annotations(p) -> Path:
-    return stage_dir(p, CORPUS) / "expert_annotations.parquet"
+    return output(p, CORPUS, "expert_annotations")
 
 
 def factbank(p) -> Path:
-    return stage_dir(p, CORPUS) / "factbank.json"
+    return output(p, CORPUS, "factbank")
 
 
 def corpus_stats(p) -> Path:
-    return stage_dir(p, CORPUS) / "stats.json"
+    return output(p, CORPUS, "stats")
 
 
 # ---- 01_label -------------------------------------------------------------------------------
 def labels(p) -> Path:
-    return stage_dir(p, LABEL) / "labels.parquet"
+    return output(p, LABEL, "labels")
 
 
 def label_summary(p) -> Path:
-    return stage_dir(p, LABEL) / "summary.json"
+    return output(p, LABEL, "summary")
 
 
 def label_agreement(p) -> Path:
-    return stage_dir(p, LABEL) / "agreement.json"
+    return output(p, LABEL, "agreement")
 
 
 # ---- 02_classifier --------------------------------------------------------------------------
 def classifier_model(p) -> Path:
-    return stage_dir(p, CLASSIFIER) / "model"
+    return output(p, CLASSIFIER, "model")
 
 
 def classifier_predictions(p) -> Path:
-    return stage_dir(p, CLASSIFIER) / "predictions.parquet"
+    return output(p, CLASSIFIER, "predictions")
 
 
 def classifier_operating_point(p) -> Path:
-    return stage_dir(p, CLASSIFIER) / "operating_point.json"
+    return output(p, CLASSIFIER, "operating_point")
 
 
 def classifier_training_log(p) -> Path:
-    return stage_dir(p, CLASSIFIER) / "training_log.json"
+    return output(p, CLASSIFIER, "training_log")
 
 
 def classifier_summary(p) -> Path:
-    return stage_dir(p, CLASSIFIER) / "summary.json"
+    return output(p, CLASSIFIER, "summary")
 
 
 # ---- 03_filter ------------------------------------------------------------------------------
 def finemed_shards(p) -> Path:
     """FineMed-de: the corpus documents with P(medical) >= threshold, in the corpus' schema."""
-    return stage_dir(p, FILTER) / "shards"
+    return output(p, FILTER, "shards")
 
 
 def filter_scores(p) -> Path:
-    return stage_dir(p, FILTER) / "scores"
+    return output(p, FILTER, "scores")
 
 
 def filter_stats(p) -> Path:
-    return stage_dir(p, FILTER) / "filter_stats.json"
+    return output(p, FILTER, "stats")
 
 
 def filter_truth_evaluation(p) -> Path:
-    return stage_dir(p, FILTER) / "truth_evaluation.json"
+    return output(p, FILTER, "truth_evaluation")
 
 
 # ---- zoo ------------------------------------------------------------------------------------
 def foundation_model(p, name: str) -> Path:
     """The instruct foundation model `name` (tiny: built here; paper: the downloaded snapshot)."""
-    return stage_dir(p, ZOO) / name
+    return output(p, ZOO, "model", name=name)
 
 
 # ---- 04_cpt ---------------------------------------------------------------------------------
 def cpt_model(p, name: str) -> Path:
-    return stage_dir(p, CPT) / "models" / name
+    return output(p, CPT, "model", name=name)
 
 
 def cpt_heldout(p, name: str, split: str) -> Path:
     """Held-out token file of model family `name`: 'medical' (FineMed-de) or 'general' (the rest of the
     corpus), never trained on; stages 04 and 05 measure perplexity on it."""
-    return stage_dir(p, CPT) / "data" / name / f"heldout_{split}"
+    return output(p, CPT, "heldout", name=name, split=split)
 
 
 def cpt_perplexity(p) -> Path:
-    return stage_dir(p, CPT) / "perplexity.parquet"
+    return output(p, CPT, "perplexity")
 
 
 # ---- 05_merge -------------------------------------------------------------------------------
 def merged_model(p, name: str) -> Path:
-    return stage_dir(p, MERGE) / "models" / name
+    return output(p, MERGE, "model", name=name)
 
 
 def merge_metrics(p) -> Path:
-    return stage_dir(p, MERGE) / "metrics.parquet"
+    return output(p, MERGE, "metrics")
 
 
 # ---- 06_evaluate ----------------------------------------------------------------------------
 def generations(p) -> Path:
     """Free-form answers of every model to the win-rate questions (stage 07 reads them)."""
-    return stage_dir(p, EVALUATE) / "generations.parquet"
+    return output(p, EVALUATE, "generations")
+
+
+def winrate_questions(p) -> Path:
+    """The win-rate questions with their reference answers and fact ids (stage 07 joins them in)."""
+    return output(p, EVALUATE, "winrate_questions")
 
 
 def evaluation_dir(p) -> Path:

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from definemed.errors import DefinemedError
+from definemed.runner import run_stage  # noqa: F401  (the stage commands' front door; re-exported)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="DeFineMed reproduction: pipeline stages as commands.")
@@ -30,18 +31,6 @@ def corpus(
     typer.echo(f"{c['n_docs']} documents in {c['n_shards']} shards ({rec['wall_time_s']:.1f} s)")
 
 
-def run_stage(stage: str, profile: str, overrides: dict | None = None, force: bool = False) -> dict:
-    """What every stage command does: load the config, run the stage (or load it) and write its manifest."""
-    from definemed import stages
-    from definemed.config import load_config
-    from definemed.manifest import write_manifest
-
-    cfg = load_config(profile, overrides={k: v for k, v in (overrides or {}).items() if v is not None} or None)
-    rec = stages.run(cfg, stage, force=force)
-    write_manifest(cfg, stage)
-    return rec
-
-
 @app.command("run")
 def run_cmd(
     stage: str = typer.Argument(..., help="A stage name: 00_corpus, 01_label, ..., zoo, ..., 07_failure_analysis."),
@@ -52,6 +41,25 @@ def run_cmd(
     rec = run_stage(stage, profile, force=force)
     shown = {k: v for k, v in rec["counts"].items() if not isinstance(v, (dict, list))}
     typer.echo(f"{stage}: fingerprint {rec['fingerprint']}, {len(rec['outputs'])} output files; {shown}")
+
+
+@app.command("adopt")
+def adopt_cmd(
+    stage: str = typer.Argument(..., help="The stage whose existing work the current code and config describe."),
+    profile: str = typer.Option("tiny", help="Profile name (configs/<name>.yaml) or a config path."),
+) -> None:
+    """Accept a change that does not alter a stage's results (a comment, a refactor, a logging key):
+    re-stamp its record under the current fingerprint, keeping its outputs and resumable work."""
+    from definemed import stages
+    from definemed.config import load_config
+
+    cfg = load_config(profile)
+    change = stages.adopt(cfg, stage)
+    if stages.read_record(cfg, stage) is not None:
+        from definemed.manifest import write_manifest
+
+        write_manifest(cfg, stage)
+    typer.echo(f"{stage}: adopted ({change['changed']}); fingerprint {change['from']} -> {change['to']}")
 
 
 @app.command("run-notebook")

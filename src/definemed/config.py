@@ -738,6 +738,11 @@ class Config(Section):
     allow_unpinned: bool = False
     """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
     (`main` moves). Off in the paper profile; DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
+    on_stage_change: Literal["supersede", "refuse"] = "refuse"
+    """What an expensive stage (00, 01, zoo, 03, 04, 06) does when its fingerprint changed (code, config,
+    inputs): supersede moves its files to <stage>/superseded/<old fingerprint>/ and runs it again (tiny);
+    refuse stops with one line naming the change (paper), until `python -m definemed adopt STAGE`
+    accepts it or `--force` starts over. Nothing is deleted either way (docs/CONTRACTS.md)."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

@@ -5,6 +5,7 @@ order can differ between CPU models; on one machine with the same thread count, 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 
@@ -28,7 +29,19 @@ def set_seed(seed: int, deterministic: bool = True) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def stream_key(name: int | str) -> int:
+    """One element of a stream's SeedSequence entropy: an int as it is, a name by the sha256 of its whole
+    UTF-8 text (so 'quality-mistral-7b-tiny' and 'quality-qwen2.5-7b-tiny' are different streams; keying
+    by a prefix made them one)."""
+    if isinstance(name, bool) or not isinstance(name, (int, str)):
+        raise TypeError(f"stream part {name!r}: use an int or a str")
+    if isinstance(name, int):
+        if name < 0:
+            raise ValueError(f"stream part {name}: a negative int")
+        return name
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest(), "little")
+
+
 def rng(seed: int, *stream: int | str) -> np.random.Generator:
     """An independent numpy generator for one named stream (shard, stage, ...) of a seed."""
-    key = [seed] + [s if isinstance(s, int) else int.from_bytes(s.encode()[:8].ljust(8, b"\0"), "little") for s in stream]
-    return np.random.default_rng(np.random.SeedSequence(key))
+    return np.random.default_rng(np.random.SeedSequence([seed, *(stream_key(s) for s in stream)]))

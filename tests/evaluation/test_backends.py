@@ -38,7 +38,9 @@ def test_cli_and_config_select_cuda_bfloat16_and_vllm(tmp_path, out_root, monkey
         return {"counts": {"n_variants": 0, "n_tasks": 0, "n_test_questions": 0, "n_winrate_questions": 0,
                            "n_invalid_judgments": 0, "wall_s": 0}}
 
-    monkeypatch.setattr(cli, "run_stage", fake_run_stage)
+    import definemed.runner as runner
+
+    monkeypatch.setattr(runner, "run_stage", fake_run_stage)
     f = write_config(tmp_path / "c.yaml")
     r = CliRunner().invoke(cli.app, ["evaluate", "--profile", str(f), "--device", "cuda", "--dtype", "bfloat16",
                                      "--lm-backend", "vllm"])

@@ -113,7 +113,7 @@ def test_reader_joins_stage06_layout(tmp_path):
     pd.DataFrame({"qid": ["wr-1", "wr-2"], "question": ["Wozu gehört X?", "?"], "reference": ["Betablocker", "x"],
                   "pool": [["a"], ["b"]], "fact_id": [7, 8], "relation": ["drug_class", "organ"]}).to_parquet(
         tmp_path / "winrate_questions.parquet")
-    df = analysis.read_generations(tmp_path / "generations.parquet")
+    df = analysis.read_generations(tmp_path / "generations.parquet", tmp_path / "winrate_questions.parquet")
     assert df["reference_answer"].tolist() == ["Betablocker"] * 2 and df["fact_id"].tolist() == [7, 7]
     assert df["model"].tolist() == ["m", "m-slerp"] and df["answer"].tolist() == ["Statine.", ""]
 

@@ -119,10 +119,15 @@ def test_slurm_job_requeues_resumes_publishes_and_the_stage_reuses_it(slurm_env)
 
     for row in plan_vs_run(cfg, MODEL):  # the plan's numbers are the run's (CPU plan, fp32)
         assert row["plan"] == row["run"], row
-    # another config (lr): the runner would clear 04_cpt; refused in one line, nothing deleted
+    # a logging key is operational: the stage stays done, nothing runs or moves
+    louder = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS, models={"foundations": [
+        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "log_every": 3}))
+    assert stages.is_done(louder, artifacts.CPT)
+    # another config (lr) under on_stage_change: refuse: one line naming the key, nothing moved or deleted
     changed = load_config(write_config(cfg_file, "tiny", corpus=SMALL_CORPUS, models={"foundations": [
-        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "lr": cfg.cpt.lr * 2}))
-    with pytest.raises(DefinemedError, match=r"inputs changed .* but runs/qwen2.5-7b-tiny hold CPT checkpoints"):
+        {"name": MODEL, "architecture": "qwen2", "role": "small"}]}, cpt={**cfg.cpt.model_dump(mode="json"), "lr": cfg.cpt.lr * 2},
+        on_stage_change="refuse"))
+    with pytest.raises(DefinemedError, match=r"config key cpt\.lr; .*adopt 04_cpt"):
         stages.run(changed, artifacts.CPT)
     assert {k: v for k, v in _snapshot(stage.stage_dir(cfg)).items() if k in after} == after
 

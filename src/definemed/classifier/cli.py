@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fine-tune the medical classifier on the 01 labels; write 02_classifier/model and operating_point.json."""
         from definemed import artifacts
-        from definemed.cli import run_stage
+        from definemed.runner import run_stage
 
         s = run_stage(artifacts.CLASSIFIER, profile, {"classifier.threshold": threshold}, force)["counts"]
         typer.echo(f"trained {s['n_params']:,} parameters on {s['n_train']} labels in {s['train_runtime_s']:.0f} s "

@@ -103,9 +103,10 @@ def run_classifier(cfg: Config, labels_file: Path | None = None, corpus_dir: Pat
     return summary
 
 
-def run(cfg: Config) -> dict:
-    """Stage 02 (see the module docstring); its counts are the training summary."""
-    return run_classifier(cfg)
+def run(ctx) -> dict:
+    """Stage 02 (a `definemed.context.StageContext`; see the module docstring): the training summary."""
+    return run_classifier(ctx.cfg, labels_file=ctx.input(artifacts.LABEL, "labels"),
+                          corpus_dir=ctx.input_stage(artifacts.CORPUS))
 
 
 def load_predictions(cfg: Config) -> pd.DataFrame:

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         """Score base / CPT / SLERP models and the reference on MMLU-de and MedQA-de (lm-eval) and
         compute win-rates against the reference model; outputs in data/<profile>/06_evaluate/."""
         from definemed import artifacts
-        from definemed.cli import run_stage
+        from definemed.runner import run_stage
 
         over = {"evaluate.device": device, "evaluate.dtype": dtype, "evaluate.lm_backend": lm_backend}
         counts = run_stage(artifacts.EVALUATE, profile, over, force=force)["counts"]

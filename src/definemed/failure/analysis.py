@@ -3,7 +3,7 @@
 Input: data/<p>/06_evaluate/generations.parquet, one row per (model, question) with columns
 model, question_id, question, answer, reference_answer, fact_id (a few aliases are accepted, see
 ALIASES: stage 06 writes variant, qid, question, answer and keeps reference and fact_id in
-winrate_questions.parquet beside it, which is joined in on qid). Output: data/<p>/07_failure_analysis/detections.parquet, one row per sampled answer with a
+winrate_questions.parquet, `artifacts.winrate_questions`, joined in on qid). Output: data/<p>/07_failure_analysis/detections.parquet, one row per sampled answer with a
 flag, a status and the evidence of each failure mode.
 """
 from __future__ import annotations
@@ -33,8 +33,10 @@ def generations_path(cfg: Config) -> Path:
     return artifacts.generations(cfg)
 
 
-def read_generations(path: str | Path) -> pd.DataFrame:
-    """Read and validate the generations table; a missing file or column is a one-line error."""
+def read_generations(path: str | Path, questions: str | Path | None = None) -> pd.DataFrame:
+    """Read and validate the generations table; a missing file or column is a one-line error.
+    `questions`: stage 06's win-rate questions (`artifacts.winrate_questions`), joined in on qid for
+    the reference answer and fact id when the generations do not carry them."""
     path = Path(path)
     if not path.is_file():
         raise DefinemedError(f"{path}: no generations file (run stage 06_evaluate first)")
@@ -47,8 +49,8 @@ def read_generations(path: str | Path) -> pd.DataFrame:
             alt = next((a for a in alts if a in df.columns), None)
             if alt:
                 df = df.rename(columns={alt: col})
-    qfile = path.parent / "winrate_questions.parquet"
-    if any(c not in df.columns for c in OPTIONAL) and "question_id" in df.columns and qfile.is_file():
+    qfile = Path(questions) if questions is not None else None
+    if any(c not in df.columns for c in OPTIONAL) and "question_id" in df.columns and qfile and qfile.is_file():
         # stage 06 keeps the reference answer and fact id beside the questions, not in each generation
         q = pd.read_parquet(qfile)
         q = q.rename(columns={a: c for c, alts in ALIASES.items() for a in alts if a in q.columns and c not in q.columns})

@@ -36,7 +36,7 @@ def detector_quality(cfg: Config, det: analysis.Detectors) -> dict:
 
 def run(cfg: Config) -> dict:
     out = artifacts.failure_dir(cfg)
-    gens = analysis.read_generations(analysis.generations_path(cfg))
+    gens = analysis.read_generations(analysis.generations_path(cfg), artifacts.winrate_questions(cfg))
     sample, info = analysis.sample_answers(gens, cfg.failure.n_samples, cfg.seed)
     det = analysis.Detectors(cfg)
     detections = analysis.run_detectors(sample, det, out=out / "detections.parquet")

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         Both engines run as stage 03 (same outputs, same stage record); a Slurm submission exits 1 with
         "submitted ...", and the same command run again after the array finished completes the stage."""
         from definemed import artifacts
-        from definemed.cli import run_stage
+        from definemed.runner import run_stage
 
         over = {"classifier.threshold": threshold, "filter.engine": engine, "filter.executor": executor,
                 "filter.input_folder": input_folder, "filter.tasks": tasks, "filter.workers": workers}

@@ -16,15 +16,17 @@ from definemed.corpus.stats import load_truth
 from definemed.filtering.filter import filter_corpus, read_scores
 
 
-def run(cfg: Config) -> dict:
-    stats = filter_corpus(cfg)
+def run(ctx) -> dict:
+    """Stage 03 (a `definemed.context.StageContext`): filter, then (synthetic corpus) score against the truth."""
+    cfg: Config = ctx.cfg
+    stats = filter_corpus(cfg, model_dir=ctx.input(artifacts.CLASSIFIER, "model"))
     counts = {k: v for k, v in stats.items() if k != "shards"}
-    if artifacts.corpus_truth(cfg).is_dir():
-        truth = load_truth(artifacts.stage_dir(cfg, artifacts.CORPUS))[["id", "is_medical"]]
-        d = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas().merge(truth, on="id", how="left")
+    if ctx.input(artifacts.CORPUS, "truth").is_dir():
+        truth = load_truth(ctx.input_stage(artifacts.CORPUS))[["id", "is_medical"]]
+        d = read_scores(ctx.dir).to_pandas().merge(truth, on="id", how="left")
         c = cfg.classifier
         ev = bootstrap_ci(d["is_medical"].to_numpy(), d["score"].to_numpy(), c.threshold, c.fbeta_beta,
                           c.n_bootstrap, cfg.seed)
-        io.write_json(artifacts.filter_truth_evaluation(cfg), ev)
+        io.write_json(ctx.out("truth_evaluation"), ev)
         counts.update(truth_precision=ev["precision"], truth_recall=ev["recall"])
     return counts

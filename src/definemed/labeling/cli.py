@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
         labels only what is missing. data/<p>/01_label/labels.parquet is written when all are labelled.
         """
         from definemed import artifacts
-        from definemed.cli import run_stage
+        from definemed.runner import run_stage
 
         rec = run_stage(artifacts.LABEL, profile, {"label.backend": backend, "label.n_docs": n_docs,
                                               "label.openai.base_url": base_url}, force)

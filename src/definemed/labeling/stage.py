@@ -15,14 +15,17 @@ from definemed.labeling.annotate import load_labels, run_label_stage
 from definemed.labeling.sample import load_experts
 
 
-def run(cfg: Config) -> dict:
-    summary = run_label_stage(cfg)
+def run(ctx) -> dict:
+    """Stage 01 (a `definemed.context.StageContext`): label the sample, then agree with the experts."""
+    cfg: Config = ctx.cfg
+    corpus = ctx.input_stage(artifacts.CORPUS)
+    summary = run_label_stage(cfg, corpus_dir=corpus)
     counts = {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
-    experts = load_experts(artifacts.stage_dir(cfg, artifacts.CORPUS))
+    experts = load_experts(corpus)
     if experts is not None:
         agr = agreement(load_labels(cfg), experts, cfg.label.n_bootstrap, cfg.label.ci, cfg.seed)
         agr["confusion"] = agr["confusion"].reset_index().to_dict("records")
-        io.write_json(artifacts.label_agreement(cfg), agr)
+        io.write_json(ctx.out("agreement"), agr)
         counts.update(f1=agr["point"]["f1"], f1_ci=list(agr["ci"]["f1"]), precision=agr["point"]["precision"],
                       recall=agr["point"]["recall"], kappa=agr["point"]["kappa"], kappa_ci=list(agr["ci"]["kappa"]))
     return counts

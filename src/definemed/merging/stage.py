@@ -3,7 +3,7 @@ global t), then measure base, CPT and merged models. `run(cfg)` writes data/<pro
 - models/<name>/             the schedule merge of zoo/<name> (base) and 04_cpt/models/<name> (CPT)
 - sweep/<name>/t<t>/         merges with one global t, for the trade-off curve
 - configs/*.yaml             the mergekit-style YAML each merge was made from
-- metrics/<label>.json       per-model measurements (a rerun of an unfinished stage skips measured models)
+- metrics/<label>.json       per-model measurements (`ctx.unit`: a rerun skips measured models)
 - metrics.parquet            all measurements, one row per model variant
 
 Measurements (definemed.lm_metrics): medical and general perplexity on stage 04's held-out token
@@ -49,7 +49,7 @@ def merged_dir(cfg: Config, name: str) -> Path:
 
 
 def sweep_dir(cfg: Config, name: str, t: float) -> Path:
-    return stage_dir(cfg) / "sweep" / name / f"t{t:.2f}"
+    return artifacts.output(cfg, artifacts.MERGE, "sweep_model", name=name, t=t)
 
 
 def check_inputs(cfg: Config) -> None:
@@ -66,30 +66,32 @@ def _max_shard(cfg: Config) -> int:
     return _parse_size(cfg.merge.max_shard_size)
 
 
-def merge_one(cfg: Config, name: str, t: Optional[float] = None) -> dict:
-    """Merge one model with the profile's schedule (t=None) or one global t; skip if already made
-    from the same normalised config (resume)."""
-    base, other = base_dir(cfg, name), cpt_dir(cfg, name)
+def merge_one(ctx, name: str, t: Optional[float] = None) -> dict:
+    """Merge one model with the profile's schedule (t=None) or one global t: one resumable unit keyed
+    by its normalised mergekit config and the two input folders."""
+    cfg = ctx.cfg
+    base, other = ctx.input(artifacts.ZOO, "model", name=name), ctx.input(artifacts.CPT, "model", name=name)
     mk = slerp_config(cfg.merge, base, other, t=t)
     label = name if t is None else f"{name}-t{t:.2f}"
-    cfg_file = io.write_yaml(stage_dir(cfg) / "configs" / f"{label}.yaml", mk)
-    out = merged_dir(cfg, name) if t is None else sweep_dir(cfg, name, t)
-    want = yaml.safe_load(yaml.safe_dump(load_spec(mk).to_mergekit()))
-    done = out / "merge_config.yaml"
-    if done.is_file() and yaml.safe_load(done.read_text()) == want:
-        return {"model": name, "t": t, "dir": str(out), "seconds": 0.0, "skipped": True}
-    info = merge(cfg_file, out, force=True, threads=cfg.merge.threads, device=cfg.merge.device,
-                 max_shard_bytes=_max_shard(cfg), progress=False)
-    return {"model": name, "t": t, "dir": str(out), "seconds": info["seconds"], "skipped": False}
+    cfg_file = io.write_yaml(ctx.out("merge_config", label=label), mk)
+    out = ctx.out("model", name=name) if t is None else ctx.out("sweep_model", name=name, t=t)
+    want = yaml.safe_dump(load_spec(mk).to_mergekit()).replace(str(base), "<base>").replace(str(other), "<other>")
+    with ctx.unit(f"merge/{label}", inputs={"config": want, "base": base, "other": other,
+                                             "dtype": cfg.merge.dtype, "shard": cfg.merge.max_shard_size}) as u:
+        if u.done and (out / "config.json").is_file():
+            return {"model": name, "t": t, "dir": str(out), "seconds": 0.0, "resumed": True}
+        info = merge(cfg_file, out, force=True, threads=cfg.merge.threads, device=cfg.merge.device,
+                     max_shard_bytes=_max_shard(cfg), progress=False)
+    return {"model": name, "t": t, "dir": str(out), "seconds": info["seconds"], "resumed": False}
 
 
-def run_merges(cfg: Config) -> pd.DataFrame:
-    check_inputs(cfg)
+def run_merges(ctx) -> pd.DataFrame:
+    check_inputs(ctx.cfg)
     rows = []
-    for name in small_models(cfg):
-        rows.append(merge_one(cfg, name))
-        for t in cfg.merge.sweep_t:
-            rows.append(merge_one(cfg, name, t))
+    for name in small_models(ctx.cfg):
+        rows.append(merge_one(ctx, name))
+        for t in ctx.cfg.merge.sweep_t:
+            rows.append(merge_one(ctx, name, t))
     return pd.DataFrame(rows)
 
 
@@ -117,45 +119,49 @@ def model_variants(cfg: Config) -> list[dict]:
     return out
 
 
-def measure(cfg: Config, device: Optional[str] = None) -> pd.DataFrame:
-    """Perplexities and format rate of every variant (cached per model in metrics/<label>.json while
-    the stage is unfinished; the stage runner clears the folder when its inputs change)."""
+def measure(ctx, device: Optional[str] = None) -> pd.DataFrame:
+    """Perplexities and format rate of every variant: one resumable unit per model, keyed by the model
+    folder, the held-out token files and the prompts (its row kept in metrics/<label>.json)."""
     import torch
-    from definemed.progress import tqdm
 
     from definemed.lm_metrics import format_rate, load_causal_lm, perplexity
+    from definemed.progress import tqdm
 
-    m = cfg.merge
+    cfg, m = ctx.cfg, ctx.cfg.merge
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     prompts = chat_prompts(cfg, m.format_prompts)
     rows = []
     for v in tqdm(model_variants(cfg), desc="measure", unit="model"):
-        cache = stage_dir(cfg) / "metrics" / f"{v['label']}.json"
-        if cache.is_file():
-            rows.append(io.read_json(cache)["row"])
-            continue
-        t0 = time.time()
-        model, tok = load_causal_lm(v["dir"], device=device, trust_remote_code=cfg.models.trust_remote_code)
-        med, gen = (perplexity(model, artifacts.cpt_heldout(cfg, v["model"], split), cfg.cpt.seq_len)
-                    for split in ("medical", "general"))
-        fmt = format_rate(model, tok, prompts, max_new_tokens=m.format_max_new_tokens)
-        row = {"model": v["model"], "variant": v["variant"], "label": v["label"], "t": v["t"],
-               "ppl_medical": med["ppl"], "ppl_general": gen["ppl"], "format_rate": fmt["rate"],
-               "mean_new_tokens": fmt["mean_new_tokens"], "eval_tokens": med["tokens"] + gen["tokens"],
-               "seconds": round(time.time() - t0, 1)}
-        io.write_json(cache, {"row": row})
-        rows.append(row)
-        del model
+        heldout = {split: ctx.input(artifacts.CPT, "heldout", name=v["model"], split=split)
+                   for split in ("medical", "general")}
+        cache = ctx.out("measured", label=v["label"])
+        with ctx.unit(f"measure/{v['label']}", inputs={"model": Path(v["dir"]), "heldout": heldout, "prompts": prompts,
+                                                       "seq_len": cfg.cpt.seq_len, "max_new": m.format_max_new_tokens}) as u:
+            if u.done and cache.is_file():
+                rows.append(io.read_json(cache)["row"])
+                continue
+            t0 = time.time()
+            model, tok = load_causal_lm(v["dir"], device=device, trust_remote_code=cfg.models.trust_remote_code)
+            med, gen = (perplexity(model, heldout[split], cfg.cpt.seq_len) for split in ("medical", "general"))
+            fmt = format_rate(model, tok, prompts, max_new_tokens=m.format_max_new_tokens)
+            row = {"model": v["model"], "variant": v["variant"], "label": v["label"], "t": v["t"],
+                   "ppl_medical": med["ppl"], "ppl_general": gen["ppl"], "format_rate": fmt["rate"],
+                   "mean_new_tokens": fmt["mean_new_tokens"], "eval_tokens": med["tokens"] + gen["tokens"],
+                   "seconds": round(time.time() - t0, 1)}
+            io.write_json(cache, {"row": row})
+            rows.append(row)
+            del model
     df = pd.DataFrame(rows)
-    with io.atomic_path(artifacts.merge_metrics(cfg), suffix=".parquet") as tmp:
+    with io.atomic_path(ctx.out("metrics"), suffix=".parquet") as tmp:
         df.to_parquet(tmp, index=False)
     return df
 
 
-def run(cfg: Config) -> dict:
-    runs = run_merges(cfg)
-    with io.atomic_path(stage_dir(cfg) / "merges.parquet", suffix=".parquet") as tmp:
+def run(ctx) -> dict:
+    """Stage 05 (a `definemed.context.StageContext`; see the module docstring)."""
+    runs = run_merges(ctx)
+    with io.atomic_path(ctx.out("merges"), suffix=".parquet") as tmp:
         runs.drop(columns=["dir"]).to_parquet(tmp, index=False)
-    metrics = measure(cfg)
+    metrics = measure(ctx)
     return {"merged_models": int(runs["t"].isna().sum()), "sweep_merges": int(runs["t"].notna().sum()),
             "merge_seconds": float(runs["seconds"].sum()), "measured_models": len(metrics)}

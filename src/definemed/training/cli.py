@@ -14,22 +14,19 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def cpt(
         profile: str = typer.Option("tiny", help="Profile name or config path."),
-        model: Optional[str] = typer.Option(None, help="Only this small foundation model."),
-        nproc: Optional[int] = typer.Option(None, help="Processes (default cpt.nproc_per_node)."),
-        force: bool = typer.Option(False, help="Retrain even if the CPT model exists."),
+        nproc: Optional[int] = typer.Option(None, help="Processes (default cpt.nproc_per_node; operational, "
+                                                       "outside the fingerprint)."),
+        force: bool = typer.Option(False, help="Start stage 04 over (its files move to superseded/)."),
     ) -> None:
-        """Tokenize FineMed-de, plan the packing and train each small foundation model with FSDP2."""
-        from definemed.config import load_config
-        from definemed.training import stage
+        """Stage 04 through the stage runner (record, lock, manifest): tokenize FineMed-de, plan the packing
+        and train each small foundation model with FSDP2, resuming finished steps."""
+        from definemed import artifacts
+        from definemed.runner import run_stage
 
-        cfg = load_config(profile)
-        names = [model] if model else stage.small_models(cfg)
-        splits = stage.split_documents(cfg)
-        for name in names:
-            info = stage.prepare_data(cfg, name, splits)
-            res = stage.train_model(cfg, name, info, nproc=nproc, force=force)
-            typer.echo(f"{name}: {res['steps']} steps, loss {res['first_loss']:.3f} -> {res['final_loss']:.3f}, "
-                       f"model in {res['model_dir']}")
+        rec = run_stage(artifacts.CPT, profile, {"cpt.nproc_per_node": nproc}, force)
+        c = rec["counts"]
+        for name, steps in (c.get("steps") or {}).items():
+            typer.echo(f"{name}: {steps} steps, final loss {(c.get('final_loss') or {}).get(name)}")
 
     @app.command("cpt-tokenize")
     def cpt_tokenize(profile: str = typer.Option("tiny", help="Profile name or config path.")) -> None:

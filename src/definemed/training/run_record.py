@@ -15,10 +15,11 @@ Both paths call the functions here (the Slurm script through `python -m defineme
   the current fingerprint is "done".
 
 Rules: a done run is reused; a run folder of the same inputs is resumed and never deleted; a run
-folder (or a stage folder holding runs) of other inputs is deleted only with
-`cpt.on_settings_change: restart` (or `--force`), otherwise the stage refuses with one line. Note
-that the stage fingerprint covers the whole `cpt` section and the training code: under `refuse`
-any such change stops `make` until the inputs are restored or the runs moved away.
+folder of other inputs is deleted only with `cpt.on_settings_change: restart` (or `--force`),
+otherwise the stage refuses with one line. The stage folder itself follows the runner's clearing
+policy (04 is expensive: moved to superseded/ or refused, `python -m definemed adopt 04_cpt` accepts
+a change that does not alter the results); operational `cpt` keys (logging, checkpoint cadence,
+node counts, threads) are outside every fingerprint (`stages.OPERATIONAL_KEYS`).
 """
 from __future__ import annotations
 
@@ -77,40 +78,16 @@ def claim(cfg: Config, name: str, fp: str, force: bool = False) -> Path:
     return run
 
 
-def _runs_with_work(cfg: Config) -> list[str]:
-    runs = stage.stage_dir(cfg) / "runs"
-    if not runs.is_dir():
-        return []
-    return sorted(r.name for r in runs.iterdir()
-                  if r.is_dir() and ((r / "export").is_dir() or any((r / "checkpoints").glob("step-*"))))
-
-
-def refuse_clearing(cfg: Config, why: str) -> None:
-    """Raise instead of letting 04_cpt be cleared when it holds runs and the profile says refuse."""
-    held = _runs_with_work(cfg)
-    if held and cfg.cpt.on_settings_change == "refuse":
-        raise DefinemedError(
-            f"{stage.stage_dir(cfg)}: {why}, but runs/{', runs/'.join(held)} hold CPT checkpoints or exports; "
-            "cpt.on_settings_change is 'refuse': restore the inputs, or move the runs away (or --force) to start over")
-
-
 def claim_stage(cfg: Config) -> None:
-    """Write the stage runner's fingerprint into 04_cpt (Slurm path), clearing a folder of other
-    inputs only as the runner would (and never one holding runs under 'refuse')."""
-    from definemed import artifacts, stages
+    """Open 04_cpt under the stage runner's fingerprint (Slurm path), by the runner's own clearing
+    policy (`stages.open_stage`: an expensive stage's files are moved aside or refused, never deleted),
+    so that `make` later resumes the same stage instead of starting it again."""
+    from definemed import artifacts, lock, stages
 
-    fp, _ = stages.fingerprint(cfg, artifacts.CPT)
+    fp, parts = stages.fingerprint(cfg, artifacts.CPT)
     d = stage.stage_dir(cfg)
-    marker = d / stages.FINGERPRINT_FILE
-    previous = marker.read_text().strip() if marker.is_file() else None
-    if previous == fp:
-        return
-    if d.exists():
-        why = f"inputs changed (fingerprint {previous} -> {fp})" if previous else "outputs of unknown provenance"
-        refuse_clearing(cfg, why)
-        shutil.rmtree(d)
-    d.mkdir(parents=True, exist_ok=True)
-    io.write_text(marker, fp + "\n")
+    with lock.output_lock(d, f"stage {artifacts.CPT} (profile {cfg.profile})"):
+        stages.open_stage(cfg, artifacts.CPT, fp, parts)
 
 
 def spec_for(cfg: Config, name: str, info: dict, nnodes: int | None = None, nproc_per_node: int | None = None):

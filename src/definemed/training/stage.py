@@ -52,7 +52,7 @@ def fingerprint(cfg: Config, name: str) -> str:
     definemed.stages), the cpt config and the model's name. Content only: copying the tree keeps it."""
     from definemed import stages
 
-    return stages.work_key(cfg, artifacts.CPT, name, cfg.cpt.model_dump(mode="json"), cfg.seed)
+    return stages.work_key(cfg, artifacts.CPT, name, stages.fingerprinted(cfg, "cpt"), cfg.seed)
 
 
 def load_finemed(cfg: Config) -> pd.DataFrame:
@@ -216,15 +216,6 @@ def perplexity(model_dir: Path, token_file: Path, seq_len: int, threads: int = 2
     model, _ = load_causal_lm(model_dir, device=device, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
     res = lm_perplexity(model, token_file, seq_len)
     return {"nll": res["nll"], "perplexity": res["ppl"], "tokens": res["tokens"]}
-
-
-def before_clear(cfg: Config, why: str) -> None:
-    """Called by the stage runner before it clears 04_cpt for changed inputs: a folder holding CPT
-    runs (checkpoints or exports: days of GPU time in the paper profile) is not deleted under
-    `cpt.on_settings_change: refuse` (definemed.training.run_record)."""
-    from definemed.training import run_record
-
-    run_record.refuse_clearing(cfg, why)
 
 
 def heldout_file(cfg: Config, name: str, split: str) -> Path:
