@@ -756,6 +756,15 @@ def _format_error(file: Path, err: dict) -> str:
     return f"{file}: key '{key}': {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
+def _check_name_agrees(file: Path, raw: dict) -> None:
+    """A config in configs/ is named after its profile: a copied file whose `profile:` line was not
+    changed (configs/mine.yaml saying `profile: small`) would clear and overwrite data/small."""
+    name = raw.get("profile")
+    if Path(file).resolve().parent == paths.CONFIGS.resolve() and isinstance(name, str) and name != Path(file).stem:
+        raise ConfigError(f"{file}: key 'profile' is {name!r} but the file is named {Path(file).name!r}; "
+                          f"they must agree (set `profile: {Path(file).stem}`, or rename the file)")
+
+
 def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | None = None) -> Config:
     """Load and validate a profile by name (configs/<name>.yaml) or by path.
 
@@ -763,6 +772,7 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     """
     file = paths.config_file(profile_or_path)
     raw = read_yaml_mapping(file, "config file", ConfigError)
+    _check_name_agrees(file, raw)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, last = dotted.split(".")

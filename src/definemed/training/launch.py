@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from definemed import paths
+from definemed import paths, procs
 from definemed.errors import DefinemedError
 from definemed.packing import PackingPlan, TokenFile
 from definemed.training import checkpoint as ckpt_lib
@@ -57,16 +57,19 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     errors: list[str] = []
     tail: list[str] = []
     with open(log_file, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            log.write(line)
-            text = _RANK_PREFIX.sub("", line.rstrip())
-            tail = (tail + [text])[-4:]
-            if text.startswith("error: "):
-                errors.append(text.removeprefix("error: "))
-            if echo and text.startswith(ECHO_PREFIXES):
-                print(text, flush=True)
-        rc = proc.wait()
+        # own process group, SIGTERM on our death, holds the stage lock; stopped (TERM, grace, KILL)
+        # when we leave by Ctrl-C / SIGTERM / an error (definemed.procs)
+        with procs.child(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         drain=log.write) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                text = _RANK_PREFIX.sub("", line.rstrip())
+                tail = (tail + [text])[-4:]
+                if text.startswith("error: "):
+                    errors.append(text.removeprefix("error: "))
+                if echo and text.startswith(ECHO_PREFIXES):
+                    print(text, flush=True)
+            rc = proc.wait()
     if rc != 0:
         # the first worker error is the cause; the others are usually ranks losing their peer
         raise DefinemedError(errors[0] if errors else f"torchrun exited with {rc}; log {log_file}: " + " | ".join(tail))
