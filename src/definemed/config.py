@@ -33,8 +33,14 @@ DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 """A torch device name this project runs on (auto: CUDA when present, else CPU)."""
 
 
+SIZE_PATTERN = r"^\s*0*[1-9]\d*(\.\d+)?\s*[KMGTkmgt]?[Bb]?\s*$"
+"""A positive size: digits, an optional K/M/G/T (powers of 1000) and an optional B (merging.cli._parse_size)."""
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    # strict: YAML's `true` is not the integer 1 and '5' is not 5 (pydantic's lax mode converts both);
+    # no inf / nan: `.inf` would pass `gt=0` and fail only after a stage cleared its outputs
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), strict=True, allow_inf_nan=False)
 
 
 class CorpusConfig(Section):
@@ -528,8 +534,9 @@ class MergeConfig(Section):
     """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
     device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
-    max_shard_size: str = "5GB"
-    """Largest output safetensors shard (mergekit's default)."""
+    max_shard_size: str = Field("5GB", pattern=SIZE_PATTERN)
+    """Largest output safetensors shard (mergekit's default): a number with an optional K/M/G/T (powers
+    of 1000) and B, e.g. 5GB, 500M, 1000000."""
     format_prompts: int = Field(50, ge=1)
     """Chat prompts for the instruction-format rate."""
     format_max_new_tokens: int = Field(48, ge=1)
@@ -684,7 +691,7 @@ class EvaluateConfig(Section):
     judge_rounds: int = Field(3, ge=1)
     """Passes over judge requests that failed after the client's retries; what still fails is recorded
     (judgments.jsonl, counted as invalid) and retried by a rerun, never fatal to the run."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""

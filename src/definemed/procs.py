@@ -168,12 +168,22 @@ def stop(pids: list[int], grace: float | None = None, first: int = signal.SIGTER
     return left
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    """multiprocessing's resource tracker ignores SIGTERM by design and ends by itself when this process
+    ends (EOF on its pipe), after freeing what the workers leaked; killing it would leak them."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"multiprocessing.resource_tracker" in f.read()
+    except OSError:
+        return False
+
+
 def stop_descendants(grace: float | None = None) -> list[int]:
     """Stop every process below this one (SIGTERM, grace, SIGKILL) and reap them; new descendants
     re-parented to us meanwhile (we are a subreaper) are stopped too."""
     killed: list[int] = []
     for _ in range(3):
-        pids = descendants(os.getpid())
+        pids = [p for p in descendants(os.getpid()) if not _is_resource_tracker(p)]
         if not pids:
             break
         killed += stop(pids, grace, reap=True)
