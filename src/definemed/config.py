@@ -592,6 +592,10 @@ class FailureConfig(Section):
     """Extra attempts after a timeout or a server error."""
     judge_concurrency: int = Field(4, ge=1)
     """Requests in flight at once."""
+    judge_max_failed_share: float = Field(0.0, ge=0, le=1)
+    """Share of answers the judge may leave unjudged (timeout, server error, unreadable reply) with the
+    stage still done. Above it the stage fails (exit code 1) and a rerun asks the judge only for those
+    (the judged ones are cached); 0: every answer must be judged."""
     eval_n_texts: int = Field(400, ge=10)
     """Texts in each labelled detector-quality set (planted English spans; planted typos)."""
     eval_typo_rate: float = Field(0.05, gt=0, le=1)
