@@ -54,7 +54,7 @@ def _group_empty(pgid: int) -> bool:
     return False
 
 
-def stop_and_check(proc: subprocess.Popen, ready, what: str, timeout: float = 240) -> tuple[int, str]:
+def stop_and_check(proc: subprocess.Popen, ready, what: str, timeout: float = 480) -> tuple[int, str]:
     """Wait until `ready(tree)` (the list of descendant pids), SIGTERM `proc`, then check its whole tree
     is gone within the grace period; returns (exit code, stderr)."""
     deadline = time.monotonic() + timeout
@@ -64,17 +64,29 @@ def stop_and_check(proc: subprocess.Popen, ready, what: str, timeout: float = 24
         if ready(tree):
             break
         time.sleep(0.2)
-    assert proc.poll() is None, f"{what}: ended before it could be stopped: {proc.communicate()}"
+    assert proc.poll() is None, f"{what}: ended before it could be stopped: {_ERR[proc.pid].read_text()[-3000:]}"
     time.sleep(1.0)
     tree = procs.descendants(proc.pid)
     assert ready(tree), f"{what}: children never started ({tree})"
     groups = _groups(tree) - {os.getpgid(0)}
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=GRACE * 3 + 30)
+    proc.wait(timeout=GRACE * 3 + 30)
     left = [g for g in groups if not _group_empty(g)]
     alive = [p for p in tree if procs._alive(p)]
     assert not left and not alive, f"{what}: left running: groups {left}, pids {alive}"
-    return proc.returncode, err
+    return proc.returncode, _ERR[proc.pid].read_text()
+
+
+_ERR: dict[int, Path] = {}
+
+
+def start(cmd: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
+    """`cmd` with stdout / stderr to files (a pipe nobody reads would fill and block the command)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "out.txt", "w") as out, open(log_dir / "err.txt", "w") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+    _ERR[p.pid] = log_dir / "err.txt"
+    return p
 
 
 def _cmdlines(pids) -> list[str]:
@@ -129,8 +141,8 @@ def test_sigterm_to_the_cli_during_training_stops_torchrun_and_its_workers(tmp_p
     plan_packing(TokenFile(d / "tokens").lengths, 64, seed=1).save(d / "plan.npz")
     spec = _spec(d, "long", steps=100_000, checkpoint_every=0, log_every=1)
     spec_file = spec.write(tmp_path / "run.json")
-    p = subprocess.Popen([sys.executable, "-m", "definemed", "train", str(spec_file), "--nproc", "2"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path / "out"))
+    p = start([sys.executable, "-m", "definemed", "train", str(spec_file), "--nproc", "2"], _env(tmp_path / "out"),
+              tmp_path / "logs")
     metrics = d / "long" / "metrics.jsonl"
     rc, err = stop_and_check(p, lambda t: sum("definemed.training.worker" in c for c in _cmdlines(t)) >= 3
                              and metrics.is_file() and metrics.stat().st_size > 0, "train")
@@ -144,8 +156,7 @@ def test_sigterm_during_the_zoo_stops_its_build_workers(tmp_path, how):
     out_root = tmp_path / "out"
     f = _zoo_config(tmp_path, out_root)
     args = ["run", "zoo", "--profile", str(f)] if how == "run" else ["run-notebook", "zoo", "--profile", str(f)]
-    p = subprocess.Popen([sys.executable, "-m", "definemed", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=_env(out_root))
+    p = start([sys.executable, "-m", "definemed", *args], _env(out_root), tmp_path / "logs")
     rc, err = stop_and_check(p, _zoo_workers, how)
     assert rc == 143
     _one_line(err)
@@ -174,8 +185,7 @@ def test_sigterm_to_make_during_the_zoo_reaches_the_whole_tree(tmp_path):
     env["PYTHONPATH"] = str(clone / "src")
     subprocess.run(["make", "-C", str(clone), "build/deps.mk"], env=env, capture_output=True, check=True)
     (clone / "data" / "test" / "manifests" / "00_corpus.json").touch()
-    p = subprocess.Popen(["make", "-C", str(clone), "PROFILE=test", "data/test/manifests/zoo.json"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    p = start(["make", "-C", str(clone), "PROFILE=test", "data/test/manifests/zoo.json"], env, tmp_path / "logs")
     rc, err = stop_and_check(p, _zoo_workers, "make")
     assert rc != 0
     assert "terminated (SIGTERM); rerun to resume" in err and "Traceback" not in err, err[-3000:]

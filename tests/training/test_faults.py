@@ -97,3 +97,30 @@ def test_streamed_export_writes_loadable_shards_and_refuses_non_finite_weights(t
     with pytest.raises(DefinemedError, match=r"export: 1 tensor\(s\) with NaN/Inf values \(first 'model.layers.1.mlp.down_proj.weight'\)"):
         export_hf(model, src, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_flipped_bytes_in_a_large_shard_are_caught_and_the_previous_checkpoint_used(tmp_path, capsys):
+    """The probe: 4 flipped bytes in a shard over 1 MiB resumed with exit 0 and gave a different model."""
+    old = _fake_checkpoint(tmp_path, 3)
+    new = _fake_checkpoint(tmp_path, 6)
+    shard = new / "__0_0.distcp"
+    shard.write_bytes(bytes(range(256)) * (3 << 12))  # 3 MiB
+    write_json(new / ckpt.COMPLETE, {"step": 6, **ckpt._inventory(new)})
+    assert ckpt.verify(new) is None
+    data = bytearray(shard.read_bytes())
+    for i in (10, 1 << 20, (2 << 20) + 7, len(data) - 3):
+        data[i] ^= 0xFF
+    shard.write_bytes(bytes(data))  # same size: only a checksum over the whole file can tell
+    assert ckpt.verify(new) == "__0_0.distcp: content differs from the saved checksum"
+    assert ckpt.latest(tmp_path) == old
+    assert "checkpoint step-0000006 is damaged (__0_0.distcp: content differs" in capsys.readouterr().out
+
+
+def test_records_with_sha256_of_small_files_only_still_verify(tmp_path):
+    d = _fake_checkpoint(tmp_path, 2)
+    files = {f.name: f.stat().st_size for f in d.iterdir() if f.is_file() and f.name != ckpt.COMPLETE}
+    write_json(d / ckpt.COMPLETE, {"step": 2, "files": files,
+                                   "sha256": {n: ckpt._sha256(d / n) for n in files}})
+    assert ckpt.verify(d) is None
+    (d / "rng-rank0.safetensors").write_bytes(b"RNG")
+    assert ckpt.verify(d) == "rng-rank0.safetensors: content differs from the saved checksum"
