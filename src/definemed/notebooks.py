@@ -13,6 +13,7 @@ stops whatever the kernel started before it exits (definemed.procs, definemed.cl
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,11 @@ def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3"
                     str(nb), str(tmp), parameters={"profile": profile}, kernel_name=kernel_name,
                     cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
                 )
+            except KeyboardInterrupt:  # Ctrl-C / SIGTERM (definemed.errors.Terminated)
+                # nbclient's cell task still holds the interrupt; at exit asyncio would log it as "Task
+                # exception was never retrieved" with 150 lines of traceback after our one-line message
+                logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+                raise
             except pm.PapermillExecutionError as e:
                 if e.ename == "LockedError":  # a refusal (another run holds the stage): nothing to look at
                     raise DefinemedError(e.evalue) from None
