@@ -124,3 +124,31 @@ def test_records_with_sha256_of_small_files_only_still_verify(tmp_path):
     assert ckpt.verify(d) is None
     (d / "rng-rank0.safetensors").write_bytes(b"RNG")
     assert ckpt.verify(d) == "rng-rank0.safetensors: content differs from the saved checksum"
+
+
+def test_non_finite_base_weights_are_refused_before_launch_naming_the_tensor(tmp_path):
+    """The probe: a NaN base model gave a non-finite-loss error three times with the hint 'lower cpt.lr?'."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from definemed.training.launch import preflight
+    from tests.factories import tiny_model
+
+    model = tmp_path / "model"
+    tiny_model(model, "qwen2", vocab_size=128, hidden=32, layers=2, seed=0)
+    f = model / "model.safetensors"
+    sd = load_file(str(f))
+    name = sorted(k for k in sd if k.endswith("mlp.up_proj.weight"))[0]
+    sd[name][0, 0] = float("nan")
+    save_file(sd, str(f), metadata={"format": "pt"})
+    import numpy as np
+
+    from definemed.packing import TokenFile, plan_packing, write_token_file
+
+    write_token_file(iter([np.arange(3, 40)] * 20), tmp_path / "tokens")
+    plan_packing(TokenFile(tmp_path / "tokens").lengths, 8, seed=1).save(tmp_path / "plan.npz")
+    spec = RunSpec(model_dir=str(model), data=str(tmp_path / "tokens"), plan=str(tmp_path / "plan.npz"),
+                   out_dir=str(tmp_path / "run"), seq_len=8, global_batch=4, steps=1, lr=1e-3)
+    with pytest.raises(DefinemedError, match=rf"tensor {name} has non-finite values") as e:
+        preflight(spec, 1)
+    assert "cpt.lr" not in str(e.value)

@@ -33,10 +33,15 @@ def preflight(spec: RunSpec, nproc: int) -> None:
         raise DefinemedError(f"{spec.plan}: plan has {plan.num_docs} documents, {spec.data} has {len(tokens)}")
     if plan.num_bins < 1:
         raise DefinemedError(f"{spec.plan}: no sequence to train on")
-    if spec.resume:
-        last = ckpt_lib.latest(spec.run_dir / "checkpoints", report=False)
-        if last is not None:
-            ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
+    last = ckpt_lib.latest(spec.run_dir / "checkpoints", report=False) if spec.resume else None
+    if last is not None:
+        ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
+    else:
+        # NaN / Inf in the base weights: one line naming the tensor here, not a non-finite loss at
+        # step 1 reported by every rank with a hint to lower the learning rate
+        from definemed.finite import check_folder_finite
+
+        check_folder_finite(spec.model_dir)
 
 
 def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool = True,
