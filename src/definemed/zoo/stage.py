@@ -38,8 +38,15 @@ def _build_all(cfg, specs, families, split, chat, bank, force) -> list[dict]:
     pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=procs.die_with_parent,
                                initargs=(signal.SIGTERM, os.getpid()))
     try:
-        futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
-                                  chat, bank, force) for i in order}
+        # the workers start with SIGINT ignored (an ignored signal stays ignored across exec): a Ctrl-C
+        # to the process group (or a kernel interrupt) reaches only us, and we stop them with SIGTERM
+        # below, instead of each printing a KeyboardInterrupt traceback
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
+                                      chat, bank, force) for i in order}
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return [futures[i].result() for i in range(len(specs))]
     except BaseException:
         # Ctrl-C, SIGTERM or a failed build: no worker may go on writing model folders after us, and
