@@ -56,12 +56,14 @@ $(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
 	@mkdir -p $(dir $@)
 	"$(PY)" -m definemed deps > $@.tmp && mv $@.tmp $@
 
+# `exec`: the shell is replaced by python, so make's SIGTERM reaches the runner, which stops its kernel
+# and everything the kernel started before it exits (definemed.procs).
 $(M)/%.json: | $(STAMP)
-	"$(PY)" -m definemed run-notebook $* --profile $(PROFILE)
+	exec "$(PY)" -m definemed run-notebook $* --profile $(PROFILE)
 
 # The one-page report (Markdown + HTML) of every stage's tables, figures and manifests.
 $(REPORT): $(foreach s,$(STAGES),$(M)/$(s).json) | $(STAMP)
-	"$(PY)" -m definemed report --profile $(PROFILE)
+	exec "$(PY)" -m definemed report --profile $(PROFILE)
 
 reproduce: $(STAMP) $(foreach s,$(STAGES),$(M)/$(s).json) $(REPORT) ## Run the pipeline (PROFILE=tiny by default)
 	@echo "reproduce ($(PROFILE)): done; executed notebooks in build/$(PROFILE)/notebooks, figures in figures/$(PROFILE)"
@@ -89,8 +91,9 @@ test: $(STAMP) ## Run the test suite (CPU, under 10 minutes; GPU tests skip)
 bench: $(STAMP) ## Run the benchmarks (~20 min); build/bench/results.json, published to benchmarks/results.json, README table and docs regenerated
 	"$(PY)" benchmarks/run.py
 
-clean-profile: ## Remove the outputs of PROFILE (data, figures, build)
-	rm -rf data/$(PROFILE) figures/$(PROFILE) build/$(PROFILE)
+# The name is checked by the code's rule and tracked files are never removed (scripts/clean_profile.py).
+clean-profile: ## Remove the outputs of PROFILE (data, figures, build); refuses unsafe names and tracked files
+	"$(PY)" scripts/clean_profile.py '$(subst ','"'"',$(PROFILE))'
 
 clean: ## Remove all outputs and the virtual environment
 	rm -rf data/tiny data/paper figures/tiny figures/paper build $(VENV)

@@ -105,3 +105,18 @@ def test_main_turns_returned_exit_codes_into_the_process_exit_code(monkeypatch, 
         assert e.value.code == 3
     finally:
         cli.app.registered_commands = [c for c in cli.app.registered_commands if c.name != "exit-three-for-test"]
+
+
+def test_sigterm_exits_143_with_one_line_and_resumes(tmp_path, out_root):
+    """The probe: SIGTERM exited 143 with nothing on stderr."""
+    f = write_config(tmp_path / "c.yaml", corpus={"n_docs": 30_000, "shard_size": 2_000, "expert_sample": 50})
+    out = out_root / "data" / "test" / "00_corpus"
+    p = start(["corpus", "--profile", str(f)], out_root)
+    deadline = time.time() + 120
+    while not list(out.glob("shards/*.parquet")) and time.time() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    assert p.poll() is None, p.communicate()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and err.strip() == "terminated (SIGTERM); rerun to resume", err
+    assert not temporaries(out_root) and not (out / "stats.json").exists()

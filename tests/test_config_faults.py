@@ -77,3 +77,59 @@ def test_zero_or_negative_document_counts_are_refused(tmp_path, out_root, value,
     assert not (out_root / "data").exists()
     p = cli("label", "--profile", str(f), "--n-docs", value, out_root=out_root)
     one_line(p, "label.n_docs set on the command line")
+
+
+@pytest.mark.parametrize("section, key, value, needle", [
+    ("cpt", "lr", ".inf", "finite number"),
+    ("cpt", "lr", ".nan", "finite number"),
+    ("label", "openai", {"timeout_s": ".inf"}, "finite number"),
+    ("evaluate", "device", "tpu", "String should match pattern"),
+    ("merge", "device", "gpu0", "String should match pattern"),
+    ("merge", "max_shard_size", "lots", "String should match pattern"),
+    ("merge", "max_shard_size", "0GB", "String should match pattern"),
+    ("corpus", "n_docs", "true", "valid integer (got True)"),  # YAML true is not 1
+    ("corpus", "n_docs", "'5'", "valid integer (got '5')"),  # a quoted number is text
+    ("corpus", "medical_share", "true", "valid number (got True)"),
+])
+def test_late_refusals_are_caught_by_validate_config_before_anything_is_deleted(
+        tmp_path, out_root, cli, section, key, value, needle):
+    import yaml
+
+    raw = yaml.safe_load((paths.CONFIGS / "tiny.yaml").read_text())
+    raw["profile"] = "test"
+    f = tmp_path / "c.yaml"
+    text = yaml.safe_dump(raw, sort_keys=False)
+    if isinstance(value, dict):
+        (k2, v2), = value.items()
+        raw[section].setdefault(key, {})[k2] = "@@"
+        text = yaml.safe_dump(raw, sort_keys=False).replace("'@@'", v2)
+    else:
+        raw[section][key] = "@@"
+        text = yaml.safe_dump(raw, sort_keys=False).replace("'@@'", value)
+    f.write_text(text)
+    one_line(cli("validate-config", str(f)), f"key '{section}.{key}", needle)
+    done = out_root / "data" / "test" / "04_cpt" / "finished.txt"  # a finished output of some stage
+    done.parent.mkdir(parents=True)
+    done.write_text("trained")
+    one_line(cli("run", "04_cpt", "--profile", str(f)), f"key '{section}.{key}")
+    assert done.read_text() == "trained"
+
+
+def test_sizes_with_units_are_accepted():
+    for size in ("5GB", "500M", "1000000", "2 gb", "1.5GB"):
+        assert load_config("tiny", {"merge.max_shard_size": size}).merge.max_shard_size == size
+
+
+def test_config_in_configs_must_be_named_after_its_profile(tmp_path, monkeypatch, cli):
+    d = tmp_path / "configs"
+    d.mkdir()
+    mine = d / "mine.yaml"
+    write_config(mine)  # says `profile: test`, as a copy whose profile line was not changed would
+    write_config(d / "test.yaml")
+    write_config(tmp_path / "elsewhere.yaml")
+    monkeypatch.setattr(paths, "CONFIGS", d)
+    p = cli("validate-config", str(mine))
+    one_line(p, f"{mine}: key 'profile' is 'test' but the file is named 'mine.yaml'", "set `profile: mine`")
+    assert cli("validate-config", str(d / "test.yaml")).returncode == 0
+    # outside configs/ (tests, one-off copies): the key decides
+    assert cli("validate-config", str(tmp_path / "elsewhere.yaml")).returncode == 0

@@ -126,3 +126,44 @@ def test_hub_model_without_network_is_one_line(tmp_path):
 def test_datatrove_counts_are_checked(tmp_path, cli, args, needle):
     f = write_config(tmp_path / "c.yaml")
     one_line(cli("filter", "--profile", f, "--engine", "datatrove", *args), needle)
+
+
+def test_outputs_get_default_permissions_not_0700_or_0600(tmp_path):
+    """The probe: model folders were created 0700 and files 0600 (mkdtemp / mkstemp modes kept)."""
+    import os
+    import stat
+
+    from definemed import io
+
+    old = os.umask(0o022)
+    try:
+        with io.atomic_dir(tmp_path / "model") as d:
+            (d / "config.json").write_text("{}")
+        io.write_text(tmp_path / "a.txt", "x")
+        assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o755
+        assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+        os.umask(0o002)  # a group-writable setup keeps its group write bit
+        io.write_text(tmp_path / "b.txt", "x")
+        assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_disk_full_names_the_path_in_one_line(tmp_path, capsys, monkeypatch):
+    """The probe: a full disk gave a whole traceback and no file name."""
+    import errno
+
+    from definemed import io
+    from tests.conftest import run_main
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as write() raises it: no file name
+
+    monkeypatch.setattr("pathlib.Path.write_text", full)
+    with pytest.raises(OSError) as e:
+        io.write_text(tmp_path / "out" / "stats.json", "{}")
+    assert e.value.filename == str(tmp_path / "out" / "stats.json") and e.value.errno == errno.ENOSPC
+    monkeypatch.setattr("definemed.config.load_config", lambda *a, **k: io.write_text(tmp_path / "x.json", "{}"))
+    p = run_main(capsys, "validate-config", "tiny")
+    assert p.returncode == 1
+    assert p.stderr == f"error: {tmp_path / 'x.json'}: No space left on device\n"

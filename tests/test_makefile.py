@@ -53,3 +53,34 @@ def test_make_from_a_path_with_a_space(tmp_path):
     assert "pip install" not in p.stdout
     p = make("stages")
     assert p.returncode == 0 and "todo  00_corpus" in p.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.parametrize("profile", ["../configs", "", "*", "paper_reported.yaml", "a b", "../../.."])
+def test_clean_profile_refuses_unsafe_names_and_tracked_files(profile):
+    tracked_before = subprocess.run(["git", "ls-files", "-s"], cwd=paths.ROOT, capture_output=True).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")}
+    p = subprocess.run(["make", "-s", "-C", str(paths.ROOT), "clean-profile", f"PROFILE={profile}"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0
+    assert "error: clean-profile: " in p.stderr and "nothing removed" in p.stderr or "profile name" in p.stderr
+    assert (paths.CONFIGS / "tiny.yaml").is_file() and paths.PAPER_REPORTED.is_file()
+    assert subprocess.run(["git", "ls-files", "-s"], cwd=paths.ROOT, capture_output=True).stdout == tracked_before
+
+
+def test_clean_profile_removes_the_outputs_of_a_safe_name_only(tmp_path, monkeypatch):
+    sys.path.insert(0, str(paths.ROOT / "scripts"))
+    try:
+        import clean_profile
+    finally:
+        sys.path.pop(0)
+    monkeypatch.setattr(paths, "ROOT", tmp_path)  # not a git checkout: nothing is tracked there
+    for kind in ("data", "figures", "build"):
+        (tmp_path / kind / "mine" / "x").mkdir(parents=True)
+    (tmp_path / "data" / "other").mkdir()
+    assert clean_profile.main(["mine"]) == 0
+    assert not any((tmp_path / k / "mine").exists() for k in ("data", "figures", "build"))
+    assert (tmp_path / "data" / "other").is_dir()
+    (tmp_path / "data" / "notes.yaml").write_text("kept")
+    assert clean_profile.main(["notes.yaml"]) == 1  # a file, not an output folder
+    assert (tmp_path / "data" / "notes.yaml").read_text() == "kept"

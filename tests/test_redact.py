@@ -102,3 +102,51 @@ def test_evaluation_and_failure_clients_redact_echoed_keys(monkeypatch):
     assert "Bearer ***" in answers[0] and SECRET not in answers[0]
     dumped = repr(verdicts)
     assert "Bearer ***" in dumped and SECRET not in dumped
+
+
+KEY_WITH_SPECIALS = "sk-proj-Ab+Cd/Ef=Gh12XyZ"  # '+', '/' and '=' change under every encoding
+
+
+def _left(text: str) -> int:
+    """The longest run of the key's characters (in order) still in `text`."""
+    best = 0
+    for i in range(len(KEY_WITH_SPECIALS)):
+        for j in range(i + best + 1, len(KEY_WITH_SPECIALS) + 1):
+            if KEY_WITH_SPECIALS[i:j] in text:
+                best = j - i
+    return best
+
+
+@pytest.mark.parametrize("form", [
+    lambda k: "Bearer%20" + __import__("urllib.parse").parse.quote(k, safe=""),  # the probe's echo
+    lambda k: "key=" + __import__("urllib.parse").parse.quote_plus(k) + "&x=1",
+    lambda k: "key=" + __import__("urllib.parse").parse.quote(k, safe="").lower(),
+])
+def test_url_encoded_key_is_redacted(form):
+    text = form(KEY_WITH_SPECIALS)
+    out = redact(text, [KEY_WITH_SPECIALS])
+    assert "***" in out and "Ab" not in out and "Gh12" not in out, out
+
+
+@pytest.mark.parametrize("prefix", ["", "A", "Authorization: Bearer "])  # every byte alignment
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_base64_encoded_key_is_redacted(prefix, urlsafe):
+    import base64
+
+    enc = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    blob = enc((prefix + KEY_WITH_SPECIALS + " tail").encode()).decode()
+    out = redact(f"echo: {blob}", [KEY_WITH_SPECIALS])
+    assert "***" in out
+    # at most the 2 characters the key shares with its neighbours are left of its encoding
+    assert len(out) <= len("echo: ") + len(blob) - len(enc(KEY_WITH_SPECIALS.encode())) + 3 + 4
+
+
+@pytest.mark.parametrize("escape_slash", [False, True])
+def test_json_escaped_key_is_redacted(escape_slash):
+    import json
+
+    text = json.dumps({"echo": "Authorization: token " + KEY_WITH_SPECIALS})
+    if escape_slash:
+        text = text.replace("/", "\\/")  # what PHP and some proxies write
+    out = redact(text, [KEY_WITH_SPECIALS])
+    assert _left(out) <= 2 and "***" in out, out

@@ -1,7 +1,9 @@
 """Command line: `python -m definemed <command>`; the same stage functions the notebooks call.
 
 Bad input ends with a one-line `error: ...` on stderr and exit code 1; Ctrl-C (SIGINT) ends with
-"interrupted; rerun to resume" and exit code 130 (docs/CONTRACTS.md, "Faults and exit codes").
+"interrupted; rerun to resume" and exit code 130, SIGTERM with "terminated (SIGTERM); rerun to resume"
+and 143, after every process the command started is gone (definemed.procs; docs/CONTRACTS.md,
+"Faults and exit codes").
 """
 from __future__ import annotations
 
@@ -114,18 +116,75 @@ _register_stage_commands()
 
 INTERRUPTED = 130
 """Exit code of a run stopped by Ctrl-C / SIGINT (128 + SIGINT, the shell's convention)."""
+TERMINATED = 143
+"""Exit code of a run stopped by SIGTERM (128 + 15)."""
 
 
 def _fail(msg: str, code: int = 1) -> None:
-    print(f"error: {msg}" if code != INTERRUPTED else msg, file=sys.stderr)
+    print(f"error: {msg}" if code not in (INTERRUPTED, TERMINATED) else msg, file=sys.stderr)
     sys.exit(code)
 
 
+_signalled = {"term": False}
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the cleanup short
+    from definemed.errors import Terminated
+
+    _signalled["term"] = True  # typer turns the exception into exit code 130; this tells them apart
+
+    raise Terminated()
+
+
+def _as_process() -> None:
+    """Set up the command-line process (not an in-process call from a test): SIGTERM becomes an
+    exception that runs every cleanup, SIGINT's default restored (a shell without job control starts
+    jobs with it ignored), and orphaned descendants come back to us (definemed.procs)."""
+    import signal
+
+    from definemed import procs
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    procs.become_subreaper()
+
+
+def _stop_children() -> None:
+    """Before exiting: no process we started (or that was re-parented to us) may outlive us."""
+    import signal
+
+    from definemed import procs
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the cleanup runs to its end
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    procs.stop_descendants()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run a command: 0 done, 1 bad input or a failed precondition (one line), 2 usage, 130 interrupted."""
+    """Run a command: 0 done, 1 bad input or a failed precondition (one line), 2 usage, 130 interrupted,
+    143 terminated (SIGTERM)."""
+    if argv is None:
+        _as_process()
+        try:
+            _main(argv)
+        finally:
+            _stop_children()
+    else:
+        _main(argv)
+
+
+def _main(argv: list[str] | None) -> None:
+    from definemed.errors import Terminated
+
     try:
         # in non-standalone mode typer *returns* the exit code of typer.Exit and of a Ctrl-C (130)
         rv = app(args=argv, standalone_mode=False)
+    except Terminated:
+        rv = TERMINATED
     except KeyboardInterrupt:
         rv = INTERRUPTED
     except DefinemedError as e:
@@ -134,7 +193,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(e))
     except OSError as e:  # a file the command could not read or write: name it, no traceback
         if e.filename is None:
-            raise
+            if e.errno is None:
+                raise
+            _fail(f"{e.strerror or type(e).__name__} (errno {e.errno}; no file named by the library)")
         where = f"{e.filename} -> {e.filename2}" if e.filename2 else f"{e.filename}"
         _fail(f"{where}: {e.strerror or type(e).__name__}")
     except (typer.Exit, SystemExit) as e:
@@ -146,12 +207,16 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(e, click_exceptions.ClickException):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click_exceptions.Abort):
-            rv = INTERRUPTED
+        if isinstance(e, click_exceptions.Abort):  # click wraps a KeyboardInterrupt (and so Terminated)
+            rv = TERMINATED if isinstance(e.__cause__, Terminated) else INTERRUPTED
         else:
             raise
+    if rv == INTERRUPTED and _signalled["term"]:
+        rv = TERMINATED
     if rv == INTERRUPTED:
         _fail("interrupted; rerun to resume", INTERRUPTED)
+    if rv == TERMINATED:
+        _fail("terminated (SIGTERM); rerun to resume", TERMINATED)
     if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
         sys.exit(rv)
 

@@ -33,8 +33,14 @@ DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?)$"
 """A torch device name this project runs on (auto: CUDA when present, else CPU)."""
 
 
+SIZE_PATTERN = r"^\s*0*[1-9]\d*(\.\d+)?\s*[KMGTkmgt]?[Bb]?\s*$"
+"""A positive size: digits, an optional K/M/G/T (powers of 1000) and an optional B (merging.cli._parse_size)."""
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    # strict: YAML's `true` is not the integer 1 and '5' is not 5 (pydantic's lax mode converts both);
+    # no inf / nan: `.inf` would pass `gt=0` and fail only after a stage cleared its outputs
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), strict=True, allow_inf_nan=False)
 
 
 class CorpusConfig(Section):
@@ -552,8 +558,9 @@ class MergeConfig(Section):
     """Tensors merged in parallel; None: twice the CPU count, at most 8 (blocking I/O overlaps arithmetic)."""
     device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where SLERP's arithmetic runs: auto (CUDA if present), cpu, cuda, cuda:N."""
-    max_shard_size: str = "5GB"
-    """Largest output safetensors shard (mergekit's default)."""
+    max_shard_size: str = Field("5GB", pattern=SIZE_PATTERN)
+    """Largest output safetensors shard (mergekit's default): a number with an optional K/M/G/T (powers
+    of 1000) and B, e.g. 5GB, 500M, 1000000."""
     format_prompts: int = Field(50, ge=1)
     """Chat prompts for the instruction-format rate."""
     format_max_new_tokens: int = Field(48, ge=1)
@@ -609,6 +616,10 @@ class FailureConfig(Section):
     """Extra attempts after a timeout or a server error."""
     judge_concurrency: int = Field(4, ge=1)
     """Requests in flight at once."""
+    judge_max_failed_share: float = Field(0.0, ge=0, le=1)
+    """Share of answers the judge may leave unjudged (timeout, server error, unreadable reply) with the
+    stage still done. Above it the stage fails (exit code 1) and a rerun asks the judge only for those
+    (the judged ones are cached); 0: every answer must be judged."""
     eval_n_texts: int = Field(400, ge=10)
     """Texts in each labelled detector-quality set (planted English spans; planted typos)."""
     eval_typo_rate: float = Field(0.05, gt=0, le=1)
@@ -708,7 +719,7 @@ class EvaluateConfig(Section):
     judge_rounds: int = Field(3, ge=1)
     """Passes over judge requests that failed after the client's retries; what still fails is recorded
     (judgments.jsonl, counted as invalid) and retried by a rerun, never fatal to the run."""
-    device: str = "auto"
+    device: str = Field("auto", pattern=DEVICE_PATTERN)
     """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
@@ -785,6 +796,15 @@ def _format_error(file: Path, err: dict) -> str:
     return f"{file}: key '{key}': {msg}" + ("" if isinstance(got, dict) else f" (got {got!r})")
 
 
+def _check_name_agrees(file: Path, raw: dict) -> None:
+    """A config in configs/ is named after its profile: a copied file whose `profile:` line was not
+    changed (configs/mine.yaml saying `profile: small`) would clear and overwrite data/small."""
+    name = raw.get("profile")
+    if Path(file).resolve().parent == paths.CONFIGS.resolve() and isinstance(name, str) and name != Path(file).stem:
+        raise ConfigError(f"{file}: key 'profile' is {name!r} but the file is named {Path(file).name!r}; "
+                          f"they must agree (set `profile: {Path(file).stem}`, or rename the file)")
+
+
 def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | None = None) -> Config:
     """Load and validate a profile by name (configs/<name>.yaml) or by path.
 
@@ -792,6 +812,7 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
     """
     file = paths.config_file(profile_or_path)
     raw = read_yaml_mapping(file, "config file", ConfigError)
+    _check_name_agrees(file, raw)
     for dotted, value in (overrides or {}).items():
         node = raw
         *parents, last = dotted.split(".")

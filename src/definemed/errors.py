@@ -7,3 +7,9 @@ class DefinemedError(Exception):
 
 class ConfigError(DefinemedError):
     """A configuration file is missing, malformed, or has an unknown key or a wrong type."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (`kill PID`, make or Slurm stopping the job). A KeyboardInterrupt, so every
+    cleanup written for Ctrl-C (stopping child processes, dropping temporaries) runs for it too;
+    the CLI exits 143 with one line."""

@@ -12,6 +12,22 @@ from typing import Any, Iterator
 import yaml
 
 
+def _default_mode(full: int) -> int:
+    """The mode `open()` / `mkdir()` would give under the current umask (0644 / 0755 under umask 022)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return full & ~mask
+
+
+def _name_path(e: OSError, path: Path) -> OSError:
+    """An OSError without a file name (a full disk while writing, from write() or a library) gets the
+    path being written, so the one-line error says where; one with a name is kept as it is."""
+    if e.filename is not None:
+        return e
+    named = OSError(e.errno, e.strerror or str(e), str(path))
+    return named
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary file path next to `path`; rename it onto `path` only if the block succeeds."""
@@ -21,8 +37,11 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
+        try:
+            yield tmp
+        except OSError as e:
+            raise _name_path(e, path) from None
+        os.chmod(tmp, _default_mode(0o666))  # mkstemp creates 0600 files; the umask decides, as for open()
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -53,8 +72,12 @@ def atomic_dir(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     path = check_output_dir(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    os.chmod(tmp, _default_mode(0o777))  # mkdtemp creates 0700 folders
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as e:
+            raise _name_path(e, path) from None
         if path.exists():
             if not force:
                 raise FileExistsError(f"{path}: output folder exists (use --force to replace it)")

@@ -9,6 +9,10 @@ The lock is `fcntl.flock` on `<parent>/.<folder>.lock`, next to the folder rathe
 stage clears its folder when its inputs change). The kernel releases it when the process ends, even
 on SIGKILL, so a crashed run never leaves a stale lock; the file itself stays (it holds the pid of the
 last holder, for the message) and is never treated as an output.
+
+The processes a stage starts through `definemed.procs.child` (torchrun) inherit the lock's
+descriptor (`held_fds`): a flock belongs to the open file, so the lock stays held until the last
+of them is gone, even when the stage's own process was killed first.
 """
 from __future__ import annotations
 
@@ -22,6 +26,12 @@ from typing import Iterator
 from definemed.errors import DefinemedError
 
 POLL_S = 0.5
+_HELD: set[int] = set()
+
+
+def held_fds() -> set[int]:
+    """Descriptors of the locks this process holds now (passed on to the children it starts)."""
+    return set(_HELD)
 
 
 class LockedError(DefinemedError):
@@ -54,6 +64,8 @@ def output_lock(folder: str | os.PathLike, what: str | None = None, wait_s: floa
                 time.sleep(POLL_S)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        _HELD.add(fd)
         yield f
     finally:
+        _HELD.discard(fd)
         os.close(fd)  # closing the descriptor releases the flock

@@ -6,9 +6,14 @@ temporary name (never over the source); the manifest is written only when the no
 end. When the stage is done and neither the notebook nor the code it shows with changed since the
 last execution, nothing runs: the manifest is only touched (Make compares file times, we compare
 content).
+
+The kernel runs in a process group of its own (jupyter_client); when this process is stopped
+(Ctrl-C, SIGTERM, an error) papermill shuts the kernel down, and the command line, a child subreaper,
+stops whatever the kernel started before it exits (definemed.procs, definemed.cli.main).
 """
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -49,6 +54,8 @@ def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3"
         print(f"{stage}: up to date (stage done, notebook unchanged)")
         return out
     t0 = time.time()
+    failed = out.with_suffix(".failed.ipynb")  # the executed copy of a failed run, kept until the next run
+    failed.unlink(missing_ok=True)
     presented.start(cfg.profile, stage)
     previous = os.environ.get(presented.ENV)
     os.environ[presented.ENV] = stage  # the kernel inherits it: write_table / save_figure record their names
@@ -59,8 +66,14 @@ def run_notebook(stage: str, profile: str = "tiny", kernel_name: str = "python3"
                     str(nb), str(tmp), parameters={"profile": profile}, kernel_name=kernel_name,
                     cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
                 )
+            except KeyboardInterrupt:  # Ctrl-C / SIGTERM (definemed.errors.Terminated)
+                # nbclient's cell task still holds the interrupt; at exit asyncio would log it as "Task
+                # exception was never retrieved" with 150 lines of traceback after our one-line message
+                logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+                raise
             except pm.PapermillExecutionError as e:
-                failed = out.with_suffix(".failed.ipynb")
+                if e.ename == "LockedError":  # a refusal (another run holds the stage): nothing to look at
+                    raise DefinemedError(e.evalue) from None
                 Path(tmp).replace(failed)
                 raise DefinemedError(
                     f"{nb.name}: cell {e.exec_count} raised {e.ename}: {e.evalue} (executed copy: {failed})"

@@ -135,3 +135,36 @@ def test_model_folder_that_does_not_load(tmp_path, tiny_model_dir):
     (broken / "model.safetensors").write_bytes(b"x")
     with pytest.raises(DefinemedError, match="does not load"):
         harness.load_model(broken)
+
+
+def test_moved_output_tree_keeps_the_variant_fingerprint(tmp_path, monkeypatch):
+    """The probe: a moved output tree recomputed 3 finished 06 variants (absolute paths in the task YAMLs)."""
+    import shutil
+    from types import SimpleNamespace
+
+    from definemed.config import load_config
+    from definemed.evaluation import harness as h
+    from definemed.evaluation import stage as ev_stage
+
+    cfg = load_config("tiny")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    variant = SimpleNamespace(label="m", kind="base", path=model)
+    fps = []
+    for where in ("a", "moved/b"):
+        stage = tmp_path / where / "06_evaluate"
+        if where == "a":
+            (stage / "questions" / "facts").mkdir(parents=True)
+            (stage / "questions" / "facts" / "test.jsonl").write_text('{"q": 1}\n')
+            h.write_task_yaml(stage / "tasks", "facts_de", "sentence",
+                              {"test": stage / "questions" / "facts" / "test.jsonl"}, "facts")
+        else:
+            shutil.copytree(tmp_path / "a", tmp_path / where)
+            # the stage rewrites its task YAMLs on every run, now with the new absolute paths
+            h.write_task_yaml(stage / "tasks", "facts_de", "sentence",
+                              {"test": stage / "questions" / "facts" / "test.jsonl"}, "facts")
+            assert str(tmp_path / "moved") in (stage / "tasks" / "facts_de.yaml").read_text()
+        monkeypatch.setenv("DEFINEMED_OUTPUT_ROOT", str(tmp_path / where))
+        fps.append(ev_stage._fingerprint(variant, cfg, stage / "tasks", []))
+    assert fps[0] == fps[1]

@@ -89,3 +89,32 @@ def test_unreachable_judge_is_counted_not_a_crash(tiny_cfg):
                                               "judge_timeout_s": 2})
     res = run_judge([{"question": "q", "answer": "eine Antwort", "reference_answer": None}], cfg)
     assert res[0]["hallucination"].status in ("error", "timeout")
+
+
+def test_unjudged_answers_fail_the_stage_and_are_asked_again_on_rerun(tiny_cfg, tmp_path):
+    """The probe's failure: stage 07 with 56 of 56 judgments in error exited 0 and was recorded done."""
+    from types import SimpleNamespace
+
+    import pytest
+
+    from definemed.errors import DefinemedError
+    from definemed.failure.analysis import Detectors
+
+    good = {"question": "Wozu gehört Velorixan?", "answer": "Velorixan gehört zu den Statinen.",
+            "reference_answer": "Betablocker"}
+    broken = {"question": "q", "answer": "FEHLER500", "reference_answer": None}
+    cache = tmp_path / "judge.jsonl"
+    with JudgeServer() as srv:
+        cfg = tiny_cfg.failure.model_copy(update={"judge": "llm", "judge_base_url": srv.url, "judge_retries": 0,
+                                                  "judge_timeout_s": 5})
+        detectors = SimpleNamespace(facts=None, cfg=SimpleNamespace(failure=cfg))
+        with pytest.raises(DefinemedError, match=r"failure.judge: 1 of 2 answers not judged \(error: judge: HTTP 500"):
+            Detectors.judged(detectors, [good, broken], cache)
+        assert len(cache.read_text().splitlines()) == 1  # the judged answer is kept
+        n = len(srv.requests)
+        res = Detectors.judged(detectors, [good, dict(broken, answer="jetzt lesbar")], cache)  # the rerun
+        assert all(v.status == "ok" for r in res for v in r.values())
+        assert len(srv.requests) == n + 1  # only the unjudged answer was asked again
+        lenient = SimpleNamespace(facts=None, cfg=SimpleNamespace(failure=cfg.model_copy(
+            update={"judge_max_failed_share": 0.5})))
+        assert Detectors.judged(lenient, [good, broken], cache)[1]["hallucination"].status == "error"

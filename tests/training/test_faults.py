@@ -97,3 +97,58 @@ def test_streamed_export_writes_loadable_shards_and_refuses_non_finite_weights(t
     with pytest.raises(DefinemedError, match=r"export: 1 tensor\(s\) with NaN/Inf values \(first 'model.layers.1.mlp.down_proj.weight'\)"):
         export_hf(model, src, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_flipped_bytes_in_a_large_shard_are_caught_and_the_previous_checkpoint_used(tmp_path, capsys):
+    """The probe: 4 flipped bytes in a shard over 1 MiB resumed with exit 0 and gave a different model."""
+    old = _fake_checkpoint(tmp_path, 3)
+    new = _fake_checkpoint(tmp_path, 6)
+    shard = new / "__0_0.distcp"
+    shard.write_bytes(bytes(range(256)) * (3 << 12))  # 3 MiB
+    write_json(new / ckpt.COMPLETE, {"step": 6, **ckpt._inventory(new)})
+    assert ckpt.verify(new) is None
+    data = bytearray(shard.read_bytes())
+    for i in (10, 1 << 20, (2 << 20) + 7, len(data) - 3):
+        data[i] ^= 0xFF
+    shard.write_bytes(bytes(data))  # same size: only a checksum over the whole file can tell
+    assert ckpt.verify(new) == "__0_0.distcp: content differs from the saved checksum"
+    assert ckpt.latest(tmp_path) == old
+    assert "checkpoint step-0000006 is damaged (__0_0.distcp: content differs" in capsys.readouterr().out
+
+
+def test_records_with_sha256_of_small_files_only_still_verify(tmp_path):
+    d = _fake_checkpoint(tmp_path, 2)
+    files = {f.name: f.stat().st_size for f in d.iterdir() if f.is_file() and f.name != ckpt.COMPLETE}
+    write_json(d / ckpt.COMPLETE, {"step": 2, "files": files,
+                                   "sha256": {n: ckpt._sha256(d / n) for n in files}})
+    assert ckpt.verify(d) is None
+    (d / "rng-rank0.safetensors").write_bytes(b"RNG")
+    assert ckpt.verify(d) == "rng-rank0.safetensors: content differs from the saved checksum"
+
+
+def test_non_finite_base_weights_are_refused_before_launch_naming_the_tensor(tmp_path):
+    """The probe: a NaN base model gave a non-finite-loss error three times with the hint 'lower cpt.lr?'."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from definemed.training.launch import preflight
+    from tests.factories import tiny_model
+
+    model = tmp_path / "model"
+    tiny_model(model, "qwen2", vocab_size=128, hidden=32, layers=2, seed=0)
+    f = model / "model.safetensors"
+    sd = load_file(str(f))
+    name = sorted(k for k in sd if k.endswith("mlp.up_proj.weight"))[0]
+    sd[name][0, 0] = float("nan")
+    save_file(sd, str(f), metadata={"format": "pt"})
+    import numpy as np
+
+    from definemed.packing import TokenFile, plan_packing, write_token_file
+
+    write_token_file(iter([np.arange(3, 40)] * 20), tmp_path / "tokens")
+    plan_packing(TokenFile(tmp_path / "tokens").lengths, 8, seed=1).save(tmp_path / "plan.npz")
+    spec = RunSpec(model_dir=str(model), data=str(tmp_path / "tokens"), plan=str(tmp_path / "plan.npz"),
+                   out_dir=str(tmp_path / "run"), seq_len=8, global_batch=4, steps=1, lr=1e-3)
+    with pytest.raises(DefinemedError, match=rf"tensor {name} has non-finite values") as e:
+        preflight(spec, 1)
+    assert "cpt.lr" not in str(e.value)

@@ -73,6 +73,15 @@ def write_task_yaml(tasks_dir: Path, base: str, fmt: str, files: dict[str, Path]
     return name
 
 
+def portable_text(task_yaml: Path, stage_dir: Path) -> str:
+    """A task YAML's text with its absolute paths (lm-eval's `include` and the datasets' `data_files`
+    need them, since `data_files` resolve against the working folder) written relative to the stage
+    folder and the template folder: what goes into a variant's fingerprint, so a moved or copied
+    output tree resumes its finished variants instead of recomputing them."""
+    text = task_yaml.read_text(encoding="utf-8")
+    return text.replace(str(Path(stage_dir).resolve()), "<stage>").replace(str(TEMPLATES), "<templates>")
+
+
 def task_manager(tasks_dir: Path):
     """lm-eval TaskManager over our task folder only (the built-in task index is not needed)."""
     from lm_eval.tasks import TaskManager

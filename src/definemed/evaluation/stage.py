@@ -105,7 +105,7 @@ def _fingerprint(v: models.Variant, cfg: Config, tasks_dir: Path, wr: list[dict]
     h.update(json.dumps(cfg.evaluate.model_dump(mode="json"), sort_keys=True).encode())
     h.update(str(cfg.seed).encode())
     for f in sorted(tasks_dir.glob("*.yaml")):
-        h.update(f.read_bytes())
+        h.update(harness.portable_text(f, tasks_dir.parent).encode())
     for f in sorted((tasks_dir.parent / "questions").glob("*/*.jsonl")):
         h.update(f.read_bytes())
     h.update(json.dumps([q["question"] for q in wr]).encode())

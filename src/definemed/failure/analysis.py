@@ -124,9 +124,11 @@ class Detectors:
         if self.facts is not None:
             return [self.facts.judge(r["answer"], r["question"], r["fact_id"] if r["fact_id"] >= 0 else None)
                     for r in rows]
-        from definemed.failure.judge import run_judge
+        from definemed.failure.judge import require_judged, run_judge
 
-        return run_judge(rows, self.cfg.failure, cache=cache)
+        results = run_judge(rows, self.cfg.failure, cache=cache)
+        require_judged(results, self.cfg.failure, cache)  # an unjudged answer is not a finished stage
+        return results
 
 
 def _cell(v: Verdict) -> dict:

@@ -4,8 +4,9 @@
 `str.format` template with {question}, {reference} and {answer}. The API key is read from the
 environment variable `failure.judge_api_key_env` at call time and is never logged or stored: every
 reply passes `definemed.redact.redact` before it is parsed, cached or shown.
-A request that times out or fails gives status "timeout" / "error" for that answer (counted and
-shown in the notebook), never an exception. Judgments are cached in a JSONL file keyed by rubric,
+A request that times out or fails gives status "timeout" / "error" for that answer, never an exception
+from `run_judge`; the stage then refuses to count itself done when more than
+`failure.judge_max_failed_share` of the answers are unjudged (`require_judged`), so a rerun asks again. Judgments are cached in a JSONL file keyed by rubric,
 model and a hash of the input, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
@@ -217,3 +218,18 @@ def run_judge(items: list[dict], cfg: FailureConfig, cache: Path | None = None,
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
             ex.submit(asyncio.run, coro).result()
     return results
+
+
+UNJUDGED = ("timeout", "error")
+
+
+def require_judged(results: list[dict[str, Verdict]], cfg: FailureConfig, cache: Path | None = None) -> None:
+    """DefinemedError (the stage fails, is not recorded done, and its rerun asks the judge again for
+    these answers only) when more than `cfg.judge_max_failed_share` of the answers got no verdict."""
+    bad = [r for r in results if any(v.status in UNJUDGED for v in r.values())]
+    if results and len(bad) > cfg.judge_max_failed_share * len(results):
+        first = next(v for v in bad[0].values() if v.status in UNJUDGED)
+        kept = f"; the {len(results) - len(bad)} judged are cached in {cache}" if cache is not None else ""
+        raise DefinemedError(
+            f"failure.judge: {len(bad)} of {len(results)} answers not judged ({first.status}: "
+            f"{(first.evidence or ['?'])[0]}){kept}; rerun to ask again, or raise failure.judge_max_failed_share")

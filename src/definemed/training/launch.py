@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from definemed import paths
+from definemed import paths, procs
 from definemed.errors import DefinemedError
 from definemed.packing import PackingPlan, TokenFile
 from definemed.training import checkpoint as ckpt_lib
@@ -33,10 +33,15 @@ def preflight(spec: RunSpec, nproc: int) -> None:
         raise DefinemedError(f"{spec.plan}: plan has {plan.num_docs} documents, {spec.data} has {len(tokens)}")
     if plan.num_bins < 1:
         raise DefinemedError(f"{spec.plan}: no sequence to train on")
-    if spec.resume:
-        last = ckpt_lib.latest(spec.run_dir / "checkpoints", report=False)
-        if last is not None:
-            ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
+    last = ckpt_lib.latest(spec.run_dir / "checkpoints", report=False) if spec.resume else None
+    if last is not None:
+        ckpt_lib.check_compatible(last, param_shapes(meta_model(spec.model_dir)))
+    else:
+        # NaN / Inf in the base weights: one line naming the tensor here, not a non-finite loss at
+        # step 1 reported by every rank with a hint to lower the learning rate
+        from definemed.finite import check_folder_finite
+
+        check_folder_finite(spec.model_dir)
 
 
 def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool = True,
@@ -57,16 +62,19 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     errors: list[str] = []
     tail: list[str] = []
     with open(log_file, "a", encoding="utf-8") as log:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            log.write(line)
-            text = _RANK_PREFIX.sub("", line.rstrip())
-            tail = (tail + [text])[-4:]
-            if text.startswith("error: "):
-                errors.append(text.removeprefix("error: "))
-            if echo and text.startswith(ECHO_PREFIXES):
-                print(text, flush=True)
-        rc = proc.wait()
+        # own process group, SIGTERM on our death, holds the stage lock; stopped (TERM, grace, KILL)
+        # when we leave by Ctrl-C / SIGTERM / an error (definemed.procs)
+        with procs.child(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         drain=log.write) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                text = _RANK_PREFIX.sub("", line.rstrip())
+                tail = (tail + [text])[-4:]
+                if text.startswith("error: "):
+                    errors.append(text.removeprefix("error: "))
+                if echo and text.startswith(ECHO_PREFIXES):
+                    print(text, flush=True)
+            rc = proc.wait()
     if rc != 0:
         # the first worker error is the cause; the others are usually ranks losing their peer
         raise DefinemedError(errors[0] if errors else f"torchrun exited with {rc}; log {log_file}: " + " | ".join(tail))

@@ -15,7 +15,15 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: torchrun ... -m definemed.training.worker <run.json>", file=sys.stderr)
         return 2
+    import os
+    import signal
+
+    from definemed import procs
     from definemed.training.loop import train
+
+    # torchrun starts each worker in a session of its own: if torchrun dies (even by SIGKILL) the
+    # worker gets SIGTERM, which the loop answers by checkpointing and stopping (definemed.procs)
+    procs.die_with_parent(signal.SIGTERM, os.getppid())
 
     try:
         train(argv[0])

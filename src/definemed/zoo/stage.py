@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import time
 
+from definemed import procs
 from definemed.config import Config
 from definemed.corpus import fact_bank
 from definemed.errors import DefinemedError
@@ -60,10 +62,28 @@ def _build_all(cfg, specs, families, split, chat, bank, force) -> list[dict]:
     from concurrent.futures import ProcessPoolExecutor
 
     order = sorted(range(len(specs)), key=lambda i: -_cost(cfg, specs[i]))
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
-                                  chat, bank, force) for i in order}
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=procs.die_with_parent,
+                               initargs=(signal.SIGTERM, os.getpid()))
+    try:
+        # the workers start with SIGINT ignored (an ignored signal stays ignored across exec): a Ctrl-C
+        # to the process group (or a kernel interrupt) reaches only us, and we stop them with SIGTERM
+        # below, instead of each printing a KeyboardInterrupt traceback
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
+                                      chat, bank, force) for i in order}
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return [futures[i].result() for i in range(len(specs))]
+    except BaseException:
+        # Ctrl-C, SIGTERM or a failed build: no worker may go on writing model folders after us, and
+        # the stage lock (held by our caller) is kept until they are gone
+        workers_left = [p.pid for p in (pool._processes or {}).values()]  # noqa: SLF001 (3.14 has terminate_workers)
+        pool.shutdown(wait=False, cancel_futures=True)
+        procs.stop(workers_left)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def build_zoo(cfg: Config, force: bool = False) -> dict:
