@@ -688,13 +688,38 @@ class EvaluateConfig(Section):
     """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
-    lm_backend: Literal["hf", "vllm"] = "hf"
-    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`); vllm:
-    lm-eval's vLLM backend (needs `pip install vllm`; for the 24B model, tensor parallel)."""
+    lm_backend: Literal["hf", "vllm", "server"] = "hf"
+    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`; on `cuda` the
+    model is spread over every visible GPU with device_map="auto"); vllm: lm-eval's in-process vLLM backend
+    (`pip install vllm`); server: lm-eval's `local-completions` against the variant's OpenAI-compatible
+    server (prompt log-probs of `/v1/completions`, the same server that answers the win-rate questions).
+    General perplexity follows the backend (vllm/server: the backend's token log-likelihoods)."""
     vllm_tensor_parallel_size: int = Field(1, ge=1)
-    """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    """vllm backend / managed server: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    vllm_tensor_parallel: dict[str, int] = Field(default_factory=dict)
+    """Per-variant tensor parallel size (variant label -> GPUs), e.g. {mistral-small-24b: 2}; others use
+    `vllm_tensor_parallel_size`."""
     vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    """vllm backend: share of each GPU's memory vLLM may take."""
+    """vllm backend / managed server: share of each GPU's memory vLLM may take."""
+    server: Literal["external", "managed"] = "external"
+    """external: servers run by someone else at `endpoints` / `endpoint`; managed: stage 06 starts
+    `<server_command> serve <folder> --served-model-name <label> --port <server_port> ...` for each
+    variant it evaluates, waits until /v1/models lists the name, evaluates, and stops it."""
+    server_command: str = "vllm"
+    """managed server: the executable (vLLM's CLI; tests put a fake `vllm` on PATH)."""
+    server_host: str = "127.0.0.1"
+    """managed server: the host it listens on (the stage talks to it on this host)."""
+    server_port: int = Field(8000, ge=1, le=65535)
+    """managed server: its port (the judge keeps its own `judge_endpoint`)."""
+    server_args: list[str] = Field(default_factory=list)
+    """managed server: further arguments after the ones the stage sets (e.g. ["--max-model-len", "8192"])."""
+    server_start_timeout_s: float = Field(1800.0, gt=0)
+    """managed server: how long to wait for /v1/models to list the variant (loading 24B from a parallel
+    filesystem takes minutes)."""
+    gpus: int = Field(1, ge=1)
+    """GPUs the stage-06 job has (`plan-evaluate` refuses a variant that needs more)."""
+    gpu_memory_gib: float = Field(40.0, gt=0)
+    """Memory of one of those GPUs (A100-40GB: 40)."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)
