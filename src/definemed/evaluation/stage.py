@@ -290,6 +290,10 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     index, wr = built["tasks"], built["winrate_questions"]
     vs = models.variants(cfg)
     models.check_folders(vs)
+    if torch.cuda.is_available():  # refuse a variant that cannot fit before hours of work (plan-evaluate)
+        from definemed.evaluation import plan
+
+        plan.check(plan.plan_all(cfg))
     tasks: dict[int, list] | None = None
     recs = []
     for v in tqdm(vs, desc="model variants", unit="model"):
