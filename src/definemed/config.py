@@ -82,6 +82,13 @@ class CorpusConfig(Section):
     stream_url: str | None = None
     """fsspec URL or folder the streaming sampler reads; None: hf://datasets/<hf_dataset>@<hf_revision>/
     data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
+    staged_folder: Optional[RepoPath] = None
+    """Folder (on the cluster: a parallel filesystem) that `python -m definemed stage-fineweb` fills once
+    with FineWeb2's parquet files of `hf_config`/`hf_split` at `hf_revision` (a node with network; it
+    resumes). When set (source hub), stage 00 samples from it and stage 03's datatrove filter reads it
+    (filter.input_folder null), so no compute job touches the network (HF_HUB_OFFLINE=1 after staging)."""
+    stage_workers: int = Field(8, ge=1)
+    """`stage-fineweb`: files downloaded at once."""
     stream_workers: int = Field(1, ge=1)
     """Input files scanned in parallel processes by the streaming sampler."""
     local_path: Optional[RepoPath] = None
@@ -295,10 +302,13 @@ class FilterConfig(Section):
     executor: Literal["local", "slurm"] = "local"
     """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
     input_folder: str | None = None  # a folder or an fsspec URL (hf://...), not only a repository path
-    """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
-    The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
+    """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads `corpus.staged_folder`
+    when set (the paper profile: FineWeb2-de staged once by `stage-fineweb`), else 00_corpus/shards."""
     glob_pattern: str = "*.parquet"
     """datatrove engine: which files of `input_folder` to read."""
+    randomize_start_s: int = Field(0, ge=0)
+    """datatrove engine: each task waits a random 0..randomize_start_s seconds before it starts (datatrove's
+    `randomize_start_duration`), so hundreds of array tasks do not open the filesystem at the same moment."""
     tasks: int = Field(1, ge=1)
     """datatrove engine: tasks (each reads input files rank::tasks and writes one output shard)."""
     workers: int = Field(1, ge=1)
@@ -739,6 +749,9 @@ class Config(Section):
     allow_unpinned: bool = False
     """Let downloads from the hub (corpus, models, benchmarks) use a revision that is not a commit hash
     (`main` moves). Off in the paper profile; DEFINEMED_ALLOW_UNPINNED=1 for a trial."""
+    allow_unpinned_keys: list[str] = Field(default_factory=list)
+    """Config keys whose revision may stay unpinned although `allow_unpinned` is off (each download warns;
+    `validate-config` lists them), e.g. [evaluate.medqa_revision] while no commit of it is known."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
@@ -801,6 +814,43 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
         key = ".".join(str(x) for x in err["loc"])
         where = f"{file} (with {key} set on the command line)" if key in (overrides or {}) else file
         raise ConfigError(_format_error(where, err)) from None
+
+
+def hub_revisions(cfg: Config) -> list[tuple[str, str, str]]:
+    """(config key, repository, revision) of everything this profile downloads from the hub."""
+    out = []
+    if cfg.corpus.source == "hub":
+        out.append(("corpus.hf_revision", cfg.corpus.hf_dataset, cfg.corpus.hf_revision))
+    for i, m in enumerate(cfg.models.foundations):
+        if m.hf_id:
+            out.append((f"models.foundations[{i}].revision", m.hf_id, m.revision))
+    if cfg.classifier.init == "pretrained":
+        out.append(("classifier.revision", cfg.classifier.base_model, cfg.classifier.revision))
+    if cfg.evaluate.source == "hub":
+        out += [("evaluate.mmlu_revision", cfg.evaluate.mmlu_dataset, cfg.evaluate.mmlu_revision),
+                ("evaluate.medqa_revision", cfg.evaluate.medqa_dataset, cfg.evaluate.medqa_revision)]
+    return out
+
+
+def check_pins(cfg: Config) -> list[str]:
+    """Refuse (ConfigError naming every key) a hub revision that is not a 40-hex commit unless
+    `allow_unpinned` or the key is in `allow_unpinned_keys`; return a warning per allowed unpinned key."""
+    from definemed.pins import is_pinned
+
+    bad, warn = [], []
+    for key, repo, rev in hub_revisions(cfg):
+        if is_pinned(rev):
+            continue
+        (warn if cfg.allow_unpinned or key in cfg.allow_unpinned_keys else bad).append(f"{key} ({repo}@{rev})")
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}: not a 40-hex commit; pin the revision (or list the key in "
+                          "allow_unpinned_keys / set allow_unpinned for a trial)")
+    return [f"warning: unpinned revision allowed: {w}" for w in warn]
+
+
+def pin_allowed(cfg: Config, key: str) -> bool:
+    """Whether config key `key` may download at an unpinned revision."""
+    return cfg.allow_unpinned or key in cfg.allow_unpinned_keys
 
 
 def resolved(cfg: Config) -> dict:

@@ -7,3 +7,16 @@ class DefinemedError(Exception):
 
 class ConfigError(DefinemedError):
     """A configuration file is missing, malformed, or has an unknown key or a wrong type."""
+
+
+def network_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions of a failed network request: OSError (sockets, requests, huggingface_hub's offline and
+    HTTP errors) and the HTTP client errors of httpx / httpx2 (huggingface_hub 1.x / 2.x), which are not
+    OSErrors. Readers of the hub retry these and then end with one line (corpus/streaming.py)."""
+    types: list[type[BaseException]] = [OSError, TimeoutError]
+    for mod in ("httpx", "httpx2"):
+        try:
+            types.append(__import__(mod).HTTPError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)

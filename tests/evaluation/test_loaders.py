@@ -154,9 +154,11 @@ def test_a_schema_change_upstream_fails_loudly(tmp_path, which, change, msg):
 def test_unpinned_benchmark_revision_is_refused_unless_allowed(tmp_path):
     from definemed.config import load_config
 
-    cfg = load_config("paper")  # medqa_revision is still the marked placeholder
+    cfg = load_config("paper")  # medqa_revision: no known commit, allowed by allow_unpinned_keys only
+    assert cfg.allow_unpinned_keys == ["evaluate.medqa_revision"] and not cfg.allow_unpinned
     hub = FakeHub(tmp_path / "hub")
-    with pytest.raises(DefinemedError, match="BioMistral/BioInstructQA: revision 'main'.*not a commit hash"):
-        loaders.hub_question_sets(cfg, download=hub)
-    cfg = cfg.model_copy(update={"allow_unpinned": True})
     assert loaders.hub_question_sets(cfg, download=hub)[0]
+    strict = cfg.model_copy(update={"allow_unpinned_keys": []})
+    with pytest.raises(DefinemedError, match="BioMistral/BioInstructQA: revision 'main'.*not a commit hash"):
+        loaders.hub_question_sets(strict, download=hub)
+    assert loaders.hub_question_sets(strict.model_copy(update={"allow_unpinned": True}), download=hub)[0]

@@ -189,13 +189,15 @@ def hub_question_sets(cfg, download: Callable | None = None):
     from definemed.evaluation.questions import QuestionSet
     from definemed.seed import rng
 
+    from definemed.config import pin_allowed
+
     e = cfg.evaluate
     sets = []
     for subject in e.mmlu_subjects:
-        test = mmlu_de(e, subject, e.mmlu_test_split, cfg.allow_unpinned, download)
-        dev = mmlu_de(e, subject, e.mmlu_dev_split, cfg.allow_unpinned, download)
+        test = mmlu_de(e, subject, e.mmlu_test_split, pin_allowed(cfg, "evaluate.mmlu_revision"), download)
+        dev = mmlu_de(e, subject, e.mmlu_dev_split, pin_allowed(cfg, "evaluate.mmlu_revision"), download)
         sets.append((QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
-    test, dev = medqa_de(e, cfg.seed, cfg.allow_unpinned, download)
+    test, dev = medqa_de(e, cfg.seed, pin_allowed(cfg, "evaluate.medqa_revision"), download)
     sets.append((QuestionSet("medqa_de", test, dev), "medqa"))
     g = rng(cfg.seed, "evaluate", "winrate")
     pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
