@@ -200,3 +200,20 @@ def read_scores(out_dir: Path) -> pa.Table:
     if not files:
         raise DefinemedError(f"{out_dir}/scores: no score files (filter.write_scores is off?)")
     return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def score_histogram(out_dir: Path, bins: int = 50) -> "pd.DataFrame":
+    """Counts of P(medical) in `bins` equal bins of [0, 1], aggregated file by file from `scores/`
+    (only the score column of one file in memory: 427.7M scores are never loaded at once).
+    Columns: lo, hi, docs."""
+    import pandas as pd
+
+    files = sorted((Path(out_dir) / "scores").glob("scores-*.parquet"))
+    if not files:
+        raise DefinemedError(f"{out_dir}/scores: no score files (filter.write_scores is off?)")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.zeros(bins, np.int64)
+    for f in files:
+        s = pq.read_table(f, columns=["score"]).column("score").to_numpy()
+        counts += np.histogram(np.clip(s, 0.0, 1.0), bins=edges)[0]
+    return pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "docs": counts})
