@@ -49,7 +49,6 @@ def register(app: typer.Typer) -> None:
         target = Path(folder) if folder else staged_folder(cfg)
         if target is None:
             raise DefinemedError("corpus.staged_folder: not set (or pass --folder)")
-        s = stage_files(source or hub_source_url(cfg), target, cfg.filter.glob_pattern,
-                        workers or cfg.corpus.stage_workers)
+        s = stage_files(source or hub_source_url(cfg), target, "*.parquet", workers or cfg.corpus.stage_workers)
         typer.echo(f"{s['n_files']} files, {s['rows_total']:,} documents, {s['bytes_total'] / 2**30:.2f} GiB in "
                    f"{s['folder']} ({s['n_copied_now']} copied now, {s['seconds']} s)")
