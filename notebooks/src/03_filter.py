@@ -17,7 +17,7 @@ from IPython.display import Markdown, display
 from definemed import artifacts, io, plotting, stages, tables
 from definemed.config import load_config
 from definemed.filtering import report
-from definemed.filtering.filter import read_scores
+from definemed.filtering.filter import read_scores, score_histogram
 
 cfg = load_config(profile)
 plotting.setup_style(cfg)
@@ -50,10 +50,15 @@ display(table)
 # ## Score distribution and topic composition before and after filtering
 
 # %%
-scores = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas()
 truth = report.load_truth_if_synthetic(corpus_dir)
-joined = report.join_truth(scores, truth, threshold) if truth is not None else None
-fig = report.plot_scores_and_composition(scores, threshold, joined)
+if truth is not None:  # synthetic corpus: every score joined with the generator's truth (a small corpus)
+    scores = read_scores(artifacts.stage_dir(cfg, artifacts.FILTER)).to_pandas()
+    joined = report.join_truth(scores, truth, threshold)
+    fig = report.plot_scores_and_composition(scores, threshold, joined)
+else:  # real data: the 427.7M scores are counted file by file into a histogram, never loaded at once
+    joined = None
+    hist = score_histogram(artifacts.stage_dir(cfg, artifacts.FILTER), bins=50)
+    fig = report.plot_score_histogram(hist, threshold)
 plotting.save_figure(fig, "filter_scores_composition", cfg.profile)
 
 # %% [markdown]

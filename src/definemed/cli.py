@@ -92,9 +92,11 @@ def deps_cmd() -> None:
 @app.command("validate-config")
 def validate_config(profile: str = typer.Argument("tiny")) -> None:
     """Load and validate a config; print the resolved sections."""
-    from definemed.config import load_config
+    from definemed.config import check_pins, load_config
 
     cfg = load_config(profile)
+    for w in check_pins(cfg):  # an unpinned hub revision is refused unless allowed (configs/paper.yaml)
+        typer.echo(w, err=True)
     typer.echo(f"{profile}: ok ({', '.join(k for k in cfg.model_fields if k not in ('profile', 'seed'))})")
 
 
@@ -201,14 +203,19 @@ def _main(argv: list[str] | None) -> None:
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         sys.exit(code)
-    except Exception as e:  # usage errors: typer 0.29 vendors click as typer._click
+    except Exception as e:  # usage errors: typer 0.29 vendors click as typer._click (Abort is typer.Abort)
         from typer._click import exceptions as click_exceptions
+
+        from definemed.errors import network_error_types
 
         if isinstance(e, click_exceptions.ClickException):
             e.show()
             sys.exit(e.exit_code)
         if isinstance(e, click_exceptions.Abort):  # click wraps a KeyboardInterrupt (and so Terminated)
             rv = TERMINATED if isinstance(e.__cause__, Terminated) else INTERRUPTED
+        elif isinstance(e, network_error_types()):  # a hub / server request no stage wrapped: one line
+            _fail(f"network: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}; check the "
+                  "connection (or HF_ENDPOINT), or stage the data first and set HF_HUB_OFFLINE=1")
         else:
             raise
     if rv == INTERRUPTED and _signalled["term"]:

@@ -93,6 +93,13 @@ class CorpusConfig(Section):
     stream_url: str | None = None
     """fsspec URL or folder the streaming sampler reads; None: hf://datasets/<hf_dataset>@<hf_revision>/
     data/<hf_config>/<hf_split> (source hub) or local_path (source local)."""
+    staged_folder: Optional[RepoPath] = None
+    """Folder (on the cluster: a parallel filesystem) that `python -m definemed stage-fineweb` fills once
+    with FineWeb2's parquet files of `hf_config`/`hf_split` at `hf_revision` (a node with network; it
+    resumes). When set (source hub), stage 00 samples from it and stage 03's datatrove filter reads it
+    (filter.input_folder null), so no compute job touches the network (HF_HUB_OFFLINE=1 after staging)."""
+    stage_workers: int = Field(8, ge=1)
+    """`stage-fineweb`: files downloaded at once."""
     stream_workers: int = Field(1, ge=1)
     """Input files scanned in parallel processes by the streaming sampler."""
     local_path: Optional[RepoPath] = None
@@ -306,10 +313,13 @@ class FilterConfig(Section):
     executor: Literal["local", "slurm"] = "local"
     """datatrove engine: which executor `make`/the notebook uses (the CLI's --executor overrides it)."""
     input_folder: str | None = None  # a folder or an fsspec URL (hf://...), not only a repository path
-    """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads 00_corpus/shards.
-    The paper profile reads hf://datasets/HuggingFaceFW/fineweb-2/data/deu_Latn/train directly."""
+    """datatrove engine: folder or fsspec URL of FineWeb2 parquet files; None reads `corpus.staged_folder`
+    when set (the paper profile: FineWeb2-de staged once by `stage-fineweb`), else 00_corpus/shards."""
     glob_pattern: str = "*.parquet"
     """datatrove engine: which files of `input_folder` to read."""
+    randomize_start_s: int = Field(0, ge=0)
+    """datatrove engine: each task waits a random 0..randomize_start_s seconds before it starts (datatrove's
+    `randomize_start_duration`), so hundreds of array tasks do not open the filesystem at the same moment."""
     tasks: int = Field(1, ge=1)
     """datatrove engine: tasks (each reads input files rank::tasks and writes one output shard)."""
     workers: int = Field(1, ge=1)
@@ -723,13 +733,38 @@ class EvaluateConfig(Section):
     """Where lm-eval and local generation run: auto (cuda if available), cpu, cuda, cuda:N."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """Weights dtype: auto is bfloat16 on CUDA (the models' native dtype), float32 on CPU."""
-    lm_backend: Literal["hf", "vllm"] = "hf"
-    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`); vllm:
-    lm-eval's vLLM backend (needs `pip install vllm`; for the 24B model, tensor parallel)."""
+    lm_backend: Literal["hf", "vllm", "server"] = "hf"
+    """hf: lm-eval's HFLM around the loaded model (log-likelihoods batched by `batch_size`; on `cuda` the
+    model is spread over every visible GPU with device_map="auto"); vllm: lm-eval's in-process vLLM backend
+    (`pip install vllm`); server: lm-eval's `local-completions` against the variant's OpenAI-compatible
+    server (prompt log-probs of `/v1/completions`, the same server that answers the win-rate questions).
+    General perplexity follows the backend (vllm/server: the backend's token log-likelihoods)."""
     vllm_tensor_parallel_size: int = Field(1, ge=1)
-    """vllm backend: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    """vllm backend / managed server: GPUs one model is split over (24B in bf16 is about 48 GB: 2 x A100-40GB)."""
+    vllm_tensor_parallel: dict[str, int] = Field(default_factory=dict)
+    """Per-variant tensor parallel size (variant label -> GPUs), e.g. {mistral-small-24b: 2}; others use
+    `vllm_tensor_parallel_size`."""
     vllm_gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    """vllm backend: share of each GPU's memory vLLM may take."""
+    """vllm backend / managed server: share of each GPU's memory vLLM may take."""
+    server: Literal["external", "managed"] = "external"
+    """external: servers run by someone else at `endpoints` / `endpoint`; managed: stage 06 starts
+    `<server_command> serve <folder> --served-model-name <label> --port <server_port> ...` for each
+    variant it evaluates, waits until /v1/models lists the name, evaluates, and stops it."""
+    server_command: str = "vllm"
+    """managed server: the executable (vLLM's CLI; tests put a fake `vllm` on PATH)."""
+    server_host: str = "127.0.0.1"
+    """managed server: the host it listens on (the stage talks to it on this host)."""
+    server_port: int = Field(8000, ge=1, le=65535)
+    """managed server: its port (the judge keeps its own `judge_endpoint`)."""
+    server_args: list[str] = Field(default_factory=list)
+    """managed server: further arguments after the ones the stage sets (e.g. ["--max-model-len", "8192"])."""
+    server_start_timeout_s: float = Field(1800.0, gt=0)
+    """managed server: how long to wait for /v1/models to list the variant (loading 24B from a parallel
+    filesystem takes minutes)."""
+    gpus: int = Field(1, ge=1)
+    """GPUs the stage-06 job has (`plan-evaluate` refuses a variant that needs more)."""
+    gpu_memory_gib: float = Field(40.0, gt=0)
+    """Memory of one of those GPUs (A100-40GB: 40)."""
     adapted_variant: Literal["cpt", "slerp"] = "slerp"
     """The 'adapted' model of the win-rate ratio adapted/base (the paper's DeFineMed model is the merge)."""
     n_bootstrap: int = Field(2000, ge=100)
@@ -754,6 +789,9 @@ class Config(Section):
     inputs): supersede moves its files to <stage>/superseded/<old fingerprint>/ and runs it again (tiny);
     refuse stops with one line naming the change (paper), until `python -m definemed adopt STAGE`
     accepts it or `--force` starts over. Nothing is deleted either way (docs/CONTRACTS.md)."""
+    allow_unpinned_keys: list[str] = Field(default_factory=list)
+    """Config keys whose revision may stay unpinned although `allow_unpinned` is off (each download warns;
+    `validate-config` lists them), e.g. [evaluate.medqa_revision] while no commit of it is known."""
     corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
@@ -826,6 +864,43 @@ def load_config(profile_or_path: str | os.PathLike = "tiny", overrides: dict | N
         key = ".".join(str(x) for x in err["loc"])
         where = f"{file} (with {key} set on the command line)" if key in (overrides or {}) else file
         raise ConfigError(_format_error(where, err)) from None
+
+
+def hub_revisions(cfg: Config) -> list[tuple[str, str, str]]:
+    """(config key, repository, revision) of everything this profile downloads from the hub."""
+    out = []
+    if cfg.corpus.source == "hub":
+        out.append(("corpus.hf_revision", cfg.corpus.hf_dataset, cfg.corpus.hf_revision))
+    for i, m in enumerate(cfg.models.foundations):
+        if m.hf_id:
+            out.append((f"models.foundations[{i}].revision", m.hf_id, m.revision))
+    if cfg.classifier.init == "pretrained":
+        out.append(("classifier.revision", cfg.classifier.base_model, cfg.classifier.revision))
+    if cfg.evaluate.source == "hub":
+        out += [("evaluate.mmlu_revision", cfg.evaluate.mmlu_dataset, cfg.evaluate.mmlu_revision),
+                ("evaluate.medqa_revision", cfg.evaluate.medqa_dataset, cfg.evaluate.medqa_revision)]
+    return out
+
+
+def check_pins(cfg: Config) -> list[str]:
+    """Refuse (ConfigError naming every key) a hub revision that is not a 40-hex commit unless
+    `allow_unpinned` or the key is in `allow_unpinned_keys`; return a warning per allowed unpinned key."""
+    from definemed.pins import is_pinned
+
+    bad, warn = [], []
+    for key, repo, rev in hub_revisions(cfg):
+        if is_pinned(rev):
+            continue
+        (warn if cfg.allow_unpinned or key in cfg.allow_unpinned_keys else bad).append(f"{key} ({repo}@{rev})")
+    if bad:
+        raise ConfigError(f"{', '.join(bad)}: not a 40-hex commit; pin the revision (or list the key in "
+                          "allow_unpinned_keys / set allow_unpinned for a trial)")
+    return [f"warning: unpinned revision allowed: {w}" for w in warn]
+
+
+def pin_allowed(cfg: Config, key: str) -> bool:
+    """Whether config key `key` may download at an unpinned revision."""
+    return cfg.allow_unpinned or key in cfg.allow_unpinned_keys
 
 
 def resolved(cfg: Config) -> dict:

@@ -154,9 +154,42 @@ def test_a_schema_change_upstream_fails_loudly(tmp_path, which, change, msg):
 def test_unpinned_benchmark_revision_is_refused_unless_allowed(tmp_path):
     from definemed.config import load_config
 
-    cfg = load_config("paper")  # medqa_revision is still the marked placeholder
+    cfg = load_config("paper")  # medqa_revision: no known commit, allowed by allow_unpinned_keys only
+    assert cfg.allow_unpinned_keys == ["evaluate.medqa_revision"] and not cfg.allow_unpinned
     hub = FakeHub(tmp_path / "hub")
-    with pytest.raises(DefinemedError, match="BioMistral/BioInstructQA: revision 'main'.*not a commit hash"):
-        loaders.hub_question_sets(cfg, download=hub)
-    cfg = cfg.model_copy(update={"allow_unpinned": True})
     assert loaders.hub_question_sets(cfg, download=hub)[0]
+    strict = cfg.model_copy(update={"allow_unpinned_keys": []})
+    with pytest.raises(DefinemedError, match="BioMistral/BioInstructQA: revision 'main'.*not a commit hash"):
+        loaders.hub_question_sets(strict, download=hub)
+    assert loaders.hub_question_sets(strict.model_copy(update={"allow_unpinned": True}), download=hub)[0]
+
+
+def test_paper_format_prompts_are_held_out_german_medical_questions(tmp_path, monkeypatch):
+    """Stage 05's format prompts in the paper profile: MedQA-de questions stage 06 does not ask as
+    win-rate questions (never the synthetic fact bank)."""
+    from pathlib import Path
+
+    from definemed.merging import stage as merging
+
+    class DistinctHub(FakeHub):  # every MedQA record with its own question text
+        def __call__(self, repo_id, filename, repo_type, revision):
+            path = super().__call__(repo_id, filename, repo_type, revision)
+            if filename.endswith(".zip"):
+                with zipfile.ZipFile(path) as z:
+                    recs = json.loads(z.read("data/langs_processed/German-full.json"))
+                for r in recs:
+                    r["question_translated"] += f" [{r['identifier']}]"
+                with zipfile.ZipFile(path, "w") as z:
+                    z.writestr("data/langs_processed/German-full.json", json.dumps(recs, ensure_ascii=False))
+            return path
+
+    cfg = _paper(tmp_path)
+    hub = DistinctHub(tmp_path / "hub")
+    _, wr = loaders.hub_question_sets(cfg, download=hub)
+    prompts = loaders.heldout_questions(cfg, 100, download=hub)
+    asked = {q["question"] for q in wr}
+    assert len(prompts) == 13 - 4 == len(set(prompts)) and not (set(prompts) & asked)
+    assert prompts == loaders.heldout_questions(cfg, 100, download=hub)  # seeded
+    monkeypatch.setattr(loaders, "fetch_file", lambda repo, filename, revision, allow, download=None: Path(
+        hub(repo_id=repo, filename=filename, repo_type="dataset", revision=revision)))
+    assert merging.chat_prompts(cfg, 3) == loaders.heldout_questions(cfg, 3, download=hub)

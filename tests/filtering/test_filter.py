@@ -93,10 +93,10 @@ def test_resumed_run_skips_finished_shards_and_loses_nothing(corpus_and_model, s
 def test_write_failure_leaves_no_partial_shard(corpus_and_model, scorer, threshold, tmp_path, monkeypatch):
     cfg, corpus, model_dir = corpus_and_model
 
-    def broken_write(table, where, *a, **k):
+    def broken_write(self, table, *a, **k):  # the rolling writer fails mid-shard
         raise OSError("disk full")
 
-    monkeypatch.setattr(flt.pq, "write_table", broken_write)
+    monkeypatch.setattr(flt.pq.ParquetWriter, "write_table", broken_write)
     with pytest.raises(OSError):
         _run(cfg, corpus, model_dir, tmp_path / "out", scorer, threshold)
     left = list((tmp_path / "out").rglob("*.parquet")) + list((tmp_path / "out").rglob(".*"))

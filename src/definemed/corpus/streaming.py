@@ -15,9 +15,14 @@ uniform sample without replacement); the lowest `sample_docs` of them are the la
 which stage 04 thins to documents outside FineMed-de.
 
 Two phases, both resumable:
-1. scan: each input file is read in record batches (the columns of one batch in memory) and its
-   documents below a priority cut are written to `_stream/parts/part-XXXXX.parquet` (atomic; an
-   existing part of the same plan is final). The cut is set from the row count in the parquet footers
+1. scan: each input file is read ids first (the `id` column of one row group at a time, hashed);
+   only row groups that hold a document below the priority cut are read in full, and those documents
+   are written as they are found to `_stream/parts/part-XXXXX.parquet` (atomic; an existing part of
+   the same plan is final). Memory: one row group, whatever the file size. Bytes read: the id column
+   plus the row groups with a candidate (`bytes_read_now` in the stats; with FineWeb2's large row
+   groups almost every row group holds one of the 0.065 %, so the saving is bounded by the row-group
+   size, and reading a staged local copy (`stage-fineweb`) is what saves the network).
+   A network error retries the file (`with_retry`, 3 attempts with backoff), then ends in one line. The cut is set from the row count in the parquet footers
    so that the expected number of candidates is k + 6 sqrt(k) + 100 (about 1.02 k for the paper's k);
    fewer than k candidates is an error (probability below 1e-9), never a silent smaller sample.
 2. merge: the priorities of all candidates (8 bytes each) are ranked, and the selected rows are
@@ -58,21 +63,107 @@ def hub_url(dataset: str, revision: str, config: str, split: str) -> str:
     return f"hf://datasets/{dataset}@{rev}/data/{config}/{split}"
 
 
-def stream_source_url(cfg) -> str:
-    """What the sampler reads: corpus.stream_url, the local folder, or FineWeb2 at a pinned revision."""
-    from definemed import paths
+STAGED_MANIFEST = "staged_files.json"
+
+
+def hub_source_url(cfg) -> str:
+    """FineWeb2's language/split folder on the hub at the pinned `corpus.hf_revision` (what `stage-fineweb`
+    downloads, and what stage 00 reads when nothing is staged)."""
     from definemed.pins import require_pinned
+
+    c = cfg.corpus
+    require_pinned("corpus.hf_revision", c.hf_dataset, c.hf_revision, cfg.allow_unpinned)
+    return hub_url(c.hf_dataset, c.hf_revision, c.hf_config, c.hf_split)
+
+
+def staged_folder(cfg) -> Path | None:
+    """`corpus.staged_folder` as an absolute path (None when not set)."""
+    from definemed import paths
+
+    f = cfg.corpus.staged_folder
+    if not f:
+        return None
+    return Path(f) if Path(f).is_absolute() else paths.ROOT / f
+
+
+def staged_files(folder: Path) -> list[tuple[str, int]]:
+    """(path, rows) of a finished staging (its manifest); an unfinished one is an error."""
+    m = Path(folder) / STAGED_MANIFEST
+    if not m.is_file():
+        raise DefinemedError(f"corpus.staged_folder: {folder} has no {STAGED_MANIFEST}: staging is not finished "
+                             "(run `python -m definemed stage-fineweb` on a node with network; it resumes)")
+    rec = io.read_json(m)
+    return [(str(Path(folder) / r["path"]), int(r["rows"])) for r in rec["files"]]
+
+
+def stage_files(url: str, folder: Path, glob: str = "*.parquet", workers: int = 8) -> dict:
+    """Copy every parquet file below `url` (FineWeb2 on the hub) into `folder`, keeping the relative
+    paths; resumable: a file already there with the source's size is final (each copy goes through a
+    temporary name), so a rerun after a failure copies only what is missing. Writes
+    `folder/staged_files.json` (path, rows, bytes per file) last: its presence marks the staging done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from definemed.progress import tqdm
+
+    t0 = time.perf_counter()
+    folder = Path(folder)
+    fs, root = with_retry(lambda: _fs(url), url)
+    root = root.rstrip("/")
+    files = with_retry(lambda: sorted(fs.glob(f"{root}/**/{glob}")), f"{url}: listing")
+    if not files:
+        raise DefinemedError(f"{url}: no files matching {glob}")
+    sizes = with_retry(lambda: {f: int(fs.info(f)["size"]) for f in files}, f"{url}: file sizes")
+
+    def rel(f: str) -> str:
+        return f[len(root) + 1:] if f.startswith(root + "/") else Path(f).name
+
+    def copy(f: str) -> int:
+        dest = folder / rel(f)
+        if dest.is_file() and dest.stat().st_size == sizes[f]:
+            return 0
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def get():
+            with io.atomic_path(dest, suffix=".parquet") as tmp:
+                fs.get_file(f, str(tmp))
+                if Path(tmp).stat().st_size != sizes[f]:
+                    raise OSError(f"{f}: copied {Path(tmp).stat().st_size} of {sizes[f]} bytes")
+            return sizes[f]
+
+        return with_retry(get, f)
+
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        copied = list(tqdm(ex.map(copy, files), total=len(files), desc="stage files", unit="file"))
+    recs = []
+    for f in files:
+        dest = folder / rel(f)
+        pf = pq.ParquetFile(dest)
+        _check_fields(pf.schema_arrow.names, dest)
+        recs.append({"path": rel(f), "rows": pf.metadata.num_rows, "bytes": dest.stat().st_size})
+    io.write_json(folder / STAGED_MANIFEST, {"source": url, "glob": glob, "files": recs})
+    return {"source": url, "folder": str(folder), "n_files": len(files), "n_copied_now": sum(1 for c in copied if c),
+            "bytes_copied_now": int(sum(copied)), "bytes_total": int(sum(r["bytes"] for r in recs)),
+            "rows_total": int(sum(r["rows"] for r in recs)), "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def stream_source_url(cfg) -> str:
+    """What the sampler reads: corpus.stream_url, the staged folder (`stage-fineweb`), the local folder,
+    or FineWeb2 on the hub at a pinned revision."""
+    from definemed import paths
 
     c = cfg.corpus
     if c.stream_url:
         return c.stream_url
+    if c.staged_folder and c.source == "hub":
+        folder = staged_folder(cfg)
+        staged_files(folder)  # finished?
+        return str(folder)
     if c.source == "local":
         if not c.local_path:
             raise DefinemedError("corpus.local_path: required when corpus.source is 'local'")
         p = Path(c.local_path)
         return str(p if p.is_absolute() else paths.ROOT / p)
-    require_pinned("corpus.hf_revision", c.hf_dataset, c.hf_revision, cfg.allow_unpinned)
-    return hub_url(c.hf_dataset, c.hf_revision, c.hf_config, c.hf_split)
+    return hub_source_url(cfg)
 
 
 def _fs(url: str):
@@ -82,25 +173,62 @@ def _fs(url: str):
     return fs, root
 
 
+RETRIES = 3
+"""Attempts of one hub / network read (listing, a footer, a file scan) before it becomes one error line."""
+BACKOFF_S = 2.0
+"""Seconds before the second attempt; doubled for each further one."""
+
+
+def with_retry(fn, what: str):
+    """`fn()`, retried on network errors (OSError, httpx errors) `RETRIES` times with backoff; then one
+    DefinemedError naming `what`. A missing file or a DefinemedError is not retried."""
+    import logging
+
+    from definemed.errors import network_error_types
+
+    last = None
+    for attempt in range(RETRIES):
+        try:
+            return fn()
+        except DefinemedError:
+            raise
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            raise DefinemedError(f"{what}: {type(e).__name__}: {e}") from None
+        except network_error_types() as e:
+            last = e
+            if attempt + 1 < RETRIES:
+                logging.getLogger(__name__).warning("%s: %s, retrying (%d/%d)", what, type(e).__name__, attempt + 1, RETRIES)
+                time.sleep(BACKOFF_S * 2**attempt)
+    msg = str(last).splitlines()[0][:200] if str(last) else ""
+    raise DefinemedError(f"{what}: could not read after {RETRIES} attempts ({type(last).__name__}: {msg}); check the "
+                         "network (or HF_ENDPOINT), or stage the files first (python -m definemed stage-fineweb) and "
+                         "read that folder") from None
+
+
 def list_parquet(url: str, glob: str = "*.parquet") -> list[tuple[str, int]]:
     """(path, rows) of every parquet file below `url`, sorted by path; rows from the footers only."""
-    fs, root = _fs(url)
-    try:
-        files = sorted(fs.glob(f"{root.rstrip('/')}/**/{glob}"))
-    except (OSError, ValueError) as e:
-        raise DefinemedError(f"{url}: cannot list files ({type(e).__name__}: {e})") from None
+    fs, root = with_retry(lambda: _fs(url), url)
+
+    def ls():
+        try:
+            return sorted(fs.glob(f"{root.rstrip('/')}/**/{glob}"))
+        except ValueError as e:
+            raise DefinemedError(f"{url}: cannot list files ({type(e).__name__}: {e})") from None
+
+    files = with_retry(ls, f"{url}: listing")
     if not files:
         raise DefinemedError(f"{url}: no files matching {glob}")
-    out = []
-    for f in files:
-        try:
-            with fs.open(f, "rb") as fh:
-                pf = pq.ParquetFile(fh)
-                _check_fields(pf.schema_arrow.names, f)
-                out.append((f, pf.metadata.num_rows))
-        except (pa.ArrowInvalid, OSError) as e:
-            raise DefinemedError(f"{f}: unreadable parquet file ({e})") from None
-    return out
+    return [(f, with_retry(lambda f=f: _footer_rows(fs, f), f)) for f in files]
+
+
+def _footer_rows(fs, f: str) -> int:
+    try:
+        with fs.open(f, "rb") as fh:
+            pf = pq.ParquetFile(fh)
+            _check_fields(pf.schema_arrow.names, f)
+            return pf.metadata.num_rows
+    except pa.ArrowInvalid as e:
+        raise DefinemedError(f"{f}: unreadable parquet file ({e})") from None
 
 
 def iter_parquet(url: str, path: str, columns: list[str] | None = None, batch_size: int = 8192) -> Iterator[pa.RecordBatch]:
@@ -111,7 +239,7 @@ def iter_parquet(url: str, path: str, columns: list[str] | None = None, batch_si
             pf = pq.ParquetFile(fh)
             _check_fields(pf.schema_arrow.names, path)
             yield from pf.iter_batches(batch_size=batch_size, columns=columns or FINEWEB2_FIELDS)
-    except (pa.ArrowInvalid, OSError) as e:
+    except pa.ArrowInvalid as e:
         raise DefinemedError(f"{path}: unreadable parquet file ({e})") from None
 
 
@@ -131,27 +259,59 @@ def priority_cut(k: int, n_total: int) -> int:
 
 
 def _batch_table(batch: pa.RecordBatch) -> pa.Table:
-    t = pa.Table.from_batches([batch])
-    if t.schema.field("top_langs").type != pa.string():  # normalise like the record path does
-        t = pa.Table.from_pylist([_normalise(r) for r in t.to_pylist()])
-    return t.select(FINEWEB2_FIELDS).cast(FINEWEB2_SCHEMA)
+    return _batch_table_of(pa.Table.from_batches([batch]))
 
 
 def scan_file(url: str, path: str, part: Path, seed: int, cut: int, batch_size: int = 8192) -> dict:
-    """Write the documents of one input file whose priority is below `cut` to `part` (atomic)."""
+    """Write the documents of one input file whose priority is below `cut` to `part` (atomic).
+
+    Ids first: per row group only the `id` column is read and hashed; the other columns are read
+    only for row groups holding a candidate, and their candidates go straight to the part file. So
+    memory holds one row group at a time, never the file; `bytes_read` counts the compressed column
+    chunks read (a network read retried as a whole file, `with_retry`)."""
+    return with_retry(lambda: _scan_file(url, path, part, seed, cut), path)
+
+
+def _scan_file(url: str, path: str, part: Path, seed: int, cut: int) -> dict:
     t0 = time.perf_counter()
-    kept, n = [], 0
-    for batch in iter_parquet(url, path, batch_size=batch_size):
-        n += batch.num_rows
-        pr = priorities(batch.column("id").to_pylist(), seed)
-        mask = pr < np.uint64(cut)
-        if mask.any():
-            t = _batch_table(batch).filter(pa.array(mask))
-            kept.append(t.append_column("priority", pa.array(pr[mask], pa.uint64())))
-    table = pa.concat_tables(kept) if kept else PART_SCHEMA.empty_table()
-    with io.atomic_path(part, suffix=".parquet") as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    return {"file": path, "rows": n, "candidates": table.num_rows, "seconds": round(time.perf_counter() - t0, 3)}
+    fs, _ = _fs(url)
+    n = kept = groups_read = 0
+    bytes_read = 0
+    try:
+        with fs.open(path, "rb") as fh, io.atomic_path(part, suffix=".parquet") as tmp:
+            pf = pq.ParquetFile(fh)
+            _check_fields(pf.schema_arrow.names, path)
+            names = pf.schema_arrow.names
+            col = {c: names.index(c) for c in FINEWEB2_FIELDS}
+            with pq.ParquetWriter(tmp, PART_SCHEMA, compression="zstd") as w:
+                for rg in range(pf.num_row_groups):
+                    meta = pf.metadata.row_group(rg)
+                    ids = pf.read_row_group(rg, columns=["id"]).column("id")
+                    bytes_read += meta.column(col["id"]).total_compressed_size
+                    n += len(ids)
+                    pr = priorities(ids.to_pylist(), seed)
+                    mask = pr < np.uint64(cut)
+                    if not mask.any():
+                        continue
+                    rest = [c for c in FINEWEB2_FIELDS if c != "id"]
+                    t = pf.read_row_group(rg, columns=rest)
+                    bytes_read += sum(meta.column(col[c]).total_compressed_size for c in rest)
+                    groups_read += 1
+                    t = t.append_column("id", ids)
+                    t = _batch_table_of(t).filter(pa.array(mask))
+                    w.write_table(t.append_column("priority", pa.array(pr[mask], pa.uint64())))
+                    kept += t.num_rows
+                    del t
+    except pa.ArrowInvalid as e:
+        raise DefinemedError(f"{path}: unreadable parquet file ({e})") from None
+    return {"file": path, "rows": n, "candidates": kept, "row_groups": pf.metadata.num_row_groups,
+            "row_groups_read": groups_read, "bytes_read": int(bytes_read), "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def _batch_table_of(t: pa.Table) -> pa.Table:
+    if t.schema.field("top_langs").type != pa.string():  # normalise like the record path does
+        t = pa.Table.from_pylist([_normalise(r) for r in t.select(FINEWEB2_FIELDS).to_pylist()])
+    return t.select(FINEWEB2_FIELDS).cast(FINEWEB2_SCHEMA)
 
 
 def _scan_job(args) -> dict:
@@ -242,6 +402,9 @@ def sample_corpus(url: str, out: Path, seed: int, sample_docs: int, heldout_docs
     return {"source_url": url, "n_files": len(files), "n_source_docs": n_total, "n_docs": sample_docs,
             "n_heldout_general_docs": heldout_docs, "n_candidates": int(len(allp)), "n_shards": n_shards,
             "n_heldout_shards": n_held, "n_files_scanned_now": len(scanned), "bytes_written": int(written),
+            "bytes_read_now": int(sum(x["bytes_read"] for x in scanned)),
+            "row_groups_read_now": int(sum(x["row_groups_read"] for x in scanned)),
+            "row_groups_now": int(sum(x["row_groups"] for x in scanned)),
             "bytes_parts": int(part_bytes), "seconds": round(time.perf_counter() - t0, 2)}
 
 

@@ -2,7 +2,8 @@
 
 Two backends, same output (one answer string per prompt):
 - `generate_batched` (tiny / any local HF folder): transformers `generate` on batches of prompts,
-  left padding so every row's continuation starts at the same position; greedy decoding.
+  left padding so every row's continuation starts at the same position; greedy decoding; the inputs
+  go to `model.device` (the first GPU of a model spread with device_map="auto").
 - `OpenAIChat` (paper profile): an OpenAI-compatible `/v1/chat/completions` endpoint such as a vLLM
   server; the API key comes only from an environment variable and is never logged.
 `generate_one_by_one` is the unbatched reference the generation benchmark compares against.
@@ -86,7 +87,7 @@ def generate_with_ends(model, tok, prompts: list[str], max_new_tokens: int, batc
     new_tokens = 0
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", leave=False):
         idx = order[start:start + batch_size]
-        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.no_grad():
             out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens), **gen_kwargs)
         gen = out[:, enc["input_ids"].shape[1]:]
@@ -110,7 +111,7 @@ def generate_one_by_one(model, tok, prompts: list[str], max_new_tokens: int, sta
     t0 = time.perf_counter()
     new_tokens = 0
     for p in prompts:
-        enc = tok(p, return_tensors="pt", add_special_tokens=False)
+        enc = tok(p, return_tensors="pt", add_special_tokens=False).to(model.device)
         with torch.no_grad():
             out = model.generate(**enc, **_gen_kwargs(tok, max_new_tokens), **gen_kwargs)
         gen = out[:, enc["input_ids"].shape[1]:]

@@ -91,7 +91,9 @@ def task_manager(tasks_dir: Path):
 
 def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: str = "float32", device: str = "cpu"):
     """Load a local HF causal-LM folder (safetensors only) and its tokenizer onto `device` in `dtype`
-    (`backends.resolve_device_dtype` turns "auto" into cuda/bfloat16 or cpu/float32); clear error if it fails."""
+    (`backends.resolve_device_dtype` turns "auto" into cuda/bfloat16 or cpu/float32); clear error if it fails.
+    `device="cuda"` places the model with device_map="auto" over every visible GPU (accelerate fills them
+    in order: a 24B model in bf16, 47 GB, spans two A100-40); "cuda:N" puts it on that one GPU."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -103,7 +105,7 @@ def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: st
     try:
         tok = AutoTokenizer.from_pretrained(d, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(d, use_safetensors=True, trust_remote_code=trust_remote_code,
-                                                     dtype=getattr(torch, dtype), device_map=device)
+                                                     dtype=getattr(torch, dtype), device_map=device_map(device))
     except Exception as e:  # transformers raises many types (OSError, ValueError, KeyError, safetensors errors)
         raise DefinemedError(f"{d}: model folder does not load ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
     from definemed.finite import check_tensor
@@ -115,6 +117,11 @@ def load_model(model_dir: str | Path, trust_remote_code: bool = False, dtype: st
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     return model, tok
+
+
+def device_map(device: str) -> str:
+    """transformers' device_map for an evaluation device: all visible GPUs for "cuda", else the device."""
+    return "auto" if device == "cuda" else device
 
 
 def wrap_hflm(model, tok, batch_size: int, max_length: int | None = None):

@@ -189,17 +189,42 @@ def hub_question_sets(cfg, download: Callable | None = None):
     from definemed.evaluation.questions import QuestionSet
     from definemed.seed import rng
 
+    from definemed.config import pin_allowed
+
     e = cfg.evaluate
     sets = []
     for subject in e.mmlu_subjects:
-        test = mmlu_de(e, subject, e.mmlu_test_split, cfg.allow_unpinned, download)
-        dev = mmlu_de(e, subject, e.mmlu_dev_split, cfg.allow_unpinned, download)
+        test = mmlu_de(e, subject, e.mmlu_test_split, pin_allowed(cfg, "evaluate.mmlu_revision"), download)
+        dev = mmlu_de(e, subject, e.mmlu_dev_split, pin_allowed(cfg, "evaluate.mmlu_revision"), download)
         sets.append((QuestionSet(f"mmlu_de_{subject}", test, dev[: e.n_dev]), "mmlu"))
-    test, dev = medqa_de(e, cfg.seed, cfg.allow_unpinned, download)
+    test, dev = medqa_de(e, cfg.seed, pin_allowed(cfg, "evaluate.medqa_revision"), download)
     sets.append((QuestionSet("medqa_de", test, dev), "medqa"))
-    g = rng(cfg.seed, "evaluate", "winrate")
-    pick = sorted(g.choice(len(test), size=min(e.winrate_n_questions, len(test)), replace=False))
+    pick = _winrate_pick(cfg, len(test))
     wr = [{"qid": f"wr-{test[i]['id']}", "question": test[i]["question"], "reference": test[i]["choices"][test[i]["answer"]],
            "pool": [c for j, c in enumerate(test[i]["choices"]) if j != test[i]["answer"]], "fact_id": -1,
            "relation": "", "subject": ""} for i in pick]
     return sets, wr
+
+
+def _winrate_pick(cfg, n_test: int) -> list[int]:
+    """Indices of the MedQA-de test items stage 06 asks as open win-rate questions (seeded)."""
+    from definemed.seed import rng
+
+    g = rng(cfg.seed, "evaluate", "winrate")
+    return sorted(g.choice(n_test, size=min(cfg.evaluate.winrate_n_questions, n_test), replace=False).tolist())
+
+
+def heldout_questions(cfg, n: int, download: Callable | None = None) -> list[str]:
+    """`n` German medical questions (MedQA-de, question text only) that stage 06 does not ask as open
+    win-rate questions: the paper profile's chat prompts for stage 05's instruction-format rate (seeded
+    sample; fewer when fewer remain)."""
+    from definemed.config import pin_allowed
+    from definemed.seed import rng
+
+    test, _dev = medqa_de(cfg.evaluate, cfg.seed, pin_allowed(cfg, "evaluate.medqa_revision"), download)
+    asked = set(_winrate_pick(cfg, len(test)))
+    rest = [i for i in range(len(test)) if i not in asked]
+    if not rest:
+        raise DefinemedError("merge.format_prompts: every MedQA-de question is a win-rate question; none is held out")
+    take = rng(cfg.seed, "merge", "heldout-prompts").permutation(len(rest))[:n]
+    return [test[rest[i]]["question"] for i in sorted(take.tolist())]

@@ -123,9 +123,9 @@ def task_objects(cfg: Config, index: list[dict], tasks_dir: Path) -> dict[int, l
     return out
 
 
-def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path):
+def score_variant(cfg: Config, v: models.Variant, model, tok, tasks: dict[int, list], tasks_dir: Path, lm=None):
     """lm-eval accuracy (zero- and few-shot) of one loaded model; returns (summary rows, per-question frame)."""
-    lm = backends.lm_for(cfg, v, model, tok)
+    lm = lm if lm is not None else backends.lm_for(cfg, v, model, tok)
     rows, frames = [], []
     for k, objs in tasks.items():
         res = harness.evaluate_tasks(lm, objs, tasks_dir, k, cfg.seed)
@@ -151,17 +151,16 @@ def answer_questions(cfg: Config, v: models.Variant, model, tok, wr: list[dict])
                          "backend": e.generation_backend})
 
 
-def general_perplexity(cfg: Config, v: models.Variant, model) -> dict:
+def general_perplexity(cfg: Config, v: models.Variant, model, lm=None) -> dict:
     """Perplexity on the family's held-out general text (stage 04's token file, the same documents
     and packing as stages 04 and 05 use, `definemed.lm_metrics.perplexity`). Base, CPT and SLERP of a
     family share a tokenizer, so their numbers compare; the reference has another tokenizer and no such
-    file (None). None too when the file does not exist (stage 04 not run with this layout)."""
-    from definemed.lm_metrics import perplexity
-
+    file (None). None too when the file does not exist (stage 04 not run with this layout). Without a
+    local model (vLLM / server backends) the lm-eval backend `lm` scores the same pieces."""
     path = artifacts.cpt_heldout(cfg, v.family, "general")
     if v.kind == "reference" or not path.with_suffix(".tokens").is_file():
         return {"ppl_general": None, "ppl_general_tokens": 0}
-    r = perplexity(model, path, cfg.cpt.seq_len, batch_size=cfg.evaluate.batch_size)
+    r = backends.general_perplexity_of(cfg, v, model, lm, path)
     return {"ppl_general": r["ppl"], "ppl_general_tokens": r["tokens"]}
 
 
@@ -183,15 +182,20 @@ def run_variant(cfg: Config, v: models.Variant, index: list[dict], wr: list[dict
     if not force and done.is_file() and io.read_json(done).get("fingerprint") == fp:
         return io.read_json(done)
     t0 = time.time()
-    model, tok = backends.load_for(cfg, v)
-    set_seed(cfg.seed)
-    if tasks is None:
-        tasks = task_objects(cfg, index, tasks_dir)
-    rows, samples = score_variant(cfg, v, model, tok, tasks, tasks_dir)
-    t1 = time.time()
-    gens = answer_questions(cfg, v, model, tok, wr)
-    ppl = general_perplexity(cfg, v, model)
-    t2 = time.time()
+    from definemed.evaluation import serving
+
+    with serving.served(cfg, v, vdir / "server.log"):  # evaluate.server: managed starts and stops it
+        model, tok = backends.load_for(cfg, v)
+        set_seed(cfg.seed)
+        if tasks is None:
+            tasks = task_objects(cfg, index, tasks_dir)
+        lm = backends.lm_for(cfg, v, model, tok)
+        rows, samples = score_variant(cfg, v, model, tok, tasks, tasks_dir, lm)
+        t1 = time.time()
+        gens = answer_questions(cfg, v, model, tok, wr)
+        ppl = general_perplexity(cfg, v, model, lm)
+        t2 = time.time()
+        del lm
     _write_parquet(pd.DataFrame(rows), vdir / "accuracy.parquet")
     _write_parquet(samples, vdir / "loglik.parquet")
     _write_parquet(gens, vdir / "generations.parquet")
@@ -323,6 +327,10 @@ def run_evaluation(cfg: Config, force: bool = False) -> dict:
     index, wr = built["tasks"], built["winrate_questions"]
     vs = models.variants(cfg)
     models.check_folders(vs)
+    if torch.cuda.is_available():  # refuse a variant that cannot fit before hours of work (plan-evaluate)
+        from definemed.evaluation import plan
+
+        plan.check(plan.plan_all(cfg))
     tasks: dict[int, list] | None = None
     recs = []
     for v in tqdm(vs, desc="model variants", unit="model"):

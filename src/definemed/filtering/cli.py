@@ -28,3 +28,27 @@ def register(app: typer.Typer) -> None:
         s = run_stage(artifacts.FILTER, profile, over)["counts"]
         typer.echo(f"kept {s['n_kept']:,} of {s['n_docs']:,} documents ({s['n_shards_skipped']} of {s['n_shards']} "
                    f"shards already done)")
+
+    @app.command("stage-fineweb")
+    def stage_fineweb(
+        profile: str = typer.Option("paper", help="Profile name (configs/<name>.yaml) or a config path."),
+        folder: Optional[str] = typer.Option(None, help="Target folder (default: corpus.staged_folder)."),
+        source: Optional[str] = typer.Option(None, help="fsspec URL or folder to copy from (default: FineWeb2 "
+                                                        "<hf_config>/<hf_split> on the hub at corpus.hf_revision)."),
+        workers: Optional[int] = typer.Option(None, help="Files downloaded at once (default: corpus.stage_workers)."),
+    ) -> None:
+        """Download FineWeb2-de once into a folder (login node with network; resumable: rerun after a failure
+        copies only what is missing); stages 00 and 03 then read that folder with HF_HUB_OFFLINE=1."""
+        from pathlib import Path
+
+        from definemed.config import load_config
+        from definemed.corpus.streaming import hub_source_url, stage_files, staged_folder
+        from definemed.errors import DefinemedError
+
+        cfg = load_config(profile)
+        target = Path(folder) if folder else staged_folder(cfg)
+        if target is None:
+            raise DefinemedError("corpus.staged_folder: not set (or pass --folder)")
+        s = stage_files(source or hub_source_url(cfg), target, "*.parquet", workers or cfg.corpus.stage_workers)
+        typer.echo(f"{s['n_files']} files, {s['rows_total']:,} documents, {s['bytes_total'] / 2**30:.2f} GiB in "
+                   f"{s['folder']} ({s['n_copied_now']} copied now, {s['seconds']} s)")

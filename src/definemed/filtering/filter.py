@@ -62,45 +62,69 @@ def kept_table(table: pa.Table, scores: np.ndarray, threshold: float) -> pa.Tabl
 
 def _shard_record(path: Path) -> dict | None:
     try:
-        meta = pq.read_schema(path).metadata or {}
+        meta = pq.read_metadata(path).metadata or {}  # the file's key-value metadata (the rolling writer's)
     except (pa.ArrowInvalid, OSError):
         return None  # unreadable output: redo it
     raw = meta.get(META_KEY)
     return json.loads(raw) if raw else None
 
 
-def _write(table: pa.Table, path: Path, record: dict | None = None) -> None:
-    if record is not None:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: json.dumps(record).encode()})
-    with io.atomic_path(path, suffix=".parquet") as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-
-
-def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint: str, write_scores: bool = True) -> dict:
-    """Score one shard and write its kept documents; returns the shard's counts."""
+def filter_shard(src: Path, out_dir: Path, scorer, threshold: float, fingerprint: str, write_scores: bool = True,
+                 doc_batch: int = 4096) -> dict:
+    """Score one shard and write its kept documents, `doc_batch` rows at a time; returns the shard's counts."""
     t0 = time.perf_counter()
-    return filter_table(read_shard(src), src.name, src, out_dir, scorer, threshold, fingerprint, write_scores, t0)
+    read_shard(src, ["id"])  # a corrupt file or a wrong schema: an error naming it, before any output
+    batches = (pa.Table.from_batches([b]) for b in pq.ParquetFile(src).iter_batches(batch_size=doc_batch,
+                                                                                     columns=FINEWEB2_FIELDS))
+    return filter_stream(batches, src.name, src, out_dir, scorer, threshold, fingerprint, write_scores, t0)
 
 
 def filter_table(table: pa.Table, name: str, src, out_dir: Path, scorer, threshold: float, fingerprint: str,
                  write_scores: bool = True, t0: float | None = None) -> dict:
-    """Score one input table and write `shards/<name>` (and `scores/`); both engines end here."""
+    """`filter_stream` of one in-memory table."""
+    return filter_stream([table], name, src, out_dir, scorer, threshold, fingerprint, write_scores, t0)
+
+
+def filter_stream(tables, name: str, src, out_dir: Path, scorer, threshold: float, fingerprint: str,
+                  write_scores: bool = True, t0: float | None = None) -> dict:
+    """Score a stream of FineWeb2 tables (one input file, chunk by chunk) and write `shards/<name>` and
+    `scores/` with rolling parquet writers: each chunk's kept rows and scores are written before the
+    next chunk is read, so memory holds one chunk whatever the file size. Both engines end here. The
+    record (threshold, model, counts) goes into the shard's file metadata when it closes; the shard is
+    renamed into place last, so its existence marks the input done."""
+    from contextlib import ExitStack
+
     t0 = time.perf_counter() if t0 is None else t0
-    texts = table.column("text")
-    if texts.null_count:
-        raise DefinemedError(f"{src}: {texts.null_count} document(s) with a null text")
-    scores = scorer.score(texts.to_pylist())
-    kept = kept_table(table, scores, threshold)
-    stats = {"shard": name, "n_docs": table.num_rows, "n_kept": kept.num_rows,
-             "n_blank": sum(map(is_blank, texts.to_pylist())),  # scored 0 without the model
-             "words": count_words(texts), "words_kept": count_words(kept.column("text")),
-             "seconds": round(time.perf_counter() - t0, 3)}
-    record = {"threshold": float(threshold), "model": fingerprint, "source": Path(str(src)).name, **stats}
-    if write_scores:
-        ids = table.column("id")
-        _write(pa.table({"id": ids, "score": pa.array(scores, type=pa.float32())}, schema=SCORES_SCHEMA),
-               out_dir / "scores" / name.replace("shard-", "scores-"))
-    _write(kept, out_dir / "shards" / name, record)  # last: its existence marks the shard done
+    c = {"n_docs": 0, "n_kept": 0, "n_blank": 0, "words": 0, "words_kept": 0}
+    shard_path = out_dir / "shards" / name
+    with ExitStack() as stack:
+        tmp_shard = stack.enter_context(io.atomic_path(shard_path, suffix=".parquet"))
+        shard_w = stack.enter_context(pq.ParquetWriter(tmp_shard, OUTPUT_SCHEMA, compression="zstd"))
+        scores_w = None
+        if write_scores:  # entered after the shard: renamed into place before it
+            tmp_scores = stack.enter_context(io.atomic_path(out_dir / "scores" / name.replace("shard-", "scores-"),
+                                                            suffix=".parquet"))
+            scores_w = stack.enter_context(pq.ParquetWriter(tmp_scores, SCORES_SCHEMA, compression="zstd"))
+        for table in tables:
+            texts = table.column("text")
+            if texts.null_count:
+                raise DefinemedError(f"{src}: {texts.null_count} document(s) with a null text")
+            text_list = texts.to_pylist()
+            scores = scorer.score(text_list)
+            kept = kept_table(table, scores, threshold)
+            shard_w.write_table(kept)
+            if scores_w is not None:
+                scores_w.write_table(pa.table({"id": table.column("id"), "score": pa.array(scores, type=pa.float32())},
+                                              schema=SCORES_SCHEMA))
+            c["n_docs"] += table.num_rows
+            c["n_kept"] += kept.num_rows
+            c["n_blank"] += sum(map(is_blank, text_list))  # scored 0 without the model
+            c["words"] += count_words(texts)
+            c["words_kept"] += count_words(kept.column("text"))
+            del text_list, kept, table, texts
+        stats = {"shard": name, **c, "seconds": round(time.perf_counter() - t0, 3)}
+        record = {"threshold": float(threshold), "model": fingerprint, "source": Path(str(src)).name, **stats}
+        shard_w.add_key_value_metadata({META_KEY: json.dumps(record).encode()})
     return stats
 
 
@@ -158,7 +182,8 @@ def filter_corpus(cfg: Config, corpus_dir: Path | None = None, out_dir: Path | N
             f = cfg.filter
             scorer = Scorer(model_dir, batch_size=f.batch_size, max_length=f.max_length or cfg.classifier.max_length,
                             bf16=f.bf16, prefetch_batches=f.prefetch_batches, torch_threads=cfg.classifier.torch_threads)
-        per_shard.append(filter_shard(src, out_dir, scorer, threshold, fingerprint, cfg.filter.write_scores))
+        per_shard.append(filter_shard(src, out_dir, scorer, threshold, fingerprint, cfg.filter.write_scores,
+                                      cfg.filter.doc_batch))
     return write_filter_stats(out_dir, per_shard, len(sources), skipped, threshold, fingerprint,
                               time.perf_counter() - t0)
 
@@ -175,3 +200,20 @@ def read_scores(out_dir: Path) -> pa.Table:
     if not files:
         raise DefinemedError(f"{out_dir}/scores: no score files (filter.write_scores is off?)")
     return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def score_histogram(out_dir: Path, bins: int = 50) -> "pd.DataFrame":
+    """Counts of P(medical) in `bins` equal bins of [0, 1], aggregated file by file from `scores/`
+    (only the score column of one file in memory: 427.7M scores are never loaded at once).
+    Columns: lo, hi, docs."""
+    import pandas as pd
+
+    files = sorted((Path(out_dir) / "scores").glob("scores-*.parquet"))
+    if not files:
+        raise DefinemedError(f"{out_dir}/scores: no score files (filter.write_scores is off?)")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    counts = np.zeros(bins, np.int64)
+    for f in files:
+        s = pq.read_table(f, columns=["score"]).column("score").to_numpy()
+        counts += np.histogram(np.clip(s, 0.0, 1.0), bins=edges)[0]
+    return pd.DataFrame({"lo": edges[:-1], "hi": edges[1:], "docs": counts})

@@ -134,3 +134,16 @@ def results(cfg) -> dict:
         v["filter.top_leak.docs"], v["filter.top_leak.kept"] = int(leak.docs), int(leak.kept)
         v["filter.top_leak.share_of_finemed"] = float(leak.share_of_finemed)
     return v
+
+
+def plot_score_histogram(hist: pd.DataFrame, threshold: float):
+    """The score distribution from per-file aggregated counts (`filter.score_histogram`; real data)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.2, 5.2), layout="constrained")
+    ax.stairs(hist["docs"], np.r_[hist["lo"].to_numpy(), hist["hi"].iloc[-1]], fill=True, alpha=0.7,
+              label=f"all documents (n={int(hist['docs'].sum()):,})")
+    ax.axvline(threshold, color="k", lw=0.8, label=f"threshold {threshold:g}")
+    ax.set(yscale="log", xlabel="P(medical)", ylabel="documents", title="score distribution of the corpus")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    return fig

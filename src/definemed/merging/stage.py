@@ -97,7 +97,12 @@ def run_merges(ctx) -> pd.DataFrame:
 
 # -- evaluation data ----------------------------------------------------------------------------
 def chat_prompts(cfg: Config, n: int) -> list[str]:
-    """Questions about the fact bank's facts, as a user would ask them in a chat."""
+    """Questions about the fact bank's facts, as a user would ask them in a chat; in the paper profile
+    (evaluate.source: hub) German medical questions held out of stage 06's win-rate set (MedQA-de)."""
+    if cfg.evaluate.source == "hub":
+        from definemed.evaluation.loaders import heldout_questions
+
+        return heldout_questions(cfg, n)
     from definemed.corpus import fact_bank
     from definemed.corpus.factbank import RELATIONS
 
