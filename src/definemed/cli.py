@@ -211,7 +211,7 @@ def _main(argv: list[str] | None) -> None:
         if isinstance(e, click_exceptions.ClickException):
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click_exceptions.Abort):  # click wraps a KeyboardInterrupt (and so Terminated)
+        if isinstance(e, typer.Abort):  # click wraps a KeyboardInterrupt (and so Terminated)
             rv = TERMINATED if isinstance(e.__cause__, Terminated) else INTERRUPTED
         elif isinstance(e, network_error_types()):  # a hub / server request no stage wrapped: one line
             _fail(f"network: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}; check the "
