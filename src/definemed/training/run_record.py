@@ -94,23 +94,30 @@ def refuse_clearing(cfg: Config, why: str) -> None:
             "cpt.on_settings_change is 'refuse': restore the inputs, or move the runs away (or --force) to start over")
 
 
+CLAIM_WAIT_S = 120.0  # a claim takes milliseconds; a stage run (`make`) holding the lock is refused after this
+
+
 def claim_stage(cfg: Config) -> None:
-    """Write the stage runner's fingerprint into 04_cpt (Slurm path), clearing a folder of other
-    inputs only as the runner would (and never one holding runs under 'refuse')."""
+    """Write the stage runner's fingerprint into 04_cpt (Slurm path, `cpt-tokenize`), clearing a
+    folder of other inputs only as the runner would (and never one holding runs under 'refuse').
+    Under the stage's lock (`definemed.lock`, the one the stage runner holds): two model jobs starting
+    at once claim one after the other, and the second finds the first's fingerprint."""
     from definemed import artifacts, stages
+    from definemed.lock import output_lock
 
     fp, _ = stages.fingerprint(cfg, artifacts.CPT)
     d = stage.stage_dir(cfg)
-    marker = d / stages.FINGERPRINT_FILE
-    previous = marker.read_text().strip() if marker.is_file() else None
-    if previous == fp:
-        return
-    if d.exists():
-        why = f"inputs changed (fingerprint {previous} -> {fp})" if previous else "outputs of unknown provenance"
-        refuse_clearing(cfg, why)
-        shutil.rmtree(d)
-    d.mkdir(parents=True, exist_ok=True)
-    io.write_text(marker, fp + "\n")
+    with output_lock(d, f"stage 04_cpt (profile {cfg.profile})", wait_s=CLAIM_WAIT_S):
+        marker = d / stages.FINGERPRINT_FILE
+        previous = marker.read_text().strip() if marker.is_file() else None
+        if previous == fp:
+            return
+        if d.exists():
+            why = f"inputs changed (fingerprint {previous} -> {fp})" if previous else "outputs of unknown provenance"
+            refuse_clearing(cfg, why)
+            shutil.rmtree(d)
+        d.mkdir(parents=True, exist_ok=True)
+        io.write_text(marker, fp + "\n")
 
 
 def spec_for(cfg: Config, name: str, info: dict, nnodes: int | None = None, nproc_per_node: int | None = None):
