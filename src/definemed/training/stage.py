@@ -147,8 +147,8 @@ def packing_table(lengths: np.ndarray, seq_len: int, long_docs: str = "split", s
 
 
 def lazy_splits(cfg: Config):
-    """`split_documents(cfg)` on first call, then the same dict: FineMed-de is read only when some
-    model's data is not prepared yet (a stage that reuses finished runs reads none of it)."""
+    """`split_documents(cfg)` on first call, then the same dict: `cpt-tokenize` and `cpt` read
+    FineMed-de only when some model's data is not prepared yet."""
     return functools.cache(lambda: split_documents(cfg))
 
 
@@ -292,7 +292,7 @@ def run(cfg: Config) -> dict:
     """Stage 04 for every small foundation model: data, packing plan, FSDP2 run, export, perplexity
     before and after; tables for the notebook in 04_cpt/{packing,runs,perplexity}.parquet."""
     names = small_models(cfg)
-    splits = lazy_splits(cfg)
+    splits = split_documents(cfg)  # its training ids count the fact exposures below
     infos = {name: prepare_data(cfg, name, splits) for name in names}
     packing = pd.concat([packing_table(TokenFile(i["data"]).lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, cfg.seed)
                          .assign(model=n) for n, i in infos.items()], ignore_index=True)
