@@ -111,8 +111,10 @@ display(curve_table[["model", "mode", "nodes", "mesh", "tokens_per_s", "efficien
 # reduce-scatters on NVLink and crosses InfiniBand once per step: the model gives it the paper's
 # near-linear scaling. FSDP over all GPUs sends every micro batch's traffic over InfiniBand and
 # is communication-bound from two nodes on. The memory plan is the catch: on A100-40 HSDP 2 x 4
-# does not fit Qwen2.5-7B (`plan-cpt` says so and names the fix), so the paper profile shards over
-# all 8 GPUs; on A100-64 or with 8 GPUs per node HSDP fits.
+# does not fit Qwen2.5-7B (`plan-cpt` says so and names the fix), so the paper profile shards it over
+# all 8 GPUs and trains Mistral-7B, which fits, on HSDP 2 x 4 (`cpt.per_model`); the GPU-hours
+# table gives each configured mesh's modelled MFU, days and number of 48-h Slurm jobs. On A100-64
+# or with 8 GPUs per node HSDP fits both.
 
 # %% [markdown]
 # ## Held-out perplexity before and after CPT

@@ -470,6 +470,23 @@ class CPTClusterConfig(Section):
     overlap: float = Field(0.8, ge=0, le=1)
     """Share of the communication time FSDP hides behind compute (prefetched all-gathers,
     asynchronous reduce-scatter); an assumption."""
+    job_hours: float = Field(48.0, gt=0)
+    """Time limit of one Slurm job (`#SBATCH --time` of scripts/slurm/cpt_paper.sbatch): the plan
+    counts the jobs a run needs, each ending 10 minutes early with a checkpoint."""
+
+
+class CPTModelOverride(Section):
+    """Settings of one model's CPT that differ from the `cpt` section (`cpt.per_model.<name>`): the
+    mesh and micro batch each model fits and runs fastest with (`plan-cpt` shows both)."""
+
+    dp_replicate: Optional[int] = Field(None, ge=1)
+    """HSDP replicas for this model (e.g. 2 = nnodes: all-gathers on NVLink) when its memory allows."""
+    micro_batch_size: Optional[int] = Field(None, ge=1)
+    """Micro batch for this model."""
+    activation_checkpointing: Optional[bool] = None
+    """Recompute decoder layers in backward for this model."""
+    loss_chunk_tokens: Optional[int] = Field(None, ge=1)
+    """Tokens per LM head + cross-entropy chunk for this model."""
 
 
 class CPTConfig(Section):
@@ -543,6 +560,14 @@ class CPTConfig(Section):
     trains anew; refuse stops with one line (paper: days of GPU time are never deleted silently).
     A run of the same inputs is always resumed, never deleted."""
     cluster: CPTClusterConfig = Field(default_factory=CPTClusterConfig)
+    per_model: dict[str, CPTModelOverride] = Field(default_factory=dict)
+    """Per-model settings over the ones above, by small foundation name (e.g. Mistral-7B on HSDP 2 x 4,
+    which fits A100-40, while Qwen2.5-7B needs FSDP over all 8 GPUs)."""
+
+    def for_model(self, name: str) -> "CPTConfig":
+        """The cpt settings one model trains with: this section with its `per_model` entry applied."""
+        over = self.per_model.get(name)
+        return self if over is None else self.model_copy(update=over.model_dump(exclude_none=True))
 
 
 T = Annotated[float, Field(ge=0, le=1)]

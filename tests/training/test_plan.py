@@ -91,3 +91,54 @@ def test_scaling_model_hsdp_near_linear_fsdp_across_nodes_comm_bound():
         update={"inter_node_gb_s": 250.0})})})
     f2 = scaling.scaling_table(fast, "qwen2.5-7b").query("mode == 'fsdp'").set_index("nodes")
     assert f2.loc[2, "efficiency"] > 0.95
+
+
+def test_per_model_settings_mesh_of_each_model_and_unknown_names_refused(tmp_path, out_root):
+    from definemed.training import stage
+    from tests.conftest import write_config
+
+    cfg = load_config("paper")
+    mistral, qwen = plan.plan_for(cfg, "mistral-7b"), plan.plan_for(cfg, "qwen2.5-7b")
+    assert (mistral.dp_replicate, mistral.dp_shard, mistral.fits) == (2, 4, True)  # HSDP 2 x 4 fits Mistral
+    assert (qwen.dp_replicate, qwen.dp_shard) == (1, 8)
+    assert cfg.cpt.dp_replicate == 1 and cfg.cpt.for_model("mistral-7b").dp_replicate == 2
+    info = {"data": "d", "plan_file": "p", "plan": {"num_bins": 1000}}
+    assert stage.run_spec(cfg, "mistral-7b", info).dp_replicate == 2  # the run trains the planned mesh
+    assert stage.run_spec(cfg, "qwen2.5-7b", info).dp_replicate == 1
+    bad = load_config(write_config(tmp_path / "bad.yaml", "paper", cpt={"per_model": {"mistral-8b": {"dp_replicate": 2}}}))
+    with pytest.raises(DefinemedError, match=r"cpt.per_model: mistral-8b is not a foundation model"):
+        plan.plan_for(bad, "mistral-7b")
+
+
+def test_plan_tells_the_modelled_mfu_gpu_hours_and_jobs():
+    import math
+
+    from definemed.training import scaling
+    from definemed.training.flops import flops_per_token
+
+    cfg = load_config("paper")
+    for name in ("mistral-7b", "qwen2.5-7b"):
+        p = plan.plan_for(cfg, name)
+        a, _ = plan.architecture(cfg, name)
+        counts = plan.param_counts(a)
+        head = 6 * a["vocab_size"] * a["hidden_size"]  # the LM head's matmul is in the FLOPs
+        assert p.flops_per_token == flops_per_token(counts["non_embedding"], counts["layers"], a["hidden_size"],
+                                                    4096) + head
+        m = scaling.modelled(cfg, name)
+        t = scaling.scaling_table(cfg, name, nodes=(2,))
+        row = t[t["mode"] == m["mode"]].iloc[0]
+        assert m["gpu_hours"] == pytest.approx(p.tokens_total / row["tokens_per_s"] * 8 / 3600)
+        assert m["jobs"] == math.ceil(m["days"] * 24 / (48 - 10 / 60))
+    # the configured meshes: Mistral on HSDP near the planned MFU, Qwen on FSDP across nodes far below
+    assert scaling.modelled(cfg, "mistral-7b")["mfu"] > 0.35 > 0.25 > scaling.modelled(cfg, "qwen2.5-7b")["mfu"]
+
+
+def test_docs_tables_are_the_plans():
+    from definemed import paths
+    from definemed.training import scaling
+
+    cfg = load_config("paper")
+    names = ["mistral-7b", "qwen2.5-7b"]
+    doc = (paths.ROOT / "docs" / "training.md").read_text()
+    for block, make in scaling.DOCS_BLOCKS.items():
+        assert make(cfg, names) in doc, f"{block}: run python -m definemed plan-cpt --profile paper --write-docs"

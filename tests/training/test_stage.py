@@ -62,3 +62,22 @@ def test_run_key_follows_the_stage_fingerprint_and_cpt_config(small_config):
     other = cfg.model_copy(update={"cpt": cfg.cpt.model_copy(update={"lr": cfg.cpt.lr * 2})})
     assert stage.fingerprint(other, "qwen2.5-7b-tiny") != stage.fingerprint(cfg, "qwen2.5-7b-tiny")
 
+
+
+def test_claim_stage_takes_the_stage_lock(small_config, monkeypatch):
+    """Two model jobs (or a job and `make`) claiming 04_cpt at once: the claim waits for the stage's
+    lock, so the check of the fingerprint and the clearing of the folder never interleave."""
+    from definemed import stages
+    from definemed.lock import LockedError, output_lock
+    from definemed.training import run_record
+
+    cfg = load_config(small_config)
+    monkeypatch.setattr(stages, "fingerprint", lambda cfg, stage, strict=True: ("fp1", {}))
+    monkeypatch.setattr(run_record, "CLAIM_WAIT_S", 0.2)
+    d = stage.stage_dir(cfg)
+    with output_lock(d, "a stage run"):
+        with pytest.raises(LockedError, match="another run of"):
+            run_record.claim_stage(cfg)
+        assert not d.exists()
+    run_record.claim_stage(cfg)
+    assert (d / ".fingerprint").read_text() == "fp1\n"

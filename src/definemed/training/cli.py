@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         # open the stage folder under the fingerprint the runner will use, as the runner does (never
         # deleting CPT runs under cpt.on_settings_change: refuse), so the GPU job resumes this work
         run_record.claim_stage(cfg)
-        splits = stage.split_documents(cfg)
+        splits = stage.lazy_splits(cfg)  # read only if some model needs it
         for name in stage.small_models(cfg):
             info = stage.prepare_data(cfg, name, splits)
             typer.echo(f"{name}: {info['train']['n_tokens']:,} training tokens in {info['plan']['num_bins']:,} "
@@ -59,18 +59,30 @@ def register(app: typer.Typer) -> None:
     def plan_cpt(
         profile: str = typer.Option("tiny", help="Profile name or config path."),
         model: Optional[str] = typer.Option(None, help="Only this small foundation model."),
+        write_docs: bool = typer.Option(False, "--write-docs",
+                                        help="Regenerate the GPU-hours table of docs/training.md from this plan."),
     ) -> None:
-        """Memory per GPU and time of the configured CPT (refuses a configuration that does not fit)."""
+        """Memory per GPU and time of the configured CPT: compute at the planned MFU and what the
+        scaling model gives the configured mesh (MFU, GPU-hours, days, Slurm jobs). Refuses a
+        configuration that does not fit."""
+        from definemed import paths
         from definemed.config import load_config
         from definemed.training import plan as plan_lib
-        from definemed.training import stage
+        from definemed.training import scaling, stage
 
         cfg = load_config(profile)
-        plans = [plan_lib.plan_for(cfg, name) for name in ([model] if model else stage.small_models(cfg))]
+        names = [model] if model else stage.small_models(cfg)
+        plans = [plan_lib.plan_for(cfg, name) for name in names]
         for p in plans:
             typer.echo(plan_lib.format_plan(p))
+            if p.gpu is not None:
+                typer.echo(scaling.format_modelled(scaling.modelled(cfg, p.model), cfg.cpt.cluster.job_hours))
         for p in plans:
             plan_lib.check_fits(p, cfg)
+        if write_docs:
+            doc = paths.ROOT / "docs" / "training.md"
+            changed = scaling.write_docs(cfg, names, doc)
+            typer.echo(f"{doc}: {'updated' if changed else 'already up to date'}")
 
     @app.command("cpt-prepare")
     def cpt_prepare(

@@ -128,7 +128,7 @@ def count_params(model_dir: str | Path) -> dict:
             emb += p.numel()
     cfg = m.config
     return {"total": total, "non_embedding": total - emb, "layers": cfg.num_hidden_layers,
-            "hidden": cfg.hidden_size}
+            "hidden": cfg.hidden_size, "vocab": cfg.vocab_size}
 
 
 EXPORT_FILES = ("special_tokens_map.json", "chat_template.jinja", "generation_config.json", "vocab.json",

@@ -169,11 +169,21 @@ def memory_items(a: dict, *, seq_len: int, micro_batch: int, dp_shard: int, acti
     return {k: int(v) for k, v in items.items()}
 
 
+def check_per_model(cfg: Config) -> None:
+    """`cpt.per_model` names only small foundation models of the profile."""
+    known = {m.name for m in cfg.models.foundations}
+    unknown = sorted(set(cfg.cpt.per_model) - known)
+    if unknown:
+        raise DefinemedError(f"cpt.per_model: {', '.join(unknown)} is not a foundation model of this profile "
+                             f"(models.foundations: {', '.join(sorted(known))})")
+
+
 def plan_for(cfg: Config, name: str, num_bins: int | None = None, world: int | None = None) -> Plan:
     """The plan of one small foundation under the profile's cpt section and cluster."""
     from definemed.training import stage
 
-    c, cl = cfg.cpt, cfg.cpt.cluster
+    check_per_model(cfg)
+    c, cl = cfg.cpt.for_model(name), cfg.cpt.cluster
     a, source = architecture(cfg, name)
     world = world or c.nnodes * c.nproc_per_node
     if world % c.dp_replicate:
@@ -205,7 +215,7 @@ def plan_for(cfg: Config, name: str, num_bins: int | None = None, world: int | N
         seqs = math.ceil(words * TOKENS_PER_WORD / c.seq_len)
         steps = c.steps or max(1, math.ceil(c.epochs * seqs / c.global_batch))
         tokens_source = f"estimate: the paper's {words / 1e9:.1f}B FineMed-de words x {TOKENS_PER_WORD} tokens/word"
-    fpt = flops_per_token(counts["non_embedding"], counts["layers"], _dims(a)["H"], c.seq_len)
+    fpt = flops_per_token(counts["non_embedding"], counts["layers"], _dims(a)["H"], c.seq_len, vocab=_dims(a)["V"])
     peak = peak_flops(cl.gpu) if cl.gpu else None
     gpu_hours = steps * tokens_per_step * fpt / (peak * cl.planned_mfu) / 3600 if peak else None
     return Plan(model=name, source=source, params=counts["total"], world=world, dp_shard=dp_shard,
@@ -229,10 +239,11 @@ CHANGES = (  # settings tried, one at a time, when a configuration does not fit
 
 def suggest(cfg: Config, name: str, num_bins: int | None = None) -> dict | None:
     """The first single cpt setting change (CHANGES) under which the model fits, or None."""
+    c = cfg.cpt.for_model(name)
     for change in CHANGES:
-        if all(getattr(cfg.cpt, k) == v for k, v in change.items()):
+        if all(getattr(c, k) == v for k, v in change.items()):
             continue
-        alt = cfg.model_copy(update={"cpt": cfg.cpt.model_copy(update=change)})
+        alt = cfg.model_copy(update={"cpt": c.model_copy(update={**change, "per_model": {}})})
         if plan_for(alt, name, num_bins=num_bins).fits:
             return change
     return None
@@ -244,7 +255,8 @@ def check_fits(p: Plan, cfg: Config | None = None) -> None:
         return
     biggest = max(p.memory, key=p.memory.get)
     change = suggest(cfg, p.model) if cfg is not None else None
-    hint = (f"it fits with cpt.{', cpt.'.join(f'{k}: {v}' for k, v in change.items())}" if change else
+    hint = (f"it fits with cpt.{', cpt.'.join(f'{k}: {v}' for k, v in change.items())} (for this model only: "
+            f"cpt.per_model.{p.model})" if change else
             "lower cpt.seq_len, use GPUs with more memory or shard over more GPUs (cpt.nnodes)")
     raise DefinemedError(
         f"cpt: {p.model} needs about {p.total_bytes / GIB:.1f} GiB per GPU, more than the {p.gpu_memory_gib:g} GiB of "
@@ -265,8 +277,8 @@ def format_plan(p: Plan) -> str:
     lines.append(f"  tokens per step {p.tokens_per_step:,}; steps {p.steps:,}; tokens {p.tokens_total / 1e9:.2f}B "
                  f"({p.tokens_source})")
     if p.gpu_hours is not None:
-        lines.append(f"  {p.flops_per_token / 1e9:.2f} GFLOP/token; at {p.mfu:.0%} MFU of "
-                     f"{peak_flops(p.gpu) / 1e12:.0f} TFLOP/s (bf16 peak): "
+        lines.append(f"  {p.flops_per_token / 1e9:.2f} GFLOP/token (LM head included); compute only, at the "
+                     f"planned {p.mfu:.0%} MFU of {peak_flops(p.gpu) / 1e12:.0f} TFLOP/s (bf16 peak): "
                      f"{p.gpu_hours:,.0f} GPU-hours, {p.wall_days:.1f} days on {p.world} GPUs")
     return "\n".join(lines)
 

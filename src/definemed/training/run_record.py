@@ -78,15 +78,19 @@ def claim(cfg: Config, name: str, fp: str, force: bool = False) -> Path:
     return run
 
 
+CLAIM_WAIT_S = 120.0  # a claim takes milliseconds; a stage run (`make`) holding the lock is refused after this
+
+
 def claim_stage(cfg: Config) -> None:
     """Open 04_cpt under the stage runner's fingerprint (Slurm path), by the runner's own clearing
     policy (`stages.open_stage`: an expensive stage's files are moved aside or refused, never deleted),
-    so that `make` later resumes the same stage instead of starting it again."""
+    so that `make` later resumes the same stage instead of starting it again. Under the stage's lock
+    (the one the stage runner holds): two model jobs starting at once claim one after the other."""
     from definemed import artifacts, lock, stages
 
     fp, parts = stages.fingerprint(cfg, artifacts.CPT)
     d = stage.stage_dir(cfg)
-    with lock.output_lock(d, f"stage {artifacts.CPT} (profile {cfg.profile})"):
+    with lock.output_lock(d, f"stage {artifacts.CPT} (profile {cfg.profile})", wait_s=CLAIM_WAIT_S):
         stages.open_stage(cfg, artifacts.CPT, fp, parts)
 
 

@@ -12,6 +12,7 @@ Outputs under data/<profile>/04_cpt/:
 """
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import time
@@ -145,8 +146,15 @@ def packing_table(lengths: np.ndarray, seq_len: int, long_docs: str = "split", s
     return pd.DataFrame(rows)
 
 
-def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
-    """Token files and the packing plan of one model (its tokenizer); skipped if already written."""
+def lazy_splits(cfg: Config):
+    """`split_documents(cfg)` on first call, then the same dict: `cpt-tokenize` and `cpt` read
+    FineMed-de only when some model's data is not prepared yet."""
+    return functools.cache(lambda: split_documents(cfg))
+
+
+def prepare_data(cfg: Config, name: str, splits=None) -> dict:
+    """Token files and the packing plan of one model (its tokenizer); skipped if already written,
+    before any document is read. `splits`: the split dict, or a `lazy_splits` callable."""
     d = stage_dir(cfg) / "data" / name
     info_file = d / "prepared.json"
     fp = fingerprint(cfg, name)
@@ -155,7 +163,7 @@ def prepare_data(cfg: Config, name: str, splits: dict | None = None) -> dict:
         return {**io.read_json(info_file), "data": str(d / "train"), "plan_file": str(d / "plan.npz")}
     if d.exists():
         shutil.rmtree(d)
-    splits = splits or split_documents(cfg)
+    splits = splits() if callable(splits) else (splits or split_documents(cfg))
     tok = load_tokenizer(foundation_dir(cfg, name))
     d.mkdir(parents=True, exist_ok=True)
     info = {"model": name}
@@ -186,7 +194,7 @@ def run_spec(cfg: Config, name: str, info: dict, **launch):
     and the seed. `launch` sets the topology the launch must have (nnodes, nproc_per_node)."""
     from definemed.training.spec import RunSpec
 
-    c = cfg.cpt.model_dump()
+    c = cfg.cpt.for_model(name).model_dump()  # with the model's cpt.per_model settings
     spec = {k: c[k] for k in RunSpec.model_fields if k in c}
     spec.update(nnodes=None, nproc_per_node=None)  # checked only against a launch that states them
     spec.update(launch, model_dir=str(foundation_dir(cfg, name)), data=info["data"], plan=info["plan_file"],
@@ -275,7 +283,7 @@ def run(cfg: Config) -> dict:
     """Stage 04 for every small foundation model: data, packing plan, FSDP2 run, export, perplexity
     before and after; tables for the notebook in 04_cpt/{packing,runs,perplexity}.parquet."""
     names = small_models(cfg)
-    splits = split_documents(cfg)
+    splits = split_documents(cfg)  # its training ids count the fact exposures below
     infos = {name: prepare_data(cfg, name, splits) for name in names}
     packing = pd.concat([packing_table(TokenFile(i["data"]).lengths, cfg.cpt.seq_len, cfg.cpt.long_docs, cfg.seed)
                          .assign(model=n) for n, i in infos.items()], ignore_index=True)
