@@ -19,11 +19,12 @@ list; recall is measured (realism.py), not assumed.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from definemed.config import FailureConfig
 from definemed.failure.terms import Terms, _edits1, german_words, is_drug_like
-from definemed.failure.text import script_of, sentences, words
+from definemed.failure.text import WORD, is_abbreviation, script_of, sentence_tokens
 from definemed.failure.verdict import Verdict
 
 _LINKS = ("", "s", "es", "n", "en", "e", "er")
@@ -42,10 +43,15 @@ MEDICAL_SUFFIXES = ("itis", "ose", "osen", "ämie", "ämien", "ektomie", "skopie
                     "ös", "öse", "ösen", "öser", "öses", "ösem")
 # words after these are names (Dr. Oyelaran, Frau Kowalczyk, Prof. Dr. med. Brandstätter)
 NAME_CUES = frozenset({"dr", "prof", "med", "frau", "herr", "herrn", "familie", "schwester", "pfleger",
-                       "pflegerin", "oberarzt", "oberärztin", "chefarzt", "chefärztin", "kollege", "kollegin"})
+                       "pflegerin", "oberarzt", "oberärztin", "chefarzt", "chefärztin", "kollege", "kollegin",
+                       "patient", "patientin", "pat", "pt", "fr", "hr", "sr", "dres", "pd", "doz"})
+# a dose after a word makes it a drug name (Pantozol 40 mg 1-0-0, Lovenox 0,4 ml s.c., Tavor 1 mg b.Bed.)
+_DOSE = re.compile(r"^\W{0,3}(?:\d+(?:[.,]\d+)?\s*(?:mg|µg|mcg|ug|g|ml|IE|I\.E\.|E|Tbl|Tabl|Kps|Kapseln|"
+                   r"Amp|Hub|Hübe|Trpf|Tropfen|Btl|Beutel|%|mmol|mval)\b|\d\s*-\s*\d\s*-\s*\d)", re.I)
 MIN_ZIPF = 1.0  # wordfreq lists words down to Zipf 1 (one per 100 million words)
 PART_ZIPF = 1.5  # a compound part from wordfreq alone must be a little more frequent than that
 COMMON_ZIPF = 3.0  # a word this frequent one edit away makes a pattern-accepted word suspect
+SKIP_CLASSES = frozenset({"URL", "email_address", "mention", "hashtag", "abbreviation", "XML_tag", "XML_entity"})
 ENGLISH_ZIPF = 3.0  # English words at least this frequent (once per million words) are English
 
 
@@ -146,20 +152,27 @@ class TypoDetector:
         return not self._known(word)
 
     def detect(self, answer: str) -> Verdict:
-        sents = sentences(answer)
+        sents = sentence_tokens(answer)
         if not sents:
             return Verdict(False, status="empty",
                            details={"n_typos": 0, "n_checked": 0, "n_words": 0, "per_1000_words": 0.0})
         evidence, flagged, checked, n_words = [], [], 0, 0
-        for s in sents:
-            ws = words(s)
+        for s, toks in sents:
+            skip = [(t.start, t.end) for t in toks if t.kind in SKIP_CLASSES]
+            ws = [(m.start(), m.end(), m.group()) for m in WORD.finditer(s)]
             n_words += len(ws)
             name = False
-            for k, w in enumerate(ws):
-                prev = ws[k - 1].lower() if k else ""
+            for k, (a, b, w) in enumerate(ws):
+                prev = ws[k - 1][2].lower() if k else ""
                 name = w[:1].isupper() and (prev in NAME_CUES or (name and prev not in NAME_CUES))
                 if name:
                     continue  # a name after a title or salutation (Dr. Oyelaran, Frau Kowalczyk)
+                if any(x <= a and b <= y for x, y in skip):
+                    continue  # inside a URL, an e-mail address, a hashtag, a known abbreviation
+                if s[b:b + 1] == "." and is_abbreviation(w):
+                    continue  # a clipped clinical form with its full stop (unauff., geringgr., Pat.)
+                if w[:1].isupper() and _DOSE.match(s[b:b + 24]):
+                    continue  # a drug (brand) name before its dose (Pantozol 40 mg, Clexane 0,4 ml)
                 if len(w) >= self.min_len and script_of(w) == "LATIN":
                     checked += 1
                 if prev == "morbus":
