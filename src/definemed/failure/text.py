@@ -8,8 +8,8 @@ clinical text it still ends sentences at clipped forms it does not know ("in uns
 Behandlung", "die re. | Hand", "St. p. | Aneurysmablutung"), so a boundary is undone when the
 sentence ends in such an abbreviation (`is_abbreviation`: a known one, a letter sequence of at most
 three letters that is no German word, or the start of a longer German word that is no word itself:
-unauff., geringgr., stat.) or in an ordinal ("vom 1. | Juli"). Word tokens are a regular
-expression over the sentence.
+unauff., geringgr., stat.) or in an ordinal ("vom 1. | Juli"), and never placed where no space
+follows the full stop ("F10.2"). Word tokens are a regular expression over the sentence.
 """
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ def _somajo():
 @lru_cache(maxsize=50_000)
 def is_abbreviation(word: str) -> bool:
     """`word` (without its full stop) is a clipped form: a known abbreviation, at most three letters
-    and no German word (re., li., Ii., p.), or the start of a longer German word (wordfreq, Zipf >= 2)
-    that Hunspell does not accept as a word itself (unauff., geringgr., insusp., fragl.)."""
+    and no German word (re., li., Ii., p.), or the start of a longer German word (wordfreq, Zipf >= 1)
+    that Hunspell does not accept as a word itself (unauff., geringgr., insusp., fragl., subklin.)."""
     w = word.rstrip(".")
     if not w or not WORD.fullmatch(w):
         return False
@@ -62,7 +62,7 @@ def is_abbreviation(word: str) -> bool:
     de = german_words()
     if de.as_written(w) or (w[:1].isupper() and de.as_written(w.lower())):
         return False
-    return len(w) <= 3 or (len(w) >= 3 and de.is_prefix(w.lower()))
+    return len(w) <= 3 or de.is_prefix(w.lower(), min_zipf=1.0)
 
 
 def _ends_open(toks: list) -> bool:
@@ -78,7 +78,8 @@ def _ends_open(toks: list) -> bool:
 def _line_sentences(line: str) -> list[tuple[str, list[Token]]]:
     groups: list[list] = []
     for toks in _somajo().tokenize_text([line]):
-        if groups and _ends_open(groups[-1]):
+        glued = bool(groups) and not groups[-1][-1].space_after  # "(F10.2)": no space, no boundary
+        if groups and (glued or _ends_open(groups[-1])):
             groups[-1] = groups[-1] + toks
         else:
             groups.append(list(toks))
