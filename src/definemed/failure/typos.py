@@ -147,6 +147,11 @@ class TypoDetector:
             return not self.de.shadowed(w)  # listed by wordfreq and no frequent misspelling
         return (self._inflected(w) or self._weak_ok(w)) and not self._near_known(w)
 
+    def _plain(self, w: str) -> bool:
+        """Hunspell (compounding included) or the vocabulary knows the word: the cheap check for
+        correction candidates (no inflection or compound search of our own)."""
+        return self._word_ok(w.lower()) or w in self.de
+
     def _correction(self, word: str) -> str | None:
         """A spelling the word is likely a slip of, or None: what a spell checker would suggest.
         Candidates, cheapest first: OCR confusions (l/I at the start: lntensivstation, lhre; li for
@@ -166,7 +171,7 @@ class TypoDetector:
             if a in w:
                 cands.append(w.replace(a, b, 1))
         for c in cands:
-            if self._known(c):
+            if self._plain(c):
                 return c
         for i in range(2, len(w) - 1):  # a missing space: both halves German words
             head, tail = w[:i], w[i:]
@@ -177,7 +182,7 @@ class TypoDetector:
         umlaut = [low.replace(a, b, 1) for a, b in (("a", "ä"), ("o", "ö"), ("u", "ü"), ("ss", "ß"), ("s", "ß"))
                   if a in low]
         for c in umlaut:
-            if self._known(c):
+            if self._plain(c):
                 return c
         for c in _edits1(low):
             if c != low and (self._term(c) or (self.de.zipf(c) >= CORRECTION_ZIPF and c in self.de)):
