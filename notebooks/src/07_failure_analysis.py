@@ -124,7 +124,7 @@ plotting.save_figure(fig, "failure_modes", cfg.profile)
 # (`noise.add_typos`), plus negatives that must not count (medical Latin, drug names, one-word
 # loanwords). `REAL_DE` is hand-written German clinical text with real drug names and Latin; every
 # flag there is a false positive (it was used while developing the heuristics: a sanity check).
-# `HELDOUT_DE` is real clinical German written after the heuristics were frozen and never tuned on,
+# `HELDOUT_DE` is clinical-style German hand-written for the project (not real letters) after the heuristics were frozen and never tuned on,
 # with the same noise planted: the estimate of how the detectors do on text from outside our corpus.
 
 # %%

@@ -4,7 +4,7 @@ data/<profile>/07_failure_analysis/:
 
 - detections.parquet       one row per sampled answer: flag, status and evidence per failure mode
 - detector_quality.json    precision / recall of the detectors on labelled text with planted noise
-                           (synthetic and held-out), their flag rate on real clinical German, and
+                           (synthetic and held-out), their flag rate on hand-written clinical German, and
                            their quality on the hand-written realism sets (failure/realism.py), and,
                            when shared/realtext/ is beside the repository, on real German letters and
                            web text ("realtext", failure/realtext.py; null when absent)
