@@ -76,7 +76,7 @@ def test_unknown_language_code_is_a_config_error(tiny_cfg, fixed_terms):
     "Bei Fragen schreiben Sie an email@example.com oder besuchen Sie https://www.example.org/hilfe bitte.",
     "Die Pflanzen wachsen in geduengter Erde besser, das ist fuer jeden Gaertner klar.",
     "Das Gerät funktioniert per Plug and Play an jedem Rechner ohne Treiber.",
-    "Danach git remote add mirror https://example.org/repo.git eingeben und fertig.",
+    "Im Ordner ./ git remote add mirror https://example.org/repo.git eingeben und fertig.",
     "Sie studierte an der University of California in Berkeley Medizin.",
 ])
 def test_names_addresses_code_latin_and_umlautless_german_are_not_mixing(lang, text):
