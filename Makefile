@@ -32,6 +32,7 @@ help: ## List the targets
 	@echo "  PROFILE=$(PROFILE) (tiny | paper); stages: $(STAGES)"
 
 setup: $(STAMP) ## Create .venv and install the package with its dev extras (idempotent)
+	bash scripts/install_system_deps.sh  # German Hunspell dictionaries (apt, as root)
 
 $(STAMP): pyproject.toml
 	@test -x "$(PY)" || $(PYTHON) -m venv $(VENV)

@@ -50,3 +50,15 @@ def test_shortcut_only_for_eval_mode_encoders(model_dir):
     assert not _cls_only(s.model)
     s.model.eval()
     assert _cls_only(s.model)
+
+
+def test_blank_and_short_inputs_get_no_medical_score(model_dir):
+    from definemed.classifier.inference import MIN_WORDS, too_short
+
+    assert too_short("Impressum") and too_short("Der") and too_short("  ") and too_short("eins zwei drei vier")
+    assert not too_short("Die Patientin hat seit gestern Fieber.")
+    s = Scorer(model_dir, batch_size=2, max_length=64, torch_threads=1)
+    long_text = "Die Patientin hat Fieber und Husten seit drei Tagen."
+    out = s.score(["Der", "Impressum", "", long_text, " ".join(["Fieber"] * (MIN_WORDS - 1))])
+    assert out[0] == out[1] == out[2] == out[4] == 0.0 and out[3] > 0.0
+    assert s.n_blank == 4

@@ -68,3 +68,22 @@ def test_unknown_language_code_is_a_config_error(tiny_cfg, fixed_terms):
 
     with pytest.raises(DefinemedError, match="'xx' is not an ISO 639-1 code"):
         LanguageMixDetector(tiny_cfg.failure.model_copy(update={"languages": ["de", "xx"]}), fixed_terms)
+
+
+@pytest.mark.parametrize("text", [
+    "Benigne essentielle Hypertonie, Diabetes mellitus Typ 2 ohne Komplikationen.",
+    "Es zeigte sich eine Absence von ca. 1 Minute Dauer ohne Sturz.",
+    "Bei Fragen schreiben Sie an email@example.com oder besuchen Sie https://www.example.org/hilfe bitte.",
+    "Die Pflanzen wachsen in geduengter Erde besser, das ist fuer jeden Gaertner klar.",
+    "Das Gerät funktioniert per Plug and Play an jedem Rechner ohne Treiber.",
+    "Im Ordner ./ git remote add mirror https://example.org/repo.git eingeben und fertig.",
+    "Sie studierte an der University of California in Berkeley Medizin.",
+])
+def test_names_addresses_code_latin_and_umlautless_german_are_not_mixing(lang, text):
+    v = lang.detect(text)
+    assert not v.flag, v.evidence
+
+
+def test_english_running_text_in_a_web_page_is_mixing(lang):
+    v = lang.detect("Das Hotel liegt am See. The hotel restaurant serves regional cuisine every evening.")
+    assert v.flag and "restaurant" in v.evidence[0]

@@ -70,3 +70,20 @@ def test_allowlist_without_corpus_is_a_clear_error(small_config, out_root):
 
     with pytest.raises(DefinemedError, match="no corpus shards"):
         load_terms(load_config(small_config))
+
+
+@pytest.mark.parametrize("text", [
+    "Abdomen weich, Darmgeräusche unauff., Milz geringgr. vergrößert, Befund fragl. insusp.",
+    "Medikation: Pantozol 40 mg 1-0-0, Lovenox 40 mg s.c., Paspertin 10 mg bei Bedarf.",
+    "Wir berichten über Ihre Patientin Beate Albers, die sich in unserer Behandlung befand.",
+    "Die Epikrise wurde dem Konsil übergeben, der Bolus gut vertragen; hilär kein Befund.",
+    "Im Jänner zeigte sich die Grösse des Befundes regelmässig unverändert.",
+])
+def test_real_clinical_german_is_not_a_typo(typos, text):
+    v = typos.detect(text)
+    assert v.details["n_typos"] == 0, v.details["typos"]
+
+
+def test_genuine_ocr_errors_in_a_letter_are_caught(typos):
+    v = typos.detect("Die Patientin wurde auf die lntensivstation verlegt, die Untersuchung wurde durchgefürhrt.")
+    assert v.details["typos"] == ["lntensivstation", "durchgefürhrt"]

@@ -12,12 +12,14 @@ interna" or "Velorixan" never count, while "The patient was discharged" does.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from definemed.config import FailureConfig
 from definemed.errors import DefinemedError
 from definemed.failure.terms import Terms, english_dictionary, german_dictionary
-from definemed.failure.text import script_of, sentences, word_spans, words
+from definemed.failure.lexicon import german_words
+from definemed.failure.text import WORD, plain, script_of, sentence_tokens
 from definemed.failure.verdict import Verdict
 
 
@@ -41,6 +43,26 @@ _NAME_JOINERS = frozenset({"of", "the", "and", "for", "on", "in", "de", "van", "
                            "da", "di", "du", "la", "le"})
 # a capitalised word after these is a name (Frau Kowalczyk, Dr. Oyelaran)
 _NAME_CUES = frozenset({"dr", "prof", "med", "frau", "herr", "herrn", "familie", "schwester", "pfleger"})
+
+
+# code in a sentence (shell commands, paths, assignments): no natural language to judge
+_CODE = re.compile(r"(?:^|\s)(?:\./|~/|\$ |--?[a-z][\w-]+\b)|\w\(\)|==|=>|[{}]|\w/\w+/|^\s*(?:git|pip|npm|sudo|cd) ")
+_UMLAUTS = (("ae", "ä"), ("oe", "ö"), ("ue", "ü"))
+
+
+def german_as_written(word: str) -> bool:
+    """Hunspell (de_DE with the medical add-on, de_AT, de_CH) accepts the word as written, or
+    lower-cased (a capitalised adjective at the start of a sentence), or with ae/oe/ue written as
+    umlauts ("geduengter" is "gedüngter": German typed without umlauts)."""
+    de = german_words()
+    cands = {word, word.lower()}
+    low = word.lower()
+    if any(a in low for a, _ in _UMLAUTS):
+        u = low
+        for a, b in _UMLAUTS:
+            u = u.replace(a, b)
+        cands |= {u, u.capitalize()}
+    return any(de.as_written(c) for c in cands)
 
 
 def name_tokens(toks: list[str]) -> set[int]:
@@ -111,13 +133,19 @@ class LanguageMixDetector:
             return None
         return code.lower(), conf
 
-    def _content(self, text: str) -> list[str]:
-        """The words that decide a span's language: Latin script, not terminology, not part of a
-        name or title (capitalised runs: Frau Kowalczyk, New England Journal of Medicine)."""
-        toks = words(text)
-        names = name_tokens(toks)
-        return [w for i, w in enumerate(toks)
-                if i not in names and script_of(w) == "LATIN" and not self._neutral(w)]
+    def _content(self, ws: list[tuple[int, int, str]], names: set[int], a: int = 0, b: int | None = None) -> list[str]:
+        """The words between characters a and b that decide a span's language: Latin script, not
+        terminology, not part of a name or title (capitalised runs of the whole sentence: Frau
+        Kowalczyk, New England Journal of Medicine, Plug and Play)."""
+        b = 10**9 if b is None else b
+        return [w for i, (x, y, w) in enumerate(ws)
+                if a <= x and y <= b and i not in names and script_of(w) == "LATIN" and not self._neutral(w)]
+
+    def _enough_foreign(self, content: list[str]) -> bool:
+        """At least min_span_words of the words are no German word (Hunspell de_DE with the medical
+        add-on, de_AT, de_CH; umlauts typed as ae/oe/ue allowed): German that lingua reads as French
+        ("Benigne essentielle Hypertonie") or Dutch ("geduengter Erde") is German."""
+        return sum(not german_as_written(w) for w in content) >= self.min_words
 
     def _english_leaning(self, w: str) -> bool:
         w = w.lower()
@@ -129,7 +157,7 @@ class LanguageMixDetector:
         """Character spans of maximal runs of English-leaning words (by the two dictionaries' word
         frequencies): lingua's own span boundaries drift by a word or two inside short sentences."""
         out, run = [], []
-        for t in word_spans(s) + [(len(s), len(s), "")]:
+        for t in [(m.start(), m.end(), m.group()) for m in WORD.finditer(s)] + [(len(s), len(s), "")]:
             if t[2] and (self._english_leaning(t[2]) or (run and self._neutral(t[2]))):
                 run.append(t)
                 continue
@@ -139,15 +167,16 @@ class LanguageMixDetector:
         return out
 
     def detect(self, answer: str) -> Verdict:
-        sents = sentences(answer)
+        sents = sentence_tokens(answer)
         if not sents:
             return Verdict(False, status="empty", details={"n_sentences": 0})
         evidence: list[str] = []
         langs: dict[str, int] = {}
         foreign_words = 0
         n_words = 0
-        for s in sents:
-            toks = word_spans(s)
+        for raw, stoks in sents:
+            s = plain(raw, stoks)  # URLs, e-mail addresses, hashtags blanked out
+            toks = [(m.start(), m.end(), m.group()) for m in WORD.finditer(s)]
             n_words += len(toks)
             # 1. other scripts: a run of min_span_words words, or most of the sentence
             run: list[tuple[int, int, str]] = []
@@ -162,13 +191,16 @@ class LanguageMixDetector:
                     langs[sc] = langs.get(sc, 0) + 1
                     foreign_words += len(run)
                 run = []
+            if _CODE.search(s):
+                continue  # a command line or code: no natural language (git remote add mirror)
+            names = name_tokens([w for _, _, w in toks])
             # 2. the whole sentence in a foreign language
-            content = self._content(s)
-            if len(content) >= self.min_words:
+            content = self._content(toks, names)
+            if len(content) >= self.min_words and self._enough_foreign(content):
                 mostly_en = sum(map(self._english_leaning, content)) >= 0.8 * len(content)
                 hit = self._foreign(" ".join(content), english_run=mostly_en)
                 if hit:
-                    evidence.append(f"[{hit[0]} {hit[1]:.2f}] {s}")
+                    evidence.append(f"[{hit[0]} {hit[1]:.2f}] {raw}")
                     langs[hit[0]] = langs.get(hit[0], 0) + 1
                     foreign_words += len(content)
                     continue
@@ -178,8 +210,8 @@ class LanguageMixDetector:
                 if r.language.iso_code_639_1.name not in self.allowed]
             for a, b, english_run in spans:
                 span = s[a:b].strip()
-                content = self._content(span)
-                if len(content) < self.min_words:
+                content = self._content(toks, names, a, b)
+                if len(content) < self.min_words or not self._enough_foreign(content):
                     continue
                 hit = self._foreign(" ".join(content), english_run=english_run)
                 if hit:

@@ -286,4 +286,21 @@ def results(cfg) -> dict:
     for key in ("mixing", "typos", "heldout_mixing", "heldout_typos"):
         for k in ("precision", "recall"):
             v[f"failure.detector.{key}.{k}"] = number(q[key][k])
+    for name, r in (q.get("realtext") or {}).items():
+        if not isinstance(r, dict):
+            continue
+        k = f"failure.realtext.{name}"
+        v[f"{k}.typo_per_1000"] = number(r["typo_per_1000"])
+        v[f"{k}.typo_precision"] = number(r["typo_sample"]["precision"])
+        v[f"{k}.typo_checked"] = int(r["typo_sample"]["checked"])
+        v[f"{k}.typo_recall_genuine"] = number(r["typo_recall_genuine"])
+        v[f"{k}.mixing_flagged"] = len(r["mixing_flagged_docs"])
+        v[f"{k}.mixing_false"] = len(r["mixing_false_docs"])
+        v[f"{k}.mixing_precision"] = number(r["mixing"]["precision"])
+        v[f"{k}.n_docs"] = int(r["n_docs"])
+        if "split_error_rate" in r:
+            v[f"{k}.split_error_rate"] = number(r["split_error_rate"])
+            v[f"{k}.split_checked"] = int(r["split_sample"]["checked"])
+        if "planted_recall" in r:
+            v[f"{k}.planted_recall"] = number(r["planted_recall"])
     return v

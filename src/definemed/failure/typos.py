@@ -19,11 +19,12 @@ list; recall is measured (realism.py), not assumed.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from definemed.config import FailureConfig
 from definemed.failure.terms import Terms, _edits1, german_words, is_drug_like
-from definemed.failure.text import script_of, sentences, words
+from definemed.failure.text import WORD, is_abbreviation, script_of, sentence_tokens
 from definemed.failure.verdict import Verdict
 
 _LINKS = ("", "s", "es", "n", "en", "e", "er")
@@ -42,11 +43,20 @@ MEDICAL_SUFFIXES = ("itis", "ose", "osen", "ämie", "ämien", "ektomie", "skopie
                     "ös", "öse", "ösen", "öser", "öses", "ösem")
 # words after these are names (Dr. Oyelaran, Frau Kowalczyk, Prof. Dr. med. Brandstätter)
 NAME_CUES = frozenset({"dr", "prof", "med", "frau", "herr", "herrn", "familie", "schwester", "pfleger",
-                       "pflegerin", "oberarzt", "oberärztin", "chefarzt", "chefärztin", "kollege", "kollegin"})
+                       "pflegerin", "oberarzt", "oberärztin", "chefarzt", "chefärztin", "kollege", "kollegin",
+                       "patient", "patientin", "pat", "pt", "fr", "hr", "sr", "dres", "pd", "doz"})
+# a dose after a word makes it a drug name (Pantozol 40 mg 1-0-0, Lovenox 0,4 ml s.c., Tavor 1 mg b.Bed.)
+_DOSE = re.compile(r"^\W{0,3}(?:\d+(?:[.,]\d+)?\s*(?:mg|µg|mcg|ug|g|ml|IE|I\.E\.|E|Tbl|Tabl|Kps|Kapseln|"
+                   r"Amp|Hub|Hübe|Trpf|Tropfen|Btl|Beutel|%|mmol|mval)\b|\d\s*-\s*\d\s*-\s*\d)", re.I)
 MIN_ZIPF = 1.0  # wordfreq lists words down to Zipf 1 (one per 100 million words)
 PART_ZIPF = 1.5  # a compound part from wordfreq alone must be a little more frequent than that
 COMMON_ZIPF = 3.0  # a word this frequent one edit away makes a pattern-accepted word suspect
-ENGLISH_ZIPF = 3.0  # English words at least this frequent (once per million words) are English
+SKIP_CLASSES = frozenset({"URL", "email_address", "mention", "hashtag", "abbreviation", "XML_tag", "XML_entity"})
+ENGLISH_ZIPF = 3.0
+CORRECTION_ZIPF = 2.0  # a single-edit correction must be a German word at least this frequent (1 per 10M words)
+# short words a missing space leaves on either side (Extremität|mit, in|unserer, Abteilung|für)
+_SHORT_WORDS = frozenset("in im an am um zu zum zur mit für von vom bei als auf aus und der die das den dem des ein "
+                         "bis ob".split())  # English words at least this frequent (once per million words) are English
 
 
 class TypoDetector:
@@ -137,29 +147,84 @@ class TypoDetector:
             return not self.de.shadowed(w)  # listed by wordfreq and no frequent misspelling
         return (self._inflected(w) or self._weak_ok(w)) and not self._near_known(w)
 
+    def _plain(self, w: str) -> bool:
+        """Hunspell (compounding included) or the vocabulary knows the word: the cheap check for
+        correction candidates (no inflection or compound search of our own)."""
+        return self._word_ok(w.lower()) or w in self.de
+
+    def _correction(self, word: str) -> str | None:
+        """A spelling the word is likely a slip of, or None: what a spell checker would suggest.
+        Candidates, cheapest first: OCR confusions (l/I at the start: lntensivstation, lhre; li for
+        h: Weicliteildeckung; rn for m), a missing space between two German words (Extremitätmit,
+        inunserer), a lost umlaut or ß (Blutungsanamie, mäsig), any single edit that wordfreq lists as a
+        German word at least CORRECTION_ZIPF frequent and Hunspell (or the vocabulary) accepts
+        (durchgefürhrt, Medilkation, Paracetmol), and for long words one deleted or swapped letter
+        that Hunspell's compounding accepts (Tumornachsorgetuntersuchung, Lichtraektion). A word
+        nothing near is known is more likely a name, brand or term the lists lack than a misspelling."""
+        w = word
+        cands = []
+        if w[:1] == "l" and len(w) > 1:
+            cands += ["I" + w[1:]]
+        if w[:1] == "I" and len(w) > 1:
+            cands += ["l" + w[1:]]
+        for a, b in (("li", "h"), ("rn", "m"), ("cl", "d"), ("ii", "ü"), ("q", "g")):
+            if a in w:
+                cands.append(w.replace(a, b, 1))
+        for c in cands:
+            if self._plain(c):
+                return c
+        for i in range(2, len(w) - 1):  # a missing space: both halves German words
+            head, tail = w[:i], w[i:]
+            if (len(head) >= 3 or head.lower() in _SHORT_WORDS) and (len(tail) >= 3 or tail in _SHORT_WORDS) \
+                    and self._word_ok(head.lower()) and (tail in self.de or tail.lower() in _SHORT_WORDS):
+                return f"{head} {tail}"
+        low = w.lower()
+        umlaut = [low.replace(a, b, 1) for a, b in (("a", "ä"), ("o", "ö"), ("u", "ü"), ("ss", "ß"), ("s", "ß"))
+                  if a in low]
+        for c in umlaut:
+            if self._plain(c):
+                return c
+        for c in _edits1(low):
+            if c != low and (self._term(c) or (self.de.zipf(c) >= CORRECTION_ZIPF and c in self.de)):
+                return c
+        if len(low) >= 10:
+            near = [low[:i] + low[i + 1:] for i in range(len(low))] + [
+                low[:i] + low[i + 1] + low[i] + low[i + 2:] for i in range(len(low) - 1)]
+            for c in near:
+                if c != low and c in self.de:
+                    return c
+        return None
+
     def check_word(self, word: str) -> bool:
-        """True when `word` counts as a typo."""
+        """True when `word` counts as a typo: no list or rule explains it, and a correction is near."""
         if len(word) < self.min_len or script_of(word) != "LATIN":
             return False
         if word.isupper() or any(c.isupper() for c in word[1:]):
-            return False  # abbreviations (EKG, MRT) and mixed-case product names
-        return not self._known(word)
+            return False  # abbreviations (EKG, MRT) and mixed case product names
+        return not self._known(word) and self._correction(word) is not None
 
     def detect(self, answer: str) -> Verdict:
-        sents = sentences(answer)
+        sents = sentence_tokens(answer)
         if not sents:
             return Verdict(False, status="empty",
                            details={"n_typos": 0, "n_checked": 0, "n_words": 0, "per_1000_words": 0.0})
         evidence, flagged, checked, n_words = [], [], 0, 0
-        for s in sents:
-            ws = words(s)
+        for s, toks in sents:
+            skip = [(t.start, t.end) for t in toks if t.kind in SKIP_CLASSES]
+            ws = [(m.start(), m.end(), m.group()) for m in WORD.finditer(s)]
             n_words += len(ws)
             name = False
-            for k, w in enumerate(ws):
-                prev = ws[k - 1].lower() if k else ""
+            for k, (a, b, w) in enumerate(ws):
+                prev = ws[k - 1][2].lower() if k else ""
                 name = w[:1].isupper() and (prev in NAME_CUES or (name and prev not in NAME_CUES))
                 if name:
                     continue  # a name after a title or salutation (Dr. Oyelaran, Frau Kowalczyk)
+                if any(x <= a and b <= y for x, y in skip):
+                    continue  # inside a URL, an e-mail address, a hashtag, a known abbreviation
+                if s[b:b + 1] == "." and is_abbreviation(w):
+                    continue  # a clipped clinical form with its full stop (unauff., geringgr., Pat.)
+                if w[:1].isupper() and _DOSE.match(s[b:b + 24]):
+                    continue  # a drug (brand) name before its dose (Pantozol 40 mg, Clexane 0,4 ml)
                 if len(w) >= self.min_len and script_of(w) == "LATIN":
                     checked += 1
                 if prev == "morbus":

@@ -117,8 +117,17 @@ def _readme(r: V) -> str:
                f"{cos or NA}.")
     out.append(f"- 07: detectors on planted noise: language mixing precision {r.f('failure.detector.mixing.precision')} / "
                f"recall {r.f('failure.detector.mixing.recall')}, typos {r.f('failure.detector.typos.precision')} / "
-               f"{r.f('failure.detector.typos.recall')}; on held-out real clinical German the typo detector's precision "
-               f"is {r.f('failure.detector.heldout_typos.precision')}.")
+               f"{r.f('failure.detector.typos.recall')}. " + (
+                   f"On real German text (development half: {r.f('failure.realtext.letters.n_docs', 'd')} GraSCCo "
+                   f"clinical letters, {r.f('failure.realtext.web.n_docs', 'd')} FineWeb2 web pages; flags checked by "
+                   f"hand) the typo detector flags {r.f('failure.realtext.letters.typo_per_1000', '.1f')} words per 1,000 "
+                   f"in the letters at precision {r.f('failure.realtext.letters.typo_precision')} "
+                   f"({r.f('failure.realtext.web.typo_precision')} on web text), language mixing flags "
+                   f"{r.f('failure.realtext.letters.mixing_false', 'd')} letters wrongly and has precision "
+                   f"{r.f('failure.realtext.web.mixing_precision')} on web pages, and "
+                   f"{r.f('failure.realtext.letters.split_error_rate', '.0%')} of checked sentence boundaries in the "
+                   f"letters are wrong." if r.v.get("failure.realtext.letters.n_docs") is not None else
+                   "The real-text report (shared/realtext/, docs/failure.md) was not part of this results file."))
     return "\n".join(out)
 
 
