@@ -31,7 +31,7 @@ def test_generated_blocks_match_the_committed_results(doc):
 
 def test_every_entry_states_its_row_and_the_load():
     res = bench.load()
-    assert set(bench.ORDER) <= set(res["entries"])
+    assert set(bench.required(res)) <= set(res["entries"])
     for name, e in res["entries"].items():
         assert {"measures", "baseline", "ours", "result", "equal_work", "target", "met"} <= set(e["row"]), name
         assert e["prose"] and isinstance(e["load_1min_start"], (int, float)), name
@@ -53,3 +53,8 @@ def test_a_missing_entry_is_named():
     text = "<!-- bench:nope (x) -->\nold\n<!-- /bench:nope -->\n"
     out = bench.render(text, {"date": "d", "entries": {}})
     assert "`nope` not in the results file" in out and "old" not in out
+
+
+def test_harness_2_results_need_every_entry():
+    assert set(bench.LEGACY) < set(bench.ORDER)
+    assert bench.required({"harness": 2}) == bench.ORDER and bench.required({}) == bench.LEGACY
