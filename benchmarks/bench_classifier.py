@@ -145,8 +145,8 @@ def run(shape: dict = TEST_SHAPE) -> dict:
                     f"{spread(speed, '.2f', 'x')} faster", f"same documents; max abs ΔP {dp:.0e}",
                     f"≥ {TARGET_SPEEDUP:g}x at equal scores" + ("" if met else f" (missed: {speed['median']:.2f}x)"),
                     met),
-            prose=(f"Scoring {len(docs):,} documents at {shape_txt} (max_length {c.max_length}, float32, the same torch "
-                   f"threads), our `Scorer` reached {o_dps:.1f} documents/s and `pipeline(\"text-classification\", "
+            prose=(f"Scoring {len(docs):,} documents at {shape_txt} with max_length {c.max_length} (float32, the same "
+                   f"torch threads), our `Scorer` reached {o_dps:.1f} documents/s and `pipeline(\"text-classification\", "
                    f"batch_size={BATCH})` on the same documents sorted by length {p_dps:.1f}: "
                    f"{spread(speed, '.2f', 'x')} faster, largest difference of P(medical) {dp:.0e}. Computing the last "
                    f"layer for the first token only accounts for {spread(cls_gain, '.2f', 'x')} of it (it saves about "

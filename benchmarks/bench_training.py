@@ -75,9 +75,10 @@ def run() -> dict:
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(str(d / "model"))
+        eos = tok.convert_tokens_to_ids("</s>")  # the model's eos_token_id (2)
         docs = []
         for ids in tok(texts, add_special_tokens=False)["input_ids"]:
-            x = np.asarray(ids + [tok.eos_token_id], dtype=np.int64)
+            x = np.asarray(ids + [eos], dtype=np.int64)
             n = len(x)
             docs += [x[i:i + SEQ_LEN] for i in range(0, n, SEQ_LEN) if n - i >= 2]
         write_token_file(iter(docs), d / "tokens")
