@@ -1,15 +1,17 @@
-"""How time and peak memory grow with the input: packing, corpus generation and the merge at three sizes
-each, with the growth exponent b of time ~ n^b and memory ~ n^b fitted on a log-log scale (b = 1:
-linear; n log n shows as b slightly above 1 over a 10x range, about 1.1; b < 1: fixed costs still
-visible). Our code only; the comparisons with the stock tools are the other entries.
+"""How time and peak memory grow with the input: packing, corpus generation and the merge at five sizes
+each spanning at least 10x, every size repeated, with the growth exponent b of time ~ n^b and
+memory ~ n^b fitted by least squares on a log-log scale over all (size, repeat) points, with the
+95 % interval of b (b = 1: linear; n log n shows as b slightly above 1 over a 10x range, about 1.1;
+b < 1: fixed costs still visible). Our code only; the comparisons with the stock tools are the other entries.
 
-- packing: `plan_packing` of 1M / 3M / 10M log-normal lengths (long documents split), fresh process,
-  in-process time of the call and the growth of peak RSS over the input;
-- corpus: the synthetic generator at 25k / 50k / 100k documents, fresh process, in-process time and
-  whole-process peak RSS;
-- merge: Qwen2-0.5B-shaped bf16 pairs scaled in depth and vocabulary together (6 / 12 / 24 layers,
-  vocab 37,984 / 75,968 / 151,936, about 0.25 / 0.5 / 1 GB each), `python -m definemed merge`, the
-  merge's own time (start-up excluded) and whole-process peak RSS (a streaming merge: nearly flat).
+- packing: `plan_packing` of 1M to 10M log-normal lengths (long documents split), fresh process,
+  in-process time of the call and the growth of peak RSS over the input, 3 repeats per size;
+- corpus: the synthetic generator at 10k to 100k documents, fresh process, in-process time and
+  whole-process peak RSS, 2 repeats;
+- merge: Qwen2-0.5B-shaped bf16 pairs scaled in depth and vocabulary together (2 to 24 layers,
+  vocabulary 151,936 x layers / 24, about 0.08 to 1 GB each), `python -m definemed merge`, the
+  merge's own time (start-up excluded) and whole-process peak RSS (a streaming merge: nearly flat),
+  2 repeats after one page-cache warm-up.
 """
 from __future__ import annotations
 
@@ -28,17 +30,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(ROOT))
 from bench_packing import measure as packing_job  # noqa: E402
-from common import row, timed_process  # noqa: E402
+from common import QUICK, fit_exponent, row, timed_process  # noqa: E402
 
 WORK = ROOT / "build" / "bench" / "scaling"
-PACKING = (1_000_000, 3_000_000, 10_000_000)
-CORPUS = (25_000, 50_000, 100_000)
-MERGE_LAYERS = (6, 12, 24)
-
-
-def growth(n: list[float], y: list[float]) -> float:
-    """The exponent b of y ~ n^b (least squares on logs)."""
-    return round(float(np.polyfit(np.log(n), np.log(y), 1)[0]), 2)
+PACKING = (100_000, 180_000, 320_000, 560_000, 1_000_000) if QUICK else \
+    (1_000_000, 1_800_000, 3_200_000, 5_600_000, 10_000_000)
+CORPUS = (2_000, 3_600, 6_400, 11_000, 20_000) if QUICK else (10_000, 18_000, 32_000, 56_000, 100_000)
+MERGE_LAYERS = (1, 2, 3, 6, 12) if QUICK else (2, 4, 6, 12, 24)
+REPEATS = {"packing": 3, "corpus": 2, "merge": 2}
 
 
 def shape(b: float) -> str:
@@ -52,7 +51,7 @@ def _corpus(n: int, env: dict) -> dict:
     return {"n": n, "seconds": json.loads(p["stdout"].strip().splitlines()[-1])["seconds"], "peak_mb": p["peak_rss_mb"]}
 
 
-def _merge(layers: int, env: dict) -> dict:
+def _merge_pair(layers: int) -> tuple[Path, Path, Path]:
     from definemed.config import MergeConfig
     from definemed.merging.schedule import slerp_config
     from tests.factories import QWEN2_05B, model_config, write_random_model
@@ -67,39 +66,71 @@ def _merge(layers: int, env: dict) -> dict:
         (work / "pair.done").write_text("ok\n")
     yml = work / "slerp.yaml"
     yml.write_text(yaml.safe_dump(slerp_config(MergeConfig(dtype="bfloat16"), base, other), sort_keys=False))
-    cmd = [sys.executable, "-m", "definemed", "merge", str(yml), str(work / "out"), "--force", "--quiet"]
-    timed_process(cmd, env)  # page cache warm
+    return base, yml, work / "out"
+
+
+def _merge(layers: int, env: dict) -> dict:
+    base, yml, out = _merge_pair(layers)
+    cmd = [sys.executable, "-m", "definemed", "merge", str(yml), str(out), "--force", "--quiet"]
     p = timed_process(cmd, env)
     seconds = float(p["stdout"].rsplit(" in ", 1)[1].split()[0])  # "... in 3.1 s": the merge's own time
     size = sum(f.stat().st_size for f in base.glob("*.safetensors"))
     return {"n": size, "layers": layers, "seconds": seconds, "peak_mb": p["peak_rss_mb"]}
 
 
+def _repeat(name: str, sizes, job) -> list[dict]:
+    """Every size `REPEATS[name]` times, sizes interleaved (1 2 3 4 5, 5 4 3 2 1, ...) so a slow spell of
+    the machine does not fall on one size only."""
+    out = []
+    for r in range(REPEATS[name]):
+        for n in (sizes if r % 2 == 0 else sizes[::-1]):
+            out.append(job(n))
+    return out
+
+
 def run() -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), TQDM_DISABLE="1", HF_HUB_OFFLINE="1")
-    pk = [dict(packing_job("ours_split", n), n=n) for n in PACKING]
-    co = [_corpus(n, env) for n in CORPUS]
-    me = [_merge(k, env) for k in MERGE_LAYERS]
+    for k in MERGE_LAYERS:  # build the pairs and warm the page cache before any timing
+        _merge(k, env)
+    measured = {
+        "packing": _repeat("packing", PACKING, lambda n: dict(packing_job("ours_split", n), n=n)),
+        "corpus": _repeat("corpus", CORPUS, lambda n: _corpus(n, env)),
+        "merge": _repeat("merge", MERGE_LAYERS, lambda k: _merge(k, env)),
+    }
     out: dict = {}
-    for name, rs in (("packing", pk), ("corpus", co), ("merge", me)):
-        n = [r["n"] for r in rs]
-        out[name] = {"sizes": n, "seconds": [round(r["seconds"], 3) for r in rs],
-                     "peak_mb": [round(r["peak_mb"], 1) for r in rs],
-                     "time_exponent": growth(n, [r["seconds"] for r in rs]),
-                     "memory_exponent": growth(n, [max(r["peak_mb"], 1e-3) for r in rs])}
+    for name, rs in measured.items():
+        rs = sorted(rs, key=lambda r: r["n"])
+        sizes = sorted({r["n"] for r in rs})
+        med = {n: float(np.median([r["seconds"] for r in rs if r["n"] == n])) for n in sizes}
+        mem = {n: float(np.median([r["peak_mb"] for r in rs if r["n"] == n])) for n in sizes}
+        out[name] = {"sizes": sizes, "span": round(sizes[-1] / sizes[0], 1), "repeats": REPEATS[name],
+                     "seconds_median": [round(med[n], 3) for n in sizes], "peak_mb_median": [round(mem[n], 1) for n in sizes],
+                     "points": [{"n": r["n"], "seconds": round(r["seconds"], 4), "peak_mb": round(r["peak_mb"], 1)} for r in rs],
+                     "time_exponent": fit_exponent([r["n"] for r in rs], [r["seconds"] for r in rs]),
+                     "memory_exponent": fit_exponent([r["n"] for r in rs], [max(r["peak_mb"], 1e-3) for r in rs])}
+        if name == "packing":
+            out[name]["bytes_per_length"] = [round(mem[n] * 2**20 / n, 1) for n in sizes]
     p, c, m = out["packing"], out["corpus"], out["merge"]
-    gb = [x / 1e9 for x in m["sizes"]]
-    text = (f"packing {p['seconds'][0]:.2f} / {p['seconds'][1]:.2f} / {p['seconds'][2]:.2f} s at 1M / 3M / 10M lengths "
-            f"(time n^{p['time_exponent']}, memory n^{p['memory_exponent']}); corpus {c['seconds'][0]:.1f} / "
-            f"{c['seconds'][1]:.1f} / {c['seconds'][2]:.1f} s at 25k / 50k / 100k documents (n^{c['time_exponent']}); "
-            f"merge {m['seconds'][0]:.1f} / {m['seconds'][1]:.1f} / {m['seconds'][2]:.1f} s at {gb[0]:.2f} / {gb[1]:.2f} / "
-            f"{gb[2]:.2f} GB per model (n^{m['time_exponent']}), peak RSS {m['peak_mb'][0]:.0f} / {m['peak_mb'][1]:.0f} / "
-            f"{m['peak_mb'][2]:.0f} MB (n^{m['memory_exponent']})")
-    out["row"] = row("time and peak memory at 3 sizes each, fitted growth exponent b (time ~ n^b)", "—", text,
-                     f"packing {shape(p['time_exponent'])}, corpus {shape(c['time_exponent'])}, merge "
-                     f"{shape(m['time_exponent'])}; merge memory n^{m['memory_exponent']}", "—", "", None)
-    out["prose"] = (f"Scaling (fitted exponent b of time ~ n^b over each 4-10x range): {text}. Packing memory per "
-                    f"length: {', '.join(f'{x * 2**20 / n:.1f}' for x, n in zip(p['peak_mb'], p['sizes']))} bytes.")
+
+    def b(e: dict) -> str:
+        return f"n^{e['b']:.2f} [{e['ci95'][0]:.2f}, {e['ci95'][1]:.2f}]"
+
+    def rng(e: dict, unit: str, scale: float, fmt: str) -> str:
+        return (f"{len(e['sizes'])} sizes {e['sizes'][0] * scale:{fmt}}-{e['sizes'][-1] * scale:{fmt}}{unit} "
+                f"({e['span']:g}x) x {e['repeats']}")
+
+    text = (f"packing ({rng(p, 'M lengths', 1e-6, 'g')}): time {b(p['time_exponent'])}, memory "
+            f"{b(p['memory_exponent'])}, {' / '.join(f'{x:.1f}' for x in p['bytes_per_length'])} bytes per length; "
+            f"corpus ({rng(c, 'k documents', 1e-3, 'g')}): time {b(c['time_exponent'])}; merge "
+            f"({rng(m, ' GB per model', 1e-9, '.2f')}): time {b(m['time_exponent'])}, peak RSS "
+            f"{m['peak_mb_median'][0]:.0f}-{m['peak_mb_median'][-1]:.0f} MB, {b(m['memory_exponent'])}")
+    spans_ok = all(e["span"] >= 10 and len(e["sizes"]) >= 5 for e in (p, c, m))
+    out["row"] = row("time and peak memory over 5 sizes spanning ≥ 10x, repeated; fitted exponent b of time ~ n^b "
+                     "with its 95 % interval", "—", text,
+                     f"packing {shape(p['time_exponent']['b'])}, corpus {shape(c['time_exponent']['b'])}, merge "
+                     f"{shape(m['time_exponent']['b'])}; merge memory n^{m['memory_exponent']['b']:.2f}",
+                     "—", "", None if spans_ok else False)
+    out["prose"] = f"Scaling (least-squares exponent b of time ~ n^b with its 95 % interval, over every repeat): {text}."
     return out
 
 

@@ -59,7 +59,11 @@ def main(mode: str, model_dir: str, token_stem: str, plan_file: str, steps: int,
                                  learning_rate=3e-3, lr_scheduler_type="cosine", weight_decay=0.1, max_grad_norm=1.0,
                                  logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, ddp_backend="gloo",
                                  dataloader_drop_last=True, seed=0, disable_tqdm=True, remove_unused_columns=False,
-                                 train_sampling_strategy="sequential")
+                                 train_sampling_strategy="sequential",
+                                 # tuned (issue 31): no search for unused parameters, no buffer broadcast
+                                 # (the model has none that change), no pinned memory on CPU
+                                 ddp_find_unused_parameters=False, ddp_broadcast_buffers=False,
+                                 dataloader_pin_memory=False)
         trainer = Trainer(model=model, args=args, train_dataset=items, data_collator=collate)
         res = trainer.train()
         losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]

@@ -502,14 +502,16 @@ def _run_locked(cfg, stage: str, fp: str, parts: dict, rec: dict | None, d: Path
     open_stage(cfg, stage, fp, parts, force=force)
     artifacts.record_file(cfg, stage).unlink(missing_ok=True)
     module = importlib.import_module(f"definemed.{artifacts.spec(stage).package}.stage")
-    t0 = time.time()
+    t0, cpu0, load0 = time.time(), _cpu_seconds(), os.getloadavg()[0]
     try:
         counts = _call(module.run, cfg, stage)
     except BaseException:
         if {f.name for f in d.iterdir()} == {FINGERPRINT_FILE}:  # it stopped before writing anything
             shutil.rmtree(d)
         raise
-    rec = _write_record(cfg, stage, fp, parts, counts, time.time() - t0)
+    rec = _write_record(cfg, stage, fp, parts, counts, time.time() - t0,
+                        {"cpu_time_s": round(_cpu_seconds() - cpu0, 2), "load_1min_start": round(load0, 2),
+                         "load_1min_end": round(os.getloadavg()[0], 2)})
     _log(f"{stage}: done in {rec['wall_time_s']:.1f} s ({len(rec['outputs'])} output files)")
     return rec
 
@@ -522,12 +524,21 @@ def _call(run_fn, cfg, stage: str):
     return run_fn(StageContext(cfg, stage) if first == "ctx" else cfg)
 
 
-def _write_record(cfg, stage: str, fp: str, parts: dict, counts: dict, wall: float) -> dict:
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its finished children (torchrun workers, pools)."""
+    import resource
+
+    ru = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(r.ru_utime + r.ru_stime for r in ru)
+
+
+def _write_record(cfg, stage: str, fp: str, parts: dict, counts: dict, wall: float, timing: dict | None = None) -> dict:
     d = artifacts.stage_dir(cfg, stage)
     outputs = {f.relative_to(d).as_posix(): [f.stat().st_size, content_digest(f)] for f in output_files(cfg, stage)}
     rec = {"stage": stage, "fingerprint": fp, "fingerprint_parts": parts, "counts": counts, "outputs": outputs,
            "outputs_digest": hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()[:16],
-           "wall_time_s": round(wall, 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+           "wall_time_s": round(wall, 2), **(timing or {}),
+           "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     io.write_json(artifacts.record_file(cfg, stage), rec)
     return rec
 

@@ -104,9 +104,11 @@ def test_two_process_fsdp_equals_single_process(setup, reference):
 
 
 def test_sigkill_after_checkpoint_then_resume_equals_uninterrupted(setup, reference):
-    spec = _spec(setup, "killed", fault_kill_after_step=3)
-    with pytest.raises(DefinemedError):
-        launch(spec, 2, echo=False)
+    spec = _spec(setup, "killed")
+    root = str(Path(__file__).resolve().parents[2])
+    with pytest.raises(DefinemedError):  # every rank SIGKILLs itself right after the checkpoint of step 3
+        launch(spec, 2, echo=False, worker=("tests.training.kill_worker", "3"),
+               extra_env={"PYTHONPATH": os.pathsep.join([str(Path(root) / "src"), root])})
     assert (setup / "killed" / "checkpoints" / "step-0000003" / "COMPLETE").is_file()
     assert not (setup / "killed" / "export").exists()
     metrics = launch(_spec(setup, "killed"), 2, echo=False)

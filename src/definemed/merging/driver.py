@@ -8,7 +8,8 @@
    mergekit does), which dtype; the output layout is fixed before any arithmetic;
 3. merge tensor by tensor on a thread pool: inputs are memory-mapped views, SLERP runs in chunks of
    2^20 elements, and each result chunk is written to its final place in the output shard; t = 0 and
-   t = 1 copy the endpoint;
+   t = 1 copy the endpoint (plus 0 times the other, which turns -0.0 into +0.0 as mergekit does);
+   a slice may name its own base_model (the same two models, roles swapped), as in mergekit;
 4. copy the base model's tokenizer, chat template and generation config, write config.json (layer
    count and dtype updated), the normalised merge config `merge_config.yaml`, a per-tensor report
    `merge_report.json` and a model card `README.md`.
@@ -71,6 +72,9 @@ class Job:
     cos: float = float("nan")
     linear: bool = False
     seconds: float = 0.0
+    swapped: bool = False
+    """The tensor's slice names the other model as its base_model: `base_name` (t = 0) is then read from
+    the other model and `other_name` (t = 1) from the base model, as mergekit does."""
 
 
 @dataclass
@@ -80,7 +84,11 @@ class MergePlan:
     other: SafetensorsModel
     jobs: list[Job] = field(default_factory=list)
     layer_map: list[int] = field(default_factory=list)
-    """Output layer -> the base model's input layer."""
+    """Output layer -> the input layer of its slice's base model."""
+
+    def endpoints(self, job: Job) -> tuple[SafetensorsModel, SafetensorsModel]:
+        """The models giving `job.base_name` (t = 0) and `job.other_name` (t = 1)."""
+        return (self.other, self.base) if job.swapped else (self.base, self.other)
 
 
 def _dtype(name: Optional[str]) -> Optional[torch.dtype]:
@@ -126,46 +134,62 @@ def plan_merge(spec: MergeSpec) -> MergePlan:
         b_rest = b_rest + ["lm_head.weight"]  # only the other model has a separate head
     sd, od = _dtype(spec.dtype), _dtype(spec.out_dtype)
 
-    def add(out: str, bname: str, oname: str, t: float, kind: str, layer: Optional[int]) -> None:
-        bi, oi = base.tensors[bname], other.tensors[oname]
+    def add(out: str, bname: str, oname: str, t: float, kind: str, layer: Optional[int], swapped: bool) -> None:
+        job = Job(out, bname, oname, t, kind, layer, (), torch.float32, torch.float32, 0, swapped=swapped)
+        a, b = plan.endpoints(job)
+        bi, oi = a.tensors[bname], b.tensors[oname]
         if bi.shape != oi.shape:
-            raise DefinemedError(f"{other.folder}: tensor {oname} has shape {list(oi.shape)}, the base model's "
+            raise DefinemedError(f"{b.folder}: tensor {oname} has shape {list(oi.shape)}, the base model's "
                                  f"{bname} has {list(bi.shape)}")
         floating = bi.dtype.is_floating_point and oi.dtype.is_floating_point
         if not floating:
             if bi.dtype != oi.dtype:
-                raise DefinemedError(f"{other.folder}: tensor {oname}: non-floating dtypes differ ({oi.dtype} vs {bi.dtype})")
+                raise DefinemedError(f"{b.folder}: tensor {oname}: non-floating dtypes differ ({oi.dtype} vs {bi.dtype})")
             storage = bi.dtype
         else:
             storage = torch.promote_types(sd or bi.dtype, sd or oi.dtype)
-        plan.jobs.append(Job(out, bname, oname, t if floating else None, kind, layer, bi.shape, storage,
-                             (od or storage) if floating else storage, bi.numel))
+        job.t = t if floating else None
+        job.shape, job.storage_dtype, job.numel = bi.shape, storage, bi.numel
+        job.out_dtype = (od or storage) if floating else storage
+        plan.jobs.append(job)
+
+    def swapped(s) -> bool:  # the slice's base_model is the other model (mergekit's per-slice base_model)
+        return s.base.model != spec.base_model
+
+    def outside(name: str, si: int, kind: str) -> None:
+        # mergekit plans the pre-weights with the first slice's base model, the post-weights with the last's
+        sw = swapped(spec.slices[si])
+        a_src, o_srcs = (o_src, b_src) if sw else (b_src, o_src)
+        add(name, a_src[name], o_srcs[name], resolve_t(spec, si, name, 0.0), kind, None, sw)
 
     last = len(spec.slices) - 1
     pre = [n for n in b_rest if not is_post_weight(n)]
     post = [n for n in b_rest if is_post_weight(n)]
     for name in pre:
-        add(name, b_src[name], o_src[name], resolve_t(spec, 0, name, 0.0), "pre", None)
+        outside(name, 0, "pre")
     out_idx = 0
     for si, s in enumerate(spec.slices):
+        sw = swapped(s)
+        (am, a_layers), (om, x_layers) = ((other, o_layers), (base, b_layers)) if sw else \
+            ((base, b_layers), (other, o_layers))
         for off in range(s.n_layers):
             bl, ol = s.base.start + off, s.other.start + off
-            if bl not in b_layers:
-                raise DefinemedError(f"{base.folder}: layer {bl} has no tensors")
-            bt, ot = b_layers[bl], o_layers.get(ol, {})
+            if bl not in a_layers:
+                raise DefinemedError(f"{am.folder}: layer {bl} has no tensors")
+            bt, ot = a_layers[bl], x_layers.get(ol, {})
             for tpl in sorted(set(ot) - set(bt)):
-                raise DefinemedError(f"{base.folder}: tensor {tpl.format(bl)} is missing "
-                                     f"(present in {other.folder} as {tpl.format(ol)})")
+                raise DefinemedError(f"{am.folder}: tensor {tpl.format(bl)} is missing "
+                                     f"(present in {om.folder} as {tpl.format(ol)})")
             pos = layer_position(off, s.n_layers)
             for tpl, bname in bt.items():
                 if tpl not in ot:
-                    raise DefinemedError(f"{other.folder}: tensor {tpl.format(ol)} is missing")
+                    raise DefinemedError(f"{om.folder}: tensor {tpl.format(ol)} is missing")
                 out = tpl.format(out_idx)
-                add(out, bname, ot[tpl], resolve_t(spec, si, out, pos), "layer", out_idx)
+                add(out, bname, ot[tpl], resolve_t(spec, si, out, pos), "layer", out_idx, sw)
             plan.layer_map.append(bl)
             out_idx += 1
     for name in post:
-        add(name, b_src[name], o_src[name], resolve_t(spec, last, name, 0.0), "post", None)
+        outside(name, last, "post")
     # with both models tied no lm_head.weight exists or is written (as in mergekit); a filter aimed at
     # it then matches nothing, which mergekit accepts too
     return plan
@@ -185,14 +209,15 @@ def _tied_sources(model: SafetensorsModel, rest: list[str], head: bool) -> dict[
 
 def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[str]) -> None:
     t0 = time.perf_counter()
-    a = plan.base.tensor(job.base_name)
-    b = plan.other.tensor(job.other_name)
+    model_a, model_b = plan.endpoints(job)
+    a = model_a.tensor(job.base_name)
+    b = model_b.tensor(job.other_name)
     out_item = job.out_dtype.itemsize
 
     def check_inputs() -> None:
         # NaN / Inf in an input (a diverged CPT run, a damaged file) would silently make the whole
         # output tensor NaN: refuse it by name. Chunked, releasing pages, like the merge itself.
-        for model, name, flat in ((plan.base, job.base_name, a), (plan.other, job.other_name, b)):
+        for model, name, flat in ((model_a, job.base_name, a), (model_b, job.other_name, b)):
             check_tensor(flat, name, model.folder,
                          release=lambda s, c, model=model, name=name: model.release(name, s, c))
 
@@ -202,21 +227,25 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
             check_inputs()  # SLERP's norm pass finds a non-finite input itself (on_non_finite)
         if job.t is None:
             if not torch.equal(a, b):
-                raise DefinemedError(f"{plan.other.folder}: non-floating tensor {job.other_name} differs from the "
+                raise DefinemedError(f"{model_b.folder}: non-floating tensor {job.other_name} differs from the "
                                      "base model's; it cannot be interpolated")
             writer.write(job.out, 0, a)
         elif job.t in (0.0, 1.0):
-            # t = 0 / t = 1: SLERP's coefficients are exactly (1, 0) / (0, 1); copy the endpoint
-            src, model, name = (a, plan.base, job.base_name) if job.t == 0.0 else (b, plan.other, job.other_name)
+            # t = 0 / t = 1: SLERP's coefficients are exactly (1, 0) / (0, 1), so mergekit's
+            # 1·x + 0·y is the endpoint x except for its sign of zero: -0.0 + (+0.0) = +0.0.
+            # endpoint + 0·(other endpoint) in the storage dtype gives the same bits (both are exact)
             step = 1 << 22
             for start in range(0, job.numel, step):
-                chunk = src[start:start + step]
-                writer.write(job.out, start * out_item, chunk.to(job.storage_dtype).to(job.out_dtype))
-                model.release(name, start, step)
+                x, y = a[start:start + step], b[start:start + step]  # memory-mapped: never written
+                keep, zero = (x, y) if job.t == 0.0 else (y, x)
+                r = keep.to(job.storage_dtype, copy=True).add_(zero.to(job.storage_dtype).mul(0))
+                writer.write(job.out, start * out_item, r.to(job.out_dtype))
+                model_a.release(job.base_name, start, step)
+                model_b.release(job.other_name, start, step)
         else:
             def release(start: int, count: int) -> None:
-                plan.base.release(job.base_name, start, count)
-                plan.other.release(job.other_name, start, count)
+                model_a.release(job.base_name, start, count)
+                model_b.release(job.other_name, start, count)
 
             p = SlerpPlan(job.t, a, b, storage_dtype=job.storage_dtype, device=device, release=release,
                           on_non_finite=check_inputs)
@@ -228,8 +257,8 @@ def _run_job(job: Job, plan: MergePlan, writer: ShardedWriter, device: Optional[
             job.cos, job.linear = p.cos, p.linear
     finally:
         del a, b
-        plan.base.release(job.base_name)
-        plan.other.release(job.other_name)
+        model_a.release(job.base_name)
+        model_b.release(job.other_name)
     job.seconds = time.perf_counter() - t0
 
 
@@ -370,7 +399,8 @@ def _finish(plan: MergePlan, tmp: Path, name: str) -> None:
         "source_config": spec.raw,
         "base_model": str(spec.base_model), "other_model": str(spec.other_model),
         "layer_map": plan.layer_map,
-        "tensors": [{"name": j.out, "base": j.base_name, "other": j.other_name, "kind": j.kind, "layer": j.layer,
+        "tensors": [{"name": j.out, "base": j.base_name, "other": j.other_name, "swapped": j.swapped,
+                     "kind": j.kind, "layer": j.layer,
                      "t": j.t, "cos": None if j.cos != j.cos else round(j.cos, 6), "linear": j.linear,
                      "dtype": str(j.out_dtype).removeprefix("torch."), "shape": list(j.shape)}
                     for j in plan.jobs],

@@ -195,6 +195,8 @@ class Slice:
     base: Source
     other: Source
     parameters: Optional[tuple[Conditional, ...]]
+    own_base: bool = False
+    """The slice named its own base_model (written back to the normalised config)."""
 
     @property
     def n_layers(self) -> int:
@@ -232,6 +234,8 @@ class MergeSpec:
                 {"model": str(s.base.model), "layer_range": [s.base.start, s.base.end]},
                 {"model": str(s.other.model), "layer_range": [s.other.start, s.other.end]},
             ]}
+            if s.own_base or s.base.model != self.base_model:
+                d["base_model"] = str(s.base.model)
             if s.parameters is not None:
                 d["parameters"] = params(s.parameters)
             out["slices"].append(d)
@@ -355,12 +359,21 @@ def load_spec(config: str | os.PathLike | dict, num_layers=None) -> MergeSpec:
                 raise DefinemedError(f"{source}: key '{key}.sources': exactly one source must be the base "
                                      f"model {sb}, found {len(bases)}")
             other = next(src for src in srcs if src.model != sb)
-            slices.append(Slice(bases[0], other, s.parameters.t if s.parameters else None))
-        pairs = {(s.base.model, s.other.model) for s in slices}
+            slices.append(Slice(bases[0], other, s.parameters.t if s.parameters else None,
+                                own_base=s.base_model is not None))
+        # as in mergekit, a slice may name its own base_model: the same two models with the roles
+        # swapped (t = 0 is then the other model in that slice); a third model is not SLERP
+        pairs = {frozenset((s.base.model, s.other.model)) for s in slices}
         if len(pairs) != 1:
-            raise DefinemedError(f"{source}: key 'slices': all slices must merge the same two models")
-        base = slices[0].base.model
-    return MergeSpec(base_model=base, other_model=slices[0].other.model, slices=tuple(slices),
+            raise DefinemedError(f"{source}: key 'slices': all slices must merge the same two models "
+                                 "(a slice's base_model may swap their roles)")
+        # the global base model (else the first slice's) gives the config, tokenizer and model card
+        if base is not None and base not in next(iter(pairs)):
+            raise DefinemedError(f"{source}: key 'base_model': {base} is neither of the two merged models "
+                                 "(the config and tokenizer are copied from the base model)")
+        base = base or slices[0].base.model
+    other = next(m for m in (slices[0].base.model, slices[0].other.model) if m != base)
+    return MergeSpec(base_model=base, other_model=other, slices=tuple(slices),
                      parameters=spec.parameters.t if spec.parameters else None, dtype=spec.dtype,
                      out_dtype=spec.out_dtype, source=source, raw=raw)
 

@@ -22,8 +22,16 @@ from definemed.report import prose
 
 RESULTS = paths.ROOT / "benchmarks" / "results.json"
 _BLOCK = re.compile(r"(<!-- bench:(?P<name>[\w-]+) [^>]*-->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
-ORDER = ("packing", "merge", "classifier", "training", "label", "generation", "corpus", "scaling")
+ORDER = ("packing", "merge", "classifier", "classifier_base", "training", "reproduce", "label", "generation",
+         "corpus", "scaling")
 """Table order: the issue's targets first."""
+LEGACY = ("packing", "merge", "classifier", "training", "label", "generation", "corpus", "scaling")
+"""The entries of a results file made before harness 2 (issue 31 added classifier_base and reproduce)."""
+
+
+def required(res: dict) -> tuple[str, ...]:
+    """The entries a results file of its harness version must have."""
+    return ORDER if res.get("harness", 1) >= 2 else LEGACY
 
 
 def load(path: Path = RESULTS) -> dict:

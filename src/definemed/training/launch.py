@@ -45,8 +45,10 @@ def preflight(spec: RunSpec, nproc: int) -> None:
 
 
 def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool = True,
-           extra_env: dict | None = None) -> list[dict]:
-    """Run the spec on `nproc` local processes; return the per-step metrics (metrics.jsonl)."""
+           extra_env: dict | None = None, worker: tuple[str, ...] = ("definemed.training.worker",)) -> list[dict]:
+    """Run the spec on `nproc` local processes; return the per-step metrics (metrics.jsonl).
+    `worker`: the module torchrun runs and its arguments before the spec file (tests run a worker
+    with collaborators of their own, e.g. one that kills the ranks after a checkpoint)."""
     preflight(spec, nproc)
     run = spec.run_dir
     run.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.update(extra_env or {})
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "--max-restarts=0", "-m", "definemed.training.worker", str(spec_file)]
+           "--max-restarts=0", "-m", *worker, str(spec_file)]
     log_file = log_file or run / "train.log"
     errors: list[str] = []
     tail: list[str] = []

@@ -17,6 +17,12 @@ The loss never materialises the full fp32 logits: the decoder's last hidden stat
 LM head and the cross-entropy in chunks of `loss_chunk_tokens` tokens, each chunk recomputed in
 backward (`chunked_cross_entropy`).
 
+Structure (as torchtitan's trainer): `train_step` is one optimizer step and nothing else;
+`train_loop` drives it and hands each result to its collaborators, `MetricsLog` (rank 0's
+metrics.jsonl and progress lines), `Checkpointer` (when to save, callbacks after a save) and the
+`StopRequest`; `train` builds them from the run spec. Tests pass collaborators of their own through
+`train(..., on_checkpoint=...)` (tests/training/kill_worker.py) instead of hooks in this loop.
+
 A step whose loss or gradient norm is not finite is not applied; after `nonfinite_patience` such
 steps in a row the run stops with one line naming the step and exports nothing. A stop request
 (SIGUSR1 / SIGTERM to a worker, or a `STOP` file in the run folder, e.g. from the Slurm script
@@ -29,8 +35,10 @@ import math
 import os
 import signal
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -253,7 +261,208 @@ def _all_finite(*xs: float) -> bool:
     return all(math.isfinite(x) for x in xs)
 
 
-def train(spec_path: str | Path) -> dict:
+# ---- the step and the loop, torchtitan-style: a short train_step, a loop driving collaborators ----
+class StopRequest:
+    """A stop request to this rank: SIGUSR1 / SIGTERM (handlers installed by `install`) or a STOP file
+    in the run folder (e.g. written by the Slurm script before the time limit)."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+
+    def install(self) -> None:
+        for sig in (signal.SIGUSR1, signal.SIGTERM):
+            signal.signal(sig, _on_stop_signal)
+
+    def __call__(self) -> bool:
+        return stop_requested(self.run_dir)
+
+    def clear(self) -> None:
+        (self.run_dir / STOP_FILE).unlink(missing_ok=True)
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint stores besides the weights and the optimizer: steps done and sequences consumed."""
+
+    step: int = 0
+    cursor: int = 0
+    bad_in_row: int = 0
+
+
+@dataclass
+class StepResult:
+    loss: float
+    """Mean token loss of the global batch (all ranks)."""
+    grad_norm: float
+    lr: float
+    """The learning rate the step used."""
+    label_tokens: int
+    finite: bool
+    stop: bool
+    """Some rank was asked to stop."""
+
+
+@dataclass
+class Trainee:
+    """What one optimizer step works on: the sharded model, its optimizer and schedule, and the data."""
+
+    spec: RunSpec
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    ds: PackedDataset
+    order: SequenceOrder
+    label_counts: np.ndarray
+    device: torch.device
+    rank: int
+    world: int
+    hsdp: bool
+    meter: "MemoryMeter"
+    stop: Callable[[], bool]
+
+
+def train_step(t: Trainee, cursor: int) -> StepResult:
+    """One optimizer step over the global batch starting at sequence `cursor` (every rank its share).
+
+    The loss of each micro batch is scaled by world / (label tokens of the global batch), so every
+    label token weighs the same; a step whose loss or gradient norm is not finite is not applied."""
+    spec, model, world, device = t.spec, t.model, t.world, t.device
+    micro_per_rank = spec.global_batch // (world * spec.micro_batch_size)
+    per_rank = spec.global_batch // world
+    bins_global = [t.order(cursor + j) for j in range(spec.global_batch)]
+    n_global = int(sum(t.label_counts[b] for b in bins_global))  # known from the plan: no all-reduce
+    mine = bins_global[t.rank * per_rank:(t.rank + 1) * per_rank]
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for m in range(micro_per_rank):
+        last = m == micro_per_rank - 1
+        if spec.accumulate == "no_sync":
+            model.set_requires_gradient_sync(last)
+        elif t.hsdp:  # reduce-scatter every micro batch, all-reduce across replicas once
+            model.set_requires_all_reduce(last)
+        batch = _batch(t.ds, mine[m * spec.micro_batch_size:(m + 1) * spec.micro_batch_size], device)
+        t.meter.next_forward()
+        loss, _ = causal_lm_loss(model, batch, spec.loss_chunk_tokens)
+        (loss * (world / max(1, n_global))).backward()
+        loss_sum += loss.detach().double()
+    if spec.grad_clip > 0:
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip, foreach=True)
+    else:
+        gnorm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    gnorm = float(gnorm.full_tensor() if hasattr(gnorm, "full_tensor") else gnorm)
+    # one all-reduce: the loss of the step and whether any rank was asked to stop
+    flags = torch.stack([loss_sum, torch.tensor(float(t.stop()), device=device, dtype=torch.float64)])
+    dist.all_reduce(flags)
+    loss_val = flags[0].item() / max(1, n_global)
+    lr = t.sched.get_last_lr()[0]
+    finite = _all_finite(loss_val, gnorm)
+    if finite:
+        t.opt.step()
+    t.sched.step()
+    t.opt.zero_grad(set_to_none=True)
+    return StepResult(loss_val, gnorm, lr, n_global, finite, flags[1].item() > 0)
+
+
+class MetricsLog:
+    """Rank 0's metrics.jsonl (one record per step) and its progress line every `log_every` steps,
+    with throughput and MFU over the steps since the last line; other ranks write nothing."""
+
+    def __init__(self, run: Path, spec: RunSpec, rank: int, world: int, fpt: float, peak, meter: "MemoryMeter",
+                 start_step: int):
+        self.file, self.spec, self.world = run / "metrics.jsonl", spec, world
+        self.fpt, self.peak, self.meter = fpt, peak, meter
+        self.active = rank == 0
+        if self.active:
+            run.mkdir(parents=True, exist_ok=True)
+            # keep only the lines of steps a resumed run does not redo (a cut last line is dropped)
+            kept = [r for r in read_jsonl(self.file) if r.get("step", 0) <= start_step]
+            from definemed.io import write_text
+
+            write_text(self.file, "".join(json.dumps(r) + "\n" for r in kept))
+        self.t_start = self.t_last = time.perf_counter()
+        self.tok_since = self.real_since = 0
+
+    def step(self, step: int, r: StepResult) -> None:
+        spec = self.spec
+        self.tok_since += spec.global_batch * spec.seq_len
+        self.real_since += r.label_tokens
+        if not self.active:
+            return
+        rec = {"step": step, "loss": r.loss, "lr": r.lr, "grad_norm": r.grad_norm,
+               "label_tokens": r.label_tokens, "elapsed_s": time.perf_counter() - self.t_start}
+        if not r.finite:
+            rec["skipped"] = True
+        if step % spec.log_every == 0 or step == spec.steps:
+            dt = time.perf_counter() - self.t_last
+            tps = self.real_since / dt
+            rec.update({"tokens_per_s": tps, "tokens_per_s_per_device": tps / self.world,
+                        "mfu": mfu(self.tok_since / dt / self.world, self.fpt, self.peak)})
+            m_txt = f" mfu {rec['mfu']:.1%}" if rec["mfu"] is not None else ""
+            print(f"step {step}/{spec.steps} loss {r.loss:.4f} lr {r.lr:.2e} gnorm {r.grad_norm:.3f} "
+                  f"{tps:,.0f} label tok/s{m_txt}", flush=True)
+            self.t_last, self.tok_since, self.real_since = time.perf_counter(), 0, 0
+        mem = self.meter.peak()
+        if mem is not None:
+            rec["peak_mem_bytes"] = mem
+            if self.meter.tracker is not None:
+                rec["peak_mem_by_kind"] = self.meter.peak_by_kind()
+        with open(self.file, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def print(self, text: str) -> None:
+        if self.active:
+            print(text, flush=True)
+
+
+class Checkpointer:
+    """Distributed checkpoints of the run: every `checkpoint_every` steps, at the last step, and on a
+    stop request. `on_saved(step)` callbacks run after each save (tests use one to kill the ranks
+    right after a checkpoint)."""
+
+    def __init__(self, root: Path, spec: RunSpec, trainee: Trainee, shapes: dict, on_saved=()):
+        self.root, self.spec, self.t, self.shapes = root, spec, trainee, shapes
+        self.on_saved = list(on_saved)
+
+    def due(self, step: int) -> bool:
+        return bool(self.spec.checkpoint_every and step % self.spec.checkpoint_every == 0) or step == self.spec.steps
+
+    def save(self, state: TrainState) -> None:
+        t = self.t
+        meta = {"step": state.step, "cursor": state.cursor, "scheduler": t.sched.state_dict(),
+                "param_shapes": self.shapes, "world_size": t.world, "spec": self.spec.model_dump(mode="json")}
+        ckpt_lib.save(self.root, state.step, t.model, t.opt, meta, self.spec.keep_checkpoints)
+        for f in self.on_saved:
+            f(state.step)
+
+
+def train_loop(t: Trainee, state: TrainState, log: MetricsLog, checkpointer: Checkpointer) -> bool:
+    """Run steps until `spec.steps`; True if it stopped early on request (after checkpointing)."""
+    spec = t.spec
+    while state.step < spec.steps:
+        r = train_step(t, state.cursor)
+        state.bad_in_row = 0 if r.finite else state.bad_in_row + 1
+        state.step += 1
+        state.cursor += spec.global_batch
+        log.step(state.step, r)
+        if not r.finite and state.bad_in_row > spec.nonfinite_patience:
+            last_ok = ckpt_lib.latest(checkpointer.root, report=False)
+            raise DefinemedError(
+                f"step {state.step}: loss {r.loss:.4g} / grad norm {r.grad_norm:.4g} not finite "
+                f"({state.bad_in_row} step(s) in a row, patience {spec.nonfinite_patience}); stopped without "
+                f"export; newest checkpoint {last_ok.name if last_ok else 'none'} (lower cpt.lr?)")
+        if not r.finite:
+            log.print(f"step {state.step}: loss or grad norm not finite, update skipped "
+                      f"({state.bad_in_row}/{spec.nonfinite_patience})")
+        if r.stop and state.step < spec.steps:
+            checkpointer.save(state)
+            return True
+        if checkpointer.due(state.step):
+            checkpointer.save(state)
+    return False
+
+
+def train(spec_path: str | Path, on_checkpoint: Sequence[Callable[[int], None]] = ()) -> dict:
+    """Train one rank from a run spec: set up, resume, `train_loop`, export (or stop on request).
+    `on_checkpoint`: callbacks after each checkpoint (`Checkpointer.on_saved`)."""
     spec = RunSpec.read(spec_path)
     from definemed.seed import set_seed
     from definemed.training.model import build_model, count_params, export_hf, param_shapes
@@ -268,8 +477,8 @@ def train(spec_path: str | Path) -> dict:
     ds = PackedDataset(plan, tokens, pad_id=0)
     device, mesh = init_distributed(spec)
     rank, world = dist.get_rank(), dist.get_world_size()
-    for sig in (signal.SIGUSR1, signal.SIGTERM):
-        signal.signal(sig, _on_stop_signal)
+    stop = StopRequest(run)
+    stop.install()
     try:
         set_seed(spec.seed + rank)
         resume_from = ckpt_lib.latest(ckpt_root, report=rank == 0) if spec.resume else None
@@ -284,128 +493,32 @@ def train(spec_path: str | Path) -> dict:
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=spec.lr, betas=spec.betas, eps=spec.eps, foreach=True)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(spec.warmup_steps, spec.steps, spec.min_lr_ratio))
-        step, cursor = 0, 0
+        state = TrainState()
         if resume_from is not None:
-            state = ckpt_lib.load(resume_from, model, opt)
-            sched.load_state_dict(state["scheduler"])
-            step, cursor = int(state["step"]), int(state["cursor"])
+            saved = ckpt_lib.load(resume_from, model, opt)
+            sched.load_state_dict(saved["scheduler"])
+            state = TrainState(int(saved["step"]), int(saved["cursor"]))
             if rank == 0:
-                print(f"resumed from {resume_from.name}: step {step}, cursor {cursor}", flush=True)
-        order = SequenceOrder(plan.num_bins, spec.seed)
-        label_counts = ds.label_counts()
-        micro_per_rank = spec.global_batch // (world * spec.micro_batch_size)
-        per_rank = spec.global_batch // world
-        hsdp = mesh.ndim == 2
-
+                print(f"resumed from {resume_from.name}: step {state.step}, cursor {state.cursor}", flush=True)
         counts = count_params(spec.model_dir)
         fpt = flops_per_token(counts["non_embedding"], counts["layers"], counts["hidden"], spec.seq_len)
         peak = peak_flops(torch.cuda.get_device_name(device) if device.type == "cuda" else None)
-        metrics_file = run / "metrics.jsonl"
-        if rank == 0:
-            run.mkdir(parents=True, exist_ok=True)
-            # keep only the lines of steps a resumed run does not redo (a cut last line is dropped)
-            kept = [r for r in read_jsonl(metrics_file) if r.get("step", 0) <= step]
-            from definemed.io import write_text
-
-            write_text(metrics_file, "".join(json.dumps(r) + "\n" for r in kept))
-
-        def save_checkpoint():
-            state = {"step": step, "cursor": cursor, "scheduler": sched.state_dict(),
-                     "param_shapes": shapes, "world_size": world, "spec": spec.model_dump(mode="json")}
-            ckpt_lib.save(ckpt_root, step, model, opt, state, spec.keep_checkpoints)
-
         meter = MemoryMeter(device, spec.track_memory, model, opt)
-        t_start = t_last = time.perf_counter()
-        tok_since = real_since = 0
-        bad_in_row = 0
-        stopped = False
+        trainee = Trainee(spec, model, opt, sched, ds, SequenceOrder(plan.num_bins, spec.seed), ds.label_counts(),
+                          device, rank, world, mesh.ndim == 2, meter, stop)
+        log = MetricsLog(run, spec, rank, world, fpt, peak, meter, state.step)
+        checkpointer = Checkpointer(ckpt_root, spec, trainee, shapes, on_checkpoint)
         with meter:
-            while step < spec.steps:
-                bins_global = [order(cursor + j) for j in range(spec.global_batch)]
-                n_global = int(sum(label_counts[b] for b in bins_global))  # known from the plan: no all-reduce
-                mine = bins_global[rank * per_rank:(rank + 1) * per_rank]
-                loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-                for m in range(micro_per_rank):
-                    last = m == micro_per_rank - 1
-                    if spec.accumulate == "no_sync":
-                        model.set_requires_gradient_sync(last)
-                    elif hsdp:  # reduce-scatter every micro batch, all-reduce across replicas once
-                        model.set_requires_all_reduce(last)
-                    batch = _batch(ds, mine[m * spec.micro_batch_size:(m + 1) * spec.micro_batch_size], device)
-                    meter.next_forward()
-                    loss, _ = causal_lm_loss(model, batch, spec.loss_chunk_tokens)
-                    (loss * (world / max(1, n_global))).backward()
-                    loss_sum += loss.detach().double()
-                if spec.grad_clip > 0:
-                    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip, foreach=True)
-                else:
-                    gnorm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
-                gnorm = float(gnorm.full_tensor() if hasattr(gnorm, "full_tensor") else gnorm)
-                # one all-reduce: the loss of the step and whether any rank was asked to stop
-                flags = torch.stack([loss_sum, torch.tensor(float(stop_requested(run)), device=device,
-                                                            dtype=torch.float64)])
-                dist.all_reduce(flags)
-                loss_val = flags[0].item() / max(1, n_global)
-                lr = sched.get_last_lr()[0]
-                finite = _all_finite(loss_val, gnorm)
-                if finite:
-                    opt.step()
-                    bad_in_row = 0
-                else:
-                    bad_in_row += 1
-                sched.step()
-                opt.zero_grad(set_to_none=True)
-                step += 1
-                cursor += spec.global_batch
-                tok_since += spec.global_batch * spec.seq_len
-                real_since += n_global
-                if rank == 0:
-                    rec = {"step": step, "loss": loss_val, "lr": lr, "grad_norm": gnorm,
-                           "label_tokens": n_global, "elapsed_s": time.perf_counter() - t_start}
-                    if not finite:
-                        rec["skipped"] = True
-                    if step % spec.log_every == 0 or step == spec.steps:
-                        dt = time.perf_counter() - t_last
-                        tps = real_since / dt
-                        rec.update({"tokens_per_s": tps, "tokens_per_s_per_device": tps / world,
-                                    "mfu": mfu(tok_since / dt / world, fpt, peak)})
-                        m_txt = f" mfu {rec['mfu']:.1%}" if rec["mfu"] is not None else ""
-                        print(f"step {step}/{spec.steps} loss {loss_val:.4f} lr {lr:.2e} gnorm {gnorm:.3f} "
-                              f"{tps:,.0f} label tok/s{m_txt}", flush=True)
-                        t_last, tok_since, real_since = time.perf_counter(), 0, 0
-                    mem = meter.peak()
-                    if mem is not None:
-                        rec["peak_mem_bytes"] = mem
-                        if meter.tracker is not None:
-                            rec["peak_mem_by_kind"] = meter.peak_by_kind()
-                    with open(metrics_file, "a") as f:
-                        f.write(json.dumps(rec) + "\n")
-                if not finite and bad_in_row > spec.nonfinite_patience:
-                    last_ok = ckpt_lib.latest(ckpt_root, report=False)
-                    raise DefinemedError(
-                        f"step {step}: loss {loss_val:.4g} / grad norm {gnorm:.4g} not finite "
-                        f"({bad_in_row} step(s) in a row, patience {spec.nonfinite_patience}); stopped without "
-                        f"export; newest checkpoint {last_ok.name if last_ok else 'none'} (lower cpt.lr?)")
-                if not finite and rank == 0:
-                    print(f"step {step}: loss or grad norm not finite, update skipped "
-                          f"({bad_in_row}/{spec.nonfinite_patience})", flush=True)
-                if flags[1].item() > 0 and step < spec.steps:
-                    save_checkpoint()
-                    stopped = True
-                    break
-                if (spec.checkpoint_every and step % spec.checkpoint_every == 0) or step == spec.steps:
-                    save_checkpoint()
-                    if spec.fault_kill_after_step and step == spec.fault_kill_after_step:
-                        os.kill(os.getpid(), signal.SIGKILL)
+            stopped = train_loop(trainee, state, log, checkpointer)
         if stopped:
             if rank == 0:
-                (run / STOP_FILE).unlink(missing_ok=True)
-                print(f"stopped at step {step}/{spec.steps} on request; checkpoint written, rerun to resume",
+                stop.clear()
+                print(f"stopped at step {state.step}/{spec.steps} on request; checkpoint written, rerun to resume",
                       flush=True)
             dist.barrier()
-            return {"steps": step, "stopped": True}
+            return {"steps": state.step, "stopped": True}
         export_hf(model, spec.model_dir, run / "export", spec.export_dtype)
         dist.barrier()
-        return {"steps": step, "stopped": False}
+        return {"steps": state.step, "stopped": False}
     finally:
         dist.destroy_process_group()

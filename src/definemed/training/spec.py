@@ -69,8 +69,6 @@ class RunSpec(BaseModel):
     log_every: int = Field(10, ge=1)
     export_dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     """auto: the dtype in the foundation's config.json."""
-    fault_kill_after_step: int = Field(0, ge=0)
-    """Tests only: every rank SIGKILLs itself right after the checkpoint of this step (0 = never)."""
 
     @classmethod
     def read(cls, path: str | Path) -> "RunSpec":
