@@ -95,7 +95,8 @@ def test_llm_judge_timeouts_are_counted_in_the_table(tiny_cfg, detectors, out_ro
     sample.loc[sample.index[:3], "answer"] = "HAENGT " + sample.loc[sample.index[:3], "answer"]
     with JudgeServer() as srv:
         fcfg = cfg.failure.model_copy(update={"judge": "llm", "judge_base_url": srv.url, "judge_timeout_s": 0.3,
-                                              "judge_retries": 0, "judge_concurrency": 4})
+                                              "judge_retries": 0, "judge_concurrency": 4,
+                                              "judge_max_failed_share": 1.0})  # count them, do not fail
         cfg = cfg.model_copy(update={"failure": fcfg})
         detectors.cfg, detectors.facts = cfg, None
         det = analysis.run_detectors(sample, detectors)
