@@ -39,3 +39,30 @@ def test_quiet_kernel_switches_the_hub_bars_off(monkeypatch):
     import os
 
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1" and os.environ[progress.ENV] == "off"
+
+
+def test_in_a_kernel_run_by_the_runner_bars_become_lines_in_its_log(monkeypatch, tmp_path):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+    log = tmp_path / "p.log"
+    monkeypatch.setenv(progress.LOG_ENV, str(log))
+    for _ in progress.tqdm(range(3), desc="models", unit="model", mininterval=0):
+        pass
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith("models:   0%") and lines[-1].startswith("models: 100%") and "3/3" in lines[-1]
+    assert all("\r" not in line for line in lines) and len(lines) <= 4, "one line per update at most"
+
+
+def test_follow_prints_new_complete_lines(tmp_path):
+    import io as _io
+
+    log, out = tmp_path / "p.log", _io.StringIO()
+    with progress.follow(log, prefix="  zoo: ", out=out, interval=0.05):
+        log.write_text("a: 1/2\n")
+        import time
+
+        time.sleep(0.3)
+        with open(log, "a") as fh:
+            fh.write("a: 2/2\nhalf")
+    assert out.getvalue().splitlines() == ["  zoo: a: 1/2", "  zoo: a: 2/2"], "a half-written line waits"
