@@ -43,19 +43,19 @@ CAPTIONS = {
 }
 """What a figure shows; the report adds which claims it supports (EVIDENCE)."""
 EVIDENCE = (
-    ("LLM labels", "01_label", "label_probabilities", "label_agreement"),
-    ("classifier", "02_classifier", "classifier_threshold_study", None),
-    ("FineMed-de", "03_filter", "filter_scores_composition", None),
-    ("wins more often", "06_evaluate", "evaluate_winrates", "evaluate_winrates"),
-    ("instruction following", "06_evaluate", "merge_tradeoff", None),
-    ("CPT", "06_evaluate", "evaluate_accuracy", "evaluate_family_gains"),
-    ("merge keeps", "06_evaluate", "evaluate_accuracy", "evaluate_family_gains"),
-    ("language mixing", "07_failure_analysis", "failure_modes", None),
-    ("typos", "07_failure_analysis", "failure_modes", None),
-    ("hallucination", "07_failure_analysis", "failure_modes", None),
-    ("overconfidence", "07_failure_analysis", "failure_modes", None),
-    ("contradiction", "07_failure_analysis", "failure_modes", None),
-    ("verbosity", "07_failure_analysis", "failure_modes", None),
+    ("LLM labels", artifacts.LABEL, "label_probabilities", "label_agreement"),
+    ("classifier", artifacts.CLASSIFIER, "classifier_threshold_study", None),
+    ("FineMed-de", artifacts.FILTER, "filter_scores_composition", None),
+    ("wins more often", artifacts.EVALUATE, "evaluate_winrates", "evaluate_winrates"),
+    ("instruction following", artifacts.EVALUATE, "merge_tradeoff", None),
+    ("CPT", artifacts.EVALUATE, "evaluate_accuracy", "evaluate_family_gains"),
+    ("merge keeps", artifacts.EVALUATE, "evaluate_accuracy", "evaluate_family_gains"),
+    ("language mixing", artifacts.FAILURE, "failure_modes", None),
+    ("typos", artifacts.FAILURE, "failure_modes", None),
+    ("hallucination", artifacts.FAILURE, "failure_modes", None),
+    ("overconfidence", artifacts.FAILURE, "failure_modes", None),
+    ("contradiction", artifacts.FAILURE, "failure_modes", None),
+    ("verbosity", artifacts.FAILURE, "failure_modes", None),
 )
 """(words of a claim, stage that measures it, figure, table): where the report links each claim to.
 The first entry whose words occur in the claim wins."""
@@ -216,12 +216,12 @@ def verdict_paragraph(claims: pd.DataFrame, chain: pd.DataFrame | None = None) -
 
 
 _STAND_INS = (
-    ("01_label", "label", "backend", ("lexicon",), "a keyword lexicon as the annotator instead of Mixtral-8x7B (01)"),
-    ("02_classifier", "classifier", "init", ("scratch",),
+    (artifacts.LABEL, "label", "backend", ("lexicon",), "a keyword lexicon as the annotator instead of Mixtral-8x7B (01)"),
+    (artifacts.CLASSIFIER, "classifier", "init", ("scratch",),
      "a small classifier trained from scratch instead of XLM-RoBERTa-base (02)"),
-    ("06_evaluate", "evaluate", "source", ("factbank",), "fact-bank questions instead of MMLU-de / MedQA-de (06)"),
-    ("06_evaluate", "evaluate", "judge", ("reference",), "a rule judge instead of an LLM judge for the win-rates (06)"),
-    ("07_failure_analysis", "failure", "judge", ("factbank",), "a fact-bank judge instead of an LLM judge (07)"),
+    (artifacts.EVALUATE, "evaluate", "source", ("factbank",), "fact-bank questions instead of MMLU-de / MedQA-de (06)"),
+    (artifacts.EVALUATE, "evaluate", "judge", ("reference",), "a rule judge instead of an LLM judge for the win-rates (06)"),
+    (artifacts.FAILURE, "failure", "judge", ("factbank",), "a fact-bank judge instead of an LLM judge (07)"),
 )
 """(stage, config section, key, values, what it means): stand-ins a manifest's config reveals."""
 
