@@ -66,3 +66,20 @@ def test_follow_prints_new_complete_lines(tmp_path):
         with open(log, "a") as fh:
             fh.write("a: 2/2\nhalf")
     assert out.getvalue().splitlines() == ["  zoo: a: 1/2", "  zoo: a: 2/2"], "a half-written line waits"
+
+
+def test_progress_line_throttles_and_estimates(monkeypatch, tmp_path):
+    import time
+
+    monkeypatch.setenv(progress.ENV, "off")  # a process started by a kernel
+    log = tmp_path / "p.log"
+    monkeypatch.setenv(progress.LOG_ENV, str(log))
+    start = time.time() - 100
+    progress.line("run-a", "step 10/100 loss 2.0", start)
+    progress.line("run-a", "step 20/100 loss 1.9", start)  # within LOG_INTERVAL: left out
+    progress.line("run-a", "step 100/100 loss 1.0", start)  # the last step: always
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("run-a: step 10/100 loss 2.0 [ETA 15:0")
+    assert lines[1].startswith("run-a: step 100/100")
+    monkeypatch.delenv(progress.LOG_ENV)
+    progress.line("run-b", "step 1/2", start)  # no log: nothing, no error

@@ -16,6 +16,7 @@ ipywidgets. So every stage loop uses `definemed.progress.tqdm`:
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -75,6 +76,31 @@ def tqdm(*args, **kwargs):
         else:
             kwargs["disable"] = True
     return _tqdm(*args, **kwargs)
+
+
+_last_line: dict[str, float] = {}
+_STEP = re.compile(r"step (\d+)/(\d+)")
+
+
+def line(key: str, text: str, start: float | None = None) -> None:
+    """Under `definemed run-notebook` (a kernel with a progress log): append `key: text` to the log,
+    at most once per LOG_INTERVAL seconds per key (always the last step of a "step N/M" text), with an
+    ETA when `text` says "step N/M" and `start` (time.time() at step 0) is given. For work whose
+    output the stage only echoes into the notebook (the torchrun workers of stage 04)."""
+    log = os.environ.get(LOG_ENV)
+    if not (log and quiet()):
+        return
+    now = time.time()
+    m = _STEP.search(text)
+    last = m is not None and m.group(1) == m.group(2)
+    if not last and now - _last_line.get(key, 0.0) < LOG_INTERVAL:
+        return
+    _last_line[key] = now
+    eta = ""
+    if m and start is not None and int(m.group(1)) > 0:
+        done, total = int(m.group(1)), int(m.group(2))
+        eta = f" [ETA {_tqdm.format_interval((now - start) / done * (total - done))}]"
+    _LineFile(log).write(f"{key}: {text}{eta}")
 
 
 @contextmanager

@@ -12,9 +12,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from definemed import paths
+from definemed import paths, progress
 from definemed.errors import DefinemedError
 from definemed.packing import PackingPlan, TokenFile
 from definemed.training import checkpoint as ckpt_lib
@@ -57,6 +58,7 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     errors: list[str] = []
     tail: list[str] = []
     with open(log_file, "a", encoding="utf-8") as log:
+        t0 = time.time()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
@@ -66,6 +68,7 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
                 errors.append(text.removeprefix("error: "))
             if echo and text.startswith(ECHO_PREFIXES):
                 print(text, flush=True)
+                progress.line(run.name, text, t0)  # the terminal of `make reproduce` sees the steps too
         rc = proc.wait()
     if rc != 0:
         # the first worker error is the cause; the others are usually ranks losing their peer
