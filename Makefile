@@ -1,10 +1,13 @@
 # DeFineMed reproduction: the pipeline as a build graph.
-# Each stage's target is the manifest it writes (data/<profile>/manifests/<stage>.json). Its
-# prerequisites (build/deps.mk, written by `python -m definemed deps`) are its notebook, the config,
-# the manifests of the stages it reads, and exactly the source files its code imports: touching a
-# module of stage 07 reruns 07 and the report only. Make decides by file times; the stage runner then
-# decides by content (definemed.stages: a fingerprint of config section, code and input content), so
-# a touched but unchanged file, or a copied output tree, reruns nothing.
+# Each stage's target is the manifest it writes (data/<profile>/manifests/<stage>.json). Make decides by
+# content, never by file times (after `git clone` or a `touch` they say nothing): on every make,
+# `python -m definemed.notebooks make-rules` hashes what each stage depends on (its config sections and
+# seed, the source files its code imports, its notebook and the code that notebook shows with) into
+# build/<profile>/stamps/<stage>.sha, rewriting a stamp only when that content changed, and writes
+# build/<profile>/deps.mk: each manifest depends on its stamp and on the manifests of the stages it
+# reads. Editing a module of stage 07 reruns 07 and the report only; a touched but unchanged file
+# reruns nothing. The stage runner then decides by content again (definemed.stages: a fingerprint of
+# config section, code and input content), so a copied output tree reruns nothing either.
 PROFILE ?= tiny
 PYTHON ?= python3
 VENV := .venv
@@ -20,11 +23,11 @@ M := $(DATA)/manifests
 CONFIG := configs/$(PROFILE).yaml
 REPORT := figures/$(PROFILE)/report.html
 STAGES := 00_corpus 01_label 02_classifier 03_filter zoo 04_cpt 05_merge 06_evaluate 07_failure_analysis
-NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]_*.py) notebooks/src/zoo.py
+NOTEBOOK_SOURCES := $(wildcard notebooks/src/[0-9][0-9]*_*.py)
 NOTEBOOKS := $(patsubst notebooks/src/%.py,notebooks/%.ipynb,$(NOTEBOOK_SOURCES))
-DEPS := build/deps.mk
+DEPS := build/$(PROFILE)/deps.mk
 
-.PHONY: help setup reproduce test bench clean clean-profile stages notebooks check-config lab screenshot
+.PHONY: help setup reproduce test bench clean clean-profile stages notebooks check-config lab screenshot FORCE
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -43,19 +46,21 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 # ---- pipeline ------------------------------------------------------------------------------
-# Notebooks are generated from their percent-format sources (tests/test_notebooks.py checks they agree).
-notebooks/%.ipynb: notebooks/src/%.py scripts/py2nb.py | $(STAMP)
-	"$(PY)" scripts/py2nb.py $< $@
+# Notebooks are generated from their percent-format sources (tests/test_notebooks.py checks they agree);
+# each depends on the content stamp of its source and scripts/py2nb.py (build/stamps/notebooks/, in deps.mk).
+notebooks/%.ipynb: | $(STAMP)
+	"$(PY)" scripts/py2nb.py notebooks/src/$*.py $@
 
 notebooks: $(NOTEBOOKS) ## Regenerate notebooks/*.ipynb from notebooks/src/*.py
 
-# Per-stage prerequisites, generated from the import graph (only for targets that run stages).
-ifneq ($(filter reproduce report stages data/% figures/%,$(MAKECMDGOALS)),)
+# The content stamps and the rules on them, rewritten on every make (a second or two of hashing) for
+# the targets that need them; a file whose content did not change keeps its time, so make does not restart.
+ifneq ($(filter reproduce report stages notebooks notebooks/% data/% figures/%,$(MAKECMDGOALS)),)
 -include $(DEPS)
 endif
-$(DEPS): $(shell find src -name '*.py') $(NOTEBOOK_SOURCES) | $(STAMP)
-	@mkdir -p $(dir $@)
-	"$(PY)" -m definemed deps > $@.tmp && mv $@.tmp $@
+$(DEPS): FORCE | $(STAMP)
+	@"$(PY)" -m definemed.notebooks make-rules --profile $(PROFILE) --out $@
+FORCE:
 
 # `exec`: the shell is replaced by python, so make's SIGTERM reaches the runner, which stops its kernel
 # and everything the kernel started before it exits (definemed.procs).
@@ -74,9 +79,10 @@ check-config: | $(STAMP) ## Validate configs/$(PROFILE).yaml (unknown keys, type
 
 # ---- stepping through ----------------------------------------------------------------------
 KERNEL := definemed
-lab: $(STAMP) ## Open the notebooks in JupyterLab with this venv's kernel ("DeFineMed (.venv)")
+lab: $(STAMP) ## JupyterLab on the repository ("DeFineMed (.venv)" kernel): notebooks/ and their executed copies in build/PROFILE/notebooks
 	"$(PY)" -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "DeFineMed (.venv)" > /dev/null
-	cd notebooks && "$(PY)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)/notebooks" \
+	@echo "lab: notebooks/ holds the notebooks (no outputs), build/$(PROFILE)/notebooks/ the copies make reproduce executed"
+	"$(PY)" -m jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)  # containers often run as root
 
 screenshot: ## The report's first screen (1400 x 1000) as build/PROFILE/report_first_screen.png (needs chromium)

@@ -4,15 +4,20 @@
 
 `# %% [markdown]` starts a Markdown cell (its lines are `# `-prefixed comments);
 `# %% [parameters]` starts the code cell papermill injects parameters after.
+The notebook's kernel is "DeFineMed (.venv)" (`make lab` installs it; `make reproduce` runs every
+notebook with the interpreter that runs papermill, whatever kernel the file names).
 """
 import sys
 
 import nbformat
 
+KERNEL, KERNEL_DISPLAY = "definemed", "DeFineMed (.venv)"
+"""The kernelspec `make lab` installs (Makefile: KERNEL)."""
+
 
 def convert(src: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": KERNEL_DISPLAY, "language": "python"}
     cells, kind, buf = [], None, []
 
     def flush():

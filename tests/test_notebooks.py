@@ -5,15 +5,22 @@ import pytest
 
 from definemed import artifacts, paths
 
-NOTEBOOKS = [paths.NOTEBOOKS / f"{name}.ipynb" for name, s in artifacts.STAGES.items() if s.notebook]
+NOTEBOOKS = [paths.NOTEBOOKS / f"{artifacts.notebook_name(name)}.ipynb" for name, s in artifacts.STAGES.items() if s.notebook]
 
 
 def test_every_notebook_stage_has_its_notebook_and_source():
-    """Each stage with notebook=True has notebooks/src/<stage>.py and the generated notebooks/<stage>.ipynb."""
+    """Each stage with notebook=True has notebooks/src/<name>.py and the generated notebooks/<name>.ipynb,
+    named in run order (the zoo's is 03b_zoo: after 03, before 04)."""
     for nb in NOTEBOOKS:
         assert nb.is_file(), f"{nb.name} missing: run `make notebooks`"
         assert (paths.NOTEBOOKS / "src" / f"{nb.stem}.py").is_file()
     assert {p.stem for p in paths.NOTEBOOKS.glob("*.ipynb")} == {nb.stem for nb in NOTEBOOKS}
+    assert [nb.stem for nb in NOTEBOOKS] == sorted(nb.stem for nb in NOTEBOOKS), "file names sort in run order"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_open_with_the_project_kernel(nb):
+    assert json.loads(nb.read_text())["metadata"]["kernelspec"]["display_name"] == "DeFineMed (.venv)"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
@@ -27,15 +34,21 @@ def test_clean_and_one_parameters_cell(nb):
     assert "\ndef " not in "\n" + code and "\nclass " not in "\n" + code, "logic belongs in src/"
 
 
-def test_corpus_notebook_runs_under_papermill(small_config, out_root):
+def test_corpus_notebook_runs_under_papermill(small_config, out_root, monkeypatch, capfd):
     from definemed.notebooks import run_notebook
 
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the suite's switch; here the bars are the subject
     out = run_notebook("00_corpus", str(small_config))
+    err = capfd.readouterr().err
+    assert "00_corpus: executing notebooks/00_corpus.ipynb" in err, "the terminal names the executing notebook"
+    assert "  00_corpus: corpus shards:" in err and "3/3" in err, "the kernel's bar lines reach the terminal"
+    assert "without encryption" not in err, "the kernel talks over IPC, not TCP"
     nb = json.loads(out.read_text())
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the figure is an inline image output"
     text = json.dumps(outputs)
     assert "TqdmWarning" not in text and "PosixPath" not in text and "%|" not in text  # no progress bars
+    assert nb["metadata"]["kernelspec"]["name"] == "definemed", "the executed copy names the project's kernel"
     assert not [o for o in outputs if o.get("name") == "stderr"], "a clean notebook writes nothing to stderr"
     assert (out_root / "data" / "test" / "manifests" / "00_corpus.json").exists()
     assert (out_root / "figures" / "test" / "tables" / "corpus_stats.md").exists()

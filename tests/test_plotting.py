@@ -40,3 +40,17 @@ def test_save_figure_writes_png_pdf_and_records_the_stage(out_root, monkeypatch)
     assert presented.collected("p", "05_merge") == {"tables": [], "figures": ["f"]}
     lines = presented.log_file("p", "05_merge").read_text().splitlines()
     assert json.loads(lines[0]) == {"kind": "figure", "name": "f"}
+
+
+def test_domain_colours_are_fixed_and_distinct_from_the_families():
+    import pytest
+
+    from definemed import plotting
+    from definemed.errors import DefinemedError
+
+    colours = plotting.domain_colors()
+    assert list(colours) == ["medical", "borderline", "general"] and len(set(colours.values())) == 3
+    families = plotting.model_palette([("a", "small"), ("b", "small"), ("r", "reference")])
+    assert not set(colours.values()) & set(families.values())
+    with pytest.raises(DefinemedError, match="unknown domain 'medicine'"):
+        plotting.domain_color("medicine")

@@ -48,6 +48,10 @@ class StageSpec:
     (`definemed.stages.open_stage`). A cheap stage is cleared and run again."""
 
 
+CARDS = ("*/README.md", "models/*/README.md")
+"""Model cards in a stage's model folders: documentation no stage reads, whose model-index the report
+fills in after stage 06 (definemed.cards), so not among the outputs a stage is done by."""
+
 STAGES: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(CORPUS, "corpus", (), ("corpus",), scratch=("_stream/**", "_stream"), expensive=True),
     StageSpec(LABEL, "labeling", (CORPUS,), ("label", "models"), scratch=("parts/*", "parts"),
@@ -55,15 +59,26 @@ STAGES: dict[str, StageSpec] = {s.name: s for s in (
     StageSpec(CLASSIFIER, "classifier", (CORPUS, LABEL), ("classifier",), scratch=("_run/**", "_run")),
     StageSpec(FILTER, "filtering", (CORPUS, CLASSIFIER), ("filter", "classifier"),
               scratch=("datatrove_logs/**", "datatrove_logs"), expensive=True),
-    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus"), expensive=True),
+    StageSpec(ZOO, "zoo", (CORPUS,), ("zoo", "models", "corpus"), scratch=CARDS, expensive=True),
     StageSpec(CPT, "training", (CORPUS, FILTER, ZOO), ("cpt", "models", "corpus"),
-              scratch=("runs/*/checkpoints/**", "runs/*/checkpoints"), expensive=True),
-    StageSpec(MERGE, "merging", (CORPUS, ZOO, CPT), ("merge", "models", "corpus", "cpt")),
+              scratch=("runs/*/checkpoints/**", "runs/*/checkpoints", *CARDS), expensive=True),
+    StageSpec(MERGE, "merging", (CORPUS, ZOO, CPT), ("merge", "models", "corpus", "cpt"), scratch=CARDS),
     StageSpec(EVALUATE, "evaluation", (CORPUS, ZOO, CPT, MERGE), ("evaluate", "models"), expensive=True),
     StageSpec(FAILURE, "failure", (CORPUS, FILTER, EVALUATE), ("failure", "models", "corpus"),
               extra_code=("prompts/*",)),
 )}
 ORDER: tuple[str, ...] = tuple(STAGES)
+
+
+NOTEBOOK_NAMES = {ZOO: "03b_zoo"}
+"""Notebooks named otherwise than their stage: the zoo runs after 03 and before 04, and its notebook
+sorts there in a file browser, while the stage (and its data folder) keeps its short name."""
+
+
+def notebook_name(stage: str) -> str:
+    """File name (no suffix) of a stage's notebook: notebooks/<name>.ipynb from notebooks/src/<name>.py."""
+    spec(stage)
+    return NOTEBOOK_NAMES.get(stage, stage)
 
 
 def spec(stage: str) -> StageSpec:

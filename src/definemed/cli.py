@@ -75,18 +75,12 @@ def run_notebook_cmd(stage: str, profile: str = typer.Option("tiny"),
 
 
 @app.command("deps", hidden=True)
-def deps_cmd() -> None:
-    """Print the Make prerequisites of every stage (the Makefile includes them as build/deps.mk)."""
-    from definemed import artifacts, paths, stages
+def deps_cmd(profile: str = typer.Option("tiny")) -> None:
+    """Write the content stamps of PROFILE and print its Make rules (the Makefile writes them to
+    build/<profile>/deps.mk through `python -m definemed.notebooks make-rules`)."""
+    from definemed.notebooks import make_rules
 
-    rel = lambda f: f.relative_to(paths.ROOT).as_posix()  # noqa: E731
-    for name, s in artifacts.STAGES.items():
-        files = " ".join(rel(f) for f in stages.make_deps(name))
-        ups = " ".join(f"$(M)/{u}.json" for u in s.reads)
-        nb = f" notebooks/{name}.ipynb" if s.notebook else ""
-        typer.echo(f"$(M)/{name}.json: $(CONFIG){nb} {ups} {files}\n")
-    report = " ".join(rel(f) for f in stages.code_closure("definemed.report.build"))
-    typer.echo(f"$(REPORT): {report}")
+    typer.echo(make_rules(profile), nl=False)
 
 
 @app.command("validate-config")

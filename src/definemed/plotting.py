@@ -85,6 +85,26 @@ def model_colors(labels) -> dict[str, str]:
     return {label: model_color(label) for label in labels}
 
 
+DOMAINS = ("medical", "borderline", "general")
+_DOMAIN_HUES = {"medical": 3, "borderline": 5, "general": 7}
+"""Index into the colour-blind palette per corpus domain: vermillion, brown, grey, none of them a model's
+family hue (families take the palette from its start), the same in every figure."""
+
+
+def domain_color(domain: str) -> str:
+    """The colour of a corpus domain (medical / borderline / general) in every figure."""
+    if domain not in _DOMAIN_HUES:
+        from definemed.errors import DefinemedError
+
+        raise DefinemedError(f"unknown domain '{domain}' (domains: {', '.join(DOMAINS)})")
+    return mcolors.to_hex(sns.color_palette(PALETTE, 10)[_DOMAIN_HUES[domain]])
+
+
+def domain_colors(domains=DOMAINS) -> dict[str, str]:
+    """{domain: colour} for a seaborn `palette=` argument."""
+    return {d: domain_color(d) for d in domains}
+
+
 def save_figure(fig: plt.Figure, name: str, profile: str) -> None:
     """Save as PNG (for notebooks and the report) and PDF (for the paper). Returns None, so a notebook
     cell that ends with it prints nothing (the inline backend shows the figure).

@@ -84,7 +84,7 @@ def code_closure(*modules: str) -> list[Path]:
 
 def notebook_modules(stage: str) -> list[str]:
     """definemed modules imported by notebooks/src/<stage>.py (the notebook's presentation code)."""
-    src = paths.NOTEBOOKS / "src" / f"{stage}.py"
+    src = paths.NOTEBOOKS / "src" / f"{artifacts.notebook_name(stage)}.py"
     if not src.is_file():
         return []
     out = []
@@ -104,7 +104,7 @@ def compute_files(stage: str) -> list[Path]:
 
 def presentation_files(stage: str) -> list[Path]:
     """What the stage's notebook (or report) shows it with, beyond its computation."""
-    nb = [paths.NOTEBOOKS / f"{stage}.ipynb"] if artifacts.spec(stage).notebook else []
+    nb = [paths.NOTEBOOKS / f"{artifacts.notebook_name(stage)}.ipynb"] if artifacts.spec(stage).notebook else []
     return nb + code_closure(*notebook_modules(stage), f"definemed.{artifacts.spec(stage).package}.report")
 
 
@@ -567,4 +567,5 @@ def counts(cfg, stage: str) -> dict:
 
 def make_deps(stage: str) -> list[Path]:
     """Files whose change can change what `make` must redo for `stage` (compute and presentation)."""
-    return sorted({*compute_files(stage), *presentation_files(stage)} - {paths.NOTEBOOKS / f"{stage}.ipynb"})
+    return sorted({*compute_files(stage), *presentation_files(stage)}
+                  - {paths.NOTEBOOKS / f"{artifacts.notebook_name(stage)}.ipynb"})

@@ -71,6 +71,11 @@ def test_bf16_tied_merge_loads_and_keeps_files(qwen_pair, tmp_path):
     for f in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "README.md", "merge_config.yaml",
               "merge_report.json", "config.json"):
         assert (out / f).is_file(), f
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(out / "README.md").data  # a Hugging Face card: parents relative to the merge
+    assert card.language == "de" and card.license == "mit" and card.base_model_relation == "merge"
+    assert [(out / b).resolve() for b in card.base_model] == [base.resolve(), other.resolve()]
     model = AutoModelForCausalLM.from_pretrained(out)
     assert torch.equal(model.lm_head.weight, model.model.embed_tokens.weight)
     tok = AutoTokenizer.from_pretrained(out)

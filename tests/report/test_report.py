@@ -105,3 +105,57 @@ def test_report_cli_writes_results_but_never_the_repository(out_root, capsys):
     res = json.loads((out_root / "build" / "tiny" / "results.json").read_text())
     assert res["stages"] == {} and res["values"] == {}
     assert (paths.ROOT / "README.md").read_text() == readme
+
+
+HEADLINE_ROWS = pd.DataFrame({
+    "paper claim": ["LLM labels agree with human experts", "adapted Qwen2.5-7B wins more often against the larger model",
+                    "typos: Qwen2.5-7B down, Mistral-7B up", "FineMed-de is a small medical subset of the web corpus"],
+    "paper number": ["F1 91.1 ± 2.5", "W/N 0.09 → 0.31", "Qwen 118 → 41", "1.71 %"],
+    "ours (95% CI)": ["F1 89.1 [85.5, 92.2]", "qwen: W/N 0.083 → 0.060", "qwen: 25 → 1", "17.8 % kept"],
+    "reproduced": ["yes", "no", "partly", "not comparable"],
+    "rule": ["95 % interval overlaps the paper's range", "change above 0 beyond the interval", "direction per family",
+             "—"]})
+
+
+def test_verdict_paragraph_is_generated_from_the_claims_rows():
+    from definemed.report.build import claim_columns, verdict_paragraph
+
+    cols = claim_columns(HEADLINE_ROWS)
+    assert cols["verdict"] == "reproduced" and cols["rule"] == "rule", "a trailing rule column is not the verdict"
+    text = verdict_paragraph(HEADLINE_ROWS)
+    assert text.startswith("Of the paper's 4 claims checked here, 1 reproduces (LLM labels agree with human experts)")
+    assert "1 does not reproduce (adapted Qwen2.5-7B wins more often against the larger model)" in text
+    assert "1 cannot be checked on this run: FineMed-de is a small medical subset of the web corpus (not comparable)" in text
+    assert "does not reproduce: the paper reports W/N 0.09 → 0.31; this run measures qwen: W/N 0.083 → 0.060" in text
+    flipped = HEADLINE_ROWS.assign(reproduced=["no", "yes", "no", "no"])
+    assert "The headline claim, “adapted Qwen2.5-7B wins more often against the larger model”, reproduces" \
+        in verdict_paragraph(flipped)
+
+
+def test_first_screen_says_what_the_run_is_and_links_each_claim(fake_outputs, out_root):
+    mdir = out_root / "data" / "rep" / "manifests"
+    (mdir / "zoo.json").write_text(json.dumps({
+        "stage": "zoo", "seed": 1234, "counts": {"models": {"qwen2.5-7b-tiny": {"params": 1_001_600, "role": "small"},
+                                                            "mistral-small-24b-tiny": {"params": 3_426_560, "role": "reference"}}},
+        "notebook": {"path": "build/rep/notebooks/03b_zoo.ipynb", "tables": ["zoo"], "figures": []}}))
+    (mdir / "06_evaluate.json").write_text(json.dumps({
+        "stage": "06_evaluate", "seed": 1234, "counts": {}, "config": {"evaluate": {"judge": "reference"}},
+        "notebook": {"path": "build/rep/notebooks/06_evaluate.ipynb", "tables": [], "figures": ["evaluate_winrates"]}}))
+    (out_root / "build" / "rep" / "notebooks").mkdir(parents=True)
+    (out_root / "build" / "rep" / "notebooks" / "06_evaluate.ipynb").write_text("{}")
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    plotting.save_figure(fig, "evaluate_winrates", "rep")
+    plt.close(fig)
+    tables.write_table(HEADLINE_ROWS, "claims", "rep")
+    html = build_report("rep")["html"].read_text()
+    top = html[: html.index("id='claims'")]
+    assert "What this run is." in top and "qwen2.5-7b-tiny 1.0M" in top and "mistral-small-24b-tiny 3.4M (reference)" in top
+    assert "a rule judge instead of an LLM judge" in top
+    assert "<b>Verdict.</b> Of the paper&#x27;s 4 claims" in top
+    claims = html[html.index("id='claims'"): html.index("</table>", html.index("id='claims'"))]
+    assert "<th>reproduced</th><th>rule</th>" in claims and "<td class='rule'>direction per family</td>" in claims
+    assert "<a href='#fig-evaluate_winrates'>adapted Qwen2.5-7B wins more often against the larger model</a>" in claims
+    assert "href='../../build/rep/notebooks/06_evaluate.ipynb'" in claims
+    assert "<figure id='fig-evaluate_winrates'>" in html and "Supports: adapted Qwen2.5-7B wins more often" in html
+    assert html.index("id='claims'") < html.index("<h2>Key figures</h2>") < html.index("<h2>Stages</h2>")

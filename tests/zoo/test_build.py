@@ -64,6 +64,11 @@ def test_every_model_folder_loads_with_the_auto_classes(zoo):
         card = (d / "README.md").read_text()
         info = io.read_json(d / "zoo_build.json")
         assert f"{info['params']:,}" in card and f"seed | {info['seed']}" in card and "final loss" in card
+        from huggingface_hub import ModelCard
+
+        data = ModelCard.load(d / "README.md").data
+        assert data.language == "de" and data.license == "mit" and data.base_model is None  # built from scratch
+        assert {r.metric_type for r in data.eval_results} >= {"perplexity", "accuracy"}
     ref = io.read_json(model_dir(cfg, "mistral-small-24b-tiny") / "zoo_build.json")
     small = io.read_json(model_dir(cfg, "mistral-7b-tiny") / "zoo_build.json")
     assert ref["params"] > 2 * small["params"] and ref["pretrain"]["tokens"] > small["pretrain"]["tokens"]

@@ -5,6 +5,7 @@
 - expert_annotations.parquet   the 'human expert' labels of a sample (synthetic source only)
 - factbank.json                the medical facts the documents state (synthetic source only)
 - stats.json                   counts and measured rates
+- README.md                    the dataset card: what the corpus is, from the config and these counts
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 from definemed.progress import tqdm
 
 from definemed import artifacts, io, paths
+from definemed.cards import dataset_card
 from definemed.config import Config
 from definemed.corpus import fact_bank
 from definemed.corpus.generator import CorpusGenerator
@@ -111,6 +113,7 @@ def build_corpus(cfg: Config, out: str | Path) -> dict:
     if "n_docs" not in stats:
         stats["n_docs"] = sum(pq.ParquetFile(p).metadata.num_rows for p in (out / "shards").glob("shard-*.parquet"))
     io.write_json(out / "stats.json", stats)
+    io.write_text(out / "README.md", dataset_card(cfg, stats))  # the corpus' dataset card (definemed.cards)
     return stats
 
 

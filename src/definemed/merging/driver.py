@@ -301,33 +301,10 @@ def _out_config(plan: MergePlan) -> dict:
     return cfg
 
 
-def _schedule_rows(plan: MergePlan) -> list[dict]:
-    rows: dict[int, dict] = {}
-    for j in plan.jobs:
-        if j.kind != "layer" or j.t is None:
-            continue
-        comp = "self_attn" if "self_attn" in j.out else "mlp" if "mlp" in j.out else "other"
-        rows.setdefault(j.layer, {}).setdefault(comp, set()).add(j.t)
-    return [{"layer": k, **{c: sorted(v) for c, v in d.items()}} for k, d in sorted(rows.items())]
+def model_card(plan: MergePlan, name: str, config_yaml: str, out_dir: Path | None = None) -> str:
+    from definemed.cards import merge_card
 
-
-def model_card(plan: MergePlan, name: str, config_yaml: str) -> str:
-    spec = plan.spec
-    lines = [
-        "---", "base_model:", f"- {spec.base_model}", f"- {spec.other_model}", "library_name: transformers",
-        "tags:", "- merge", "- slerp", "- definemed", "---", "", f"# {name}", "",
-        "A SLERP merge made with `python -m definemed merge` (a streaming, mergekit-compatible SLERP).", "",
-        f"- base model (t = 0): `{spec.base_model}`", f"- other model (t = 1): `{spec.other_model}`",
-        f"- layers: {len(plan.layer_map)}, tensors: {len(plan.jobs)}", "",
-        "## Per-layer t", "", "| layer | self_attn | mlp | other |", "|---|---|---|---|",
-    ]
-    for r in _schedule_rows(plan):
-        fmt = lambda v: ", ".join(f"{x:.3f}" for x in v) if v else "—"  # noqa: E731
-        lines.append(f"| {r['layer']} | {fmt(r.get('self_attn'))} | {fmt(r.get('mlp'))} | {fmt(r.get('other'))} |")
-    rest = sorted({(j.out, j.t) for j in plan.jobs if j.kind != "layer" and j.t is not None})
-    lines += ["", "Outside the layers: " + ", ".join(f"`{n}` t = {t:g}" for n, t in rest), "",
-              "## Configuration", "", "```yaml", config_yaml.rstrip(), "```", ""]
-    return "\n".join(lines)
+    return merge_card(plan, name, config_yaml, out_dir)
 
 
 def merge(config, out_dir: str | os.PathLike, *, force: bool = False, threads: Optional[int] = None,
@@ -406,4 +383,4 @@ def _finish(plan: MergePlan, tmp: Path, name: str) -> None:
                     for j in plan.jobs],
     }
     io.write_json(tmp / "merge_report.json", report)
-    (tmp / "README.md").write_text(model_card(plan, name, config_yaml), encoding="utf-8")
+    (tmp / "README.md").write_text(model_card(plan, name, config_yaml, tmp.parent / name), encoding="utf-8")

@@ -4,6 +4,11 @@ table), collected from the stage outputs, never typed.
     values = collect(cfg)        # {"label.f1": 0.928, "cpt.<model>.ppl_medical_after": 1.65, ...}
     write(cfg)                   # build/<p>/results.json and results/<p>.json (committed for tiny)
 
+The committed copy holds what the prose states: the profile, seed, which stages were done and their
+values. The stages' fingerprints (which change with every edit of their code, even when no number
+does) stay in build/<p>/results.json, and results/<p>.json is rewritten only when its content
+changes, so `make reproduce` on an unchanged checkout leaves `git status` clean.
+
 Keys are dotted names; model names come from the config, so a retuned model or a new one changes the
 values, not the code. A stage that has not run contributes no keys (the renderers say "not run").
 Each stage's `report.results(cfg)` returns its keys (from its own output files). Each block of generated prose (`definemed.report.prose`) and the claims table
@@ -45,25 +50,6 @@ def number(x) -> float | int | None:
     x = float(x)
     return None if np.isnan(x) else x
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def collect(cfg: Config, upto: str | None = None) -> dict:
     """{"profile", "seed", "stages": {stage: fingerprint}, "values": {key: number|str}}
     from every done stage (up to and including `upto`)."""
@@ -93,13 +79,31 @@ def in_repo(profile: str) -> bool:
     return paths.data_dir(profile).parent.parent == paths.ROOT
 
 
+def committed(res: dict) -> dict:
+    """The committed form of a results dict: the fingerprints replaced by the list of done stages."""
+    return res | {"stages": [s for s in artifacts.ORDER if s in res["stages"]]}
+
+
 def write(cfg: Config) -> Path:
-    """build/<p>/results.json and its committed copy results/<p>.json (only when every stage is done)."""
+    """build/<p>/results.json and its committed copy results/<p>.json (only when every stage is done,
+    and only when its content changed)."""
     res = collect(cfg)
     out = io.write_json(paths.build_dir(cfg.profile) / "results.json", res)
     if in_repo(cfg.profile) and set(res["stages"]) == set(artifacts.ORDER):
-        io.write_json(results_file(cfg.profile), res)
+        publish(res, results_file(cfg.profile))
     return out
+
+
+def publish(res: dict, f: Path) -> bool:
+    """Write the committed form of `res` to `f` unless `f` already says the same; True if written."""
+    new = committed(res)
+    try:
+        if json.loads(f.read_text(encoding="utf-8")) == new:
+            return False
+    except (OSError, ValueError):
+        pass
+    io.write_json(f, new)
+    return True
 
 
 def load(profile: str, path: Path | None = None) -> dict:

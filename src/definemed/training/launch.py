@@ -12,9 +12,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from definemed import paths, procs
+from definemed import paths, procs, progress
 from definemed.errors import DefinemedError
 from definemed.packing import PackingPlan, TokenFile
 from definemed.training import checkpoint as ckpt_lib
@@ -66,6 +67,7 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
     with open(log_file, "a", encoding="utf-8") as log:
         # own process group, SIGTERM on our death, holds the stage lock; stopped (TERM, grace, KILL)
         # when we leave by Ctrl-C / SIGTERM / an error (definemed.procs)
+        t0 = time.time()
         with procs.child(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                          drain=log.write) as proc:
             for line in proc.stdout:
@@ -76,6 +78,7 @@ def launch(spec: RunSpec, nproc: int, log_file: Path | None = None, echo: bool =
                     errors.append(text.removeprefix("error: "))
                 if echo and text.startswith(ECHO_PREFIXES):
                     print(text, flush=True)
+                    progress.line(run.name, text, t0)  # the terminal of `make reproduce` sees the steps too
             rc = proc.wait()
     if rc != 0:
         # the first worker error is the cause; the others are usually ranks losing their peer

@@ -109,28 +109,9 @@ def progress(spec) -> tuple[int, bool]:
 
 
 def model_card(cfg: Config, name: str, spec, info: dict, metrics: list[dict]) -> str:
-    base = next((m for m in cfg.models.foundations if m.name == name), None)
-    base_id = (base.hf_id if base and base.hf_id else f"zoo/{name} (built by this project)")
-    tokens = int(sum(m["label_tokens"] for m in metrics))
-    mesh = (f"{spec.nnodes or 1} node(s) x {spec.nproc_per_node or '?'} processes, "
-            f"HSDP {spec.dp_replicate} replica(s)" if spec.dp_replicate > 1 else "FSDP2")
-    return "\n".join([
-        "---", f"base_model: {base_id}", "library_name: transformers", "tags: [continual-pretraining, medical, german]",
-        "---", f"# {name}-cpt", "",
-        f"Continual pre-training of `{base_id}` on FineMed-de (profile `{cfg.profile}`), stage 04 of the",
-        "DeFineMed reproduction. Not instruction-tuned after CPT: stage 05 merges it back with its base.", "",
-        "| | |", "|---|---|",
-        f"| base model | `{base_id}` |",
-        f"| data | FineMed-de: {info['train']['n_docs']:,} documents, {info['train']['n_tokens']:,} tokens "
-        f"(packing efficiency {info['plan']['efficiency']:.4f}, {info['plan']['num_bins']:,} sequences) |",
-        f"| steps | {len(metrics):,} optimizer steps of {spec.global_batch} x {spec.seq_len} tokens |",
-        f"| tokens trained | {tokens:,} label tokens |",
-        f"| learning rate | {spec.lr:g} peak, {spec.warmup_steps} warm-up steps, cosine to {spec.min_lr_ratio:g}x |",
-        f"| final training loss | {metrics[-1]['loss']:.4f} |",
-        f"| parallelism | {mesh}, micro batch {spec.micro_batch_size} |",
-        f"| inputs fingerprint | `{io.read_json(Path(spec.data).parent / 'prepared.json')['fingerprint']}` |",
-        "",
-    ])
+    from definemed.cards import cpt_card
+
+    return cpt_card(cfg, name, spec, info, metrics, stage.cpt_model_dir(cfg, name))
 
 
 def publish(cfg: Config, name: str, spec, info: dict, wall_s: float | None = None) -> dict:

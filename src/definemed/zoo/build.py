@@ -173,39 +173,9 @@ def generation_config(arch: str, ids: dict, max_new_tokens: int):
 
 
 def model_card(spec: ModelSpec, info: dict) -> str:
-    m = info["metrics"]
-    a = info["architecture"]
-    data = ("general and borderline (health-adjacent, non-medical) documents and the known bank's encyclopedia "
-            "entries: no statement of the evaluated fact bank"
-            if spec.role == "small" else
-            f"general and borderline documents plus the medical documents of {', '.join(info['medical_topics'])} "
-            f"({info['reference_mix']:.0%} of batches); it saw {info['facts_seen']} of {info['n_facts']} fact-bank facts")
-    acc = m["fact_accuracy"]
-    acc_s = f"{acc['all']:.3f}" + (f" (seen facts {acc['seen']:.3f}, unseen {acc['unseen']:.3f})" if "seen" in acc else "")
-    return f"""# {spec.name}
+    from definemed.cards import zoo_card
 
-A tiny, locally built stand-in for `{info['stand_in_for']}` in the DeFineMed reproduction (tiny profile).
-Not a real language model: trained in a few CPU-minutes on the synthetic German corpus of stage 00.
-
-| | |
-|---|---|
-| architecture | {a['model_type']} (`{a['class']}`), {a['num_hidden_layers']} layers, hidden {a['hidden_size']}, {a['num_attention_heads']} heads / {a['num_key_value_heads']} KV heads, SwiGLU {a['intermediate_size']}, tied embeddings: {a['tie_word_embeddings']} |
-| parameters | {info['params']:,} |
-| tokenizer | {info['tokenizer']}, vocabulary {a['vocab_size']} |
-| chat template | {info['chat_format']} |
-| seed | {info['seed']} |
-| pretraining | {info['pretrain']['steps']} steps, {info['pretrain']['tokens']:,} tokens, final loss {info['pretrain']['final_loss']:.3f}, lr {info['pretrain']['lr']} |
-| pretraining data | {data} |
-| instruction tuning | {info['sft']['steps']} steps, {info['sft']['tokens']:,} tokens ({info['sft']['loss_tokens']:,} with loss, assistant turns only), final loss {info['sft']['final_loss']:.3f}, lr {info['sft']['lr']} |
-| instruction data | synthetic German dialogues: general-topic questions and fact-bank question forms about known-bank entities, answered with their true facts (none of the evaluated fact bank) |
-
-## Measured (held-out data)
-- perplexity: general {m['ppl_general']:.2f}, medical {m['ppl_medical']:.2f}
-- fact-bank cloze accuracy (held-out sentence, 4 options, chance 0.25): {acc_s}
-- chat format rate (ends with the end-of-turn token within {info['max_new_tokens']} tokens, German): {m['format_rate']:.3f}
-
-Build key `{info['build_key']}`; details in `{BUILD_FILE}`.
-"""
+    return zoo_card(spec, info)
 
 
 def build_tiny_model(cfg: Config, spec: ModelSpec, fam: Family | None, split: CorpusSplit, chat: ChatData,
