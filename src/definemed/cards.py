@@ -67,7 +67,8 @@ def zoo_card(spec, info: dict, card_dir: Path | None = None, cfg=None) -> str:
     """The card of a tiny foundation model built by the zoo (`definemed.zoo.build`): built from
     scratch, so no base model; its own held-out measurements as a first model-index."""
     m, a = info["metrics"], info["architecture"]
-    data = ("general and borderline (health-adjacent, non-medical) documents only: no fact-bank statement"
+    data = ("general and borderline (health-adjacent, non-medical) documents and the known bank's encyclopedia "
+            "entries: no statement of the evaluated fact bank"
             if spec.role == "small" else
             f"general and borderline documents plus the medical documents of {', '.join(info['medical_topics'])} "
             f"({info['reference_mix']:.0%} of batches); it saw {info['facts_seen']} of {info['n_facts']} fact-bank facts")
@@ -92,7 +93,7 @@ Not a real language model: trained in a few CPU-minutes on the synthetic German 
 | pretraining | {info['pretrain']['steps']} steps, {info['pretrain']['tokens']:,} tokens, final loss {info['pretrain']['final_loss']:.3f}, lr {info['pretrain']['lr']} |
 | pretraining data | {data} |
 | instruction tuning | {info['sft']['steps']} steps, {info['sft']['tokens']:,} tokens ({info['sft']['loss_tokens']:,} with loss, assistant turns only), final loss {info['sft']['final_loss']:.3f}, lr {info['sft']['lr']} |
-| instruction data | synthetic German dialogues: general-topic questions and fact-bank question forms about invented entities (none of the fact bank) |
+| instruction data | synthetic German dialogues: general-topic questions; fact-bank question forms about invented entities (the object left out of the loss) and about known-bank entities (their true facts); none about the evaluated fact bank |
 
 ## Measured (held-out data)
 - perplexity: general {m['ppl_general']:.2f}, medical {m['ppl_medical']:.2f}
