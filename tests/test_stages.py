@@ -277,6 +277,9 @@ def test_output_digests_ignore_timings(tmp_path):
     assert stages.content_digest(p) == stages.content_digest(q)
     pd.DataFrame({"id": ["a", "c"], "latency_s": [3.0, 4.0]}).to_parquet(q)
     assert stages.content_digest(p) != stages.content_digest(q)
+    # a rerun's summary.json with a timing of other length: other size, same content, same stage digest
+    assert stages.outputs_digest({"summary.json": [592, "c0ffee"]}) == stages.outputs_digest({"summary.json": [594, "c0ffee"]})
+    assert stages.outputs_digest({"summary.json": [592, "c0ffee"]}) != stages.outputs_digest({"summary.json": [592, "beef"]})
 
 
 def test_cli_refuses_in_one_line_and_adopt_accepts(small_config, capsys, monkeypatch):

@@ -373,6 +373,12 @@ def content_digest(f: Path) -> str:
     return _sha256(f)
 
 
+def outputs_digest(outputs: dict) -> str:
+    """The digest the stages after this one are keyed by: over each file's content digest, not its size
+    (a timing written with more digits changes the size, not the content)."""
+    return hashlib.sha256(json.dumps({k: v[1] for k, v in outputs.items()}, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def outputs_present(cfg, stage: str, rec: dict) -> bool:
     d = artifacts.stage_dir(cfg, stage)
     return all((d / rel).is_file() and (d / rel).stat().st_size == size for rel, (size, _) in rec["outputs"].items())
@@ -536,7 +542,7 @@ def _write_record(cfg, stage: str, fp: str, parts: dict, counts: dict, wall: flo
     d = artifacts.stage_dir(cfg, stage)
     outputs = {f.relative_to(d).as_posix(): [f.stat().st_size, content_digest(f)] for f in output_files(cfg, stage)}
     rec = {"stage": stage, "fingerprint": fp, "fingerprint_parts": parts, "counts": counts, "outputs": outputs,
-           "outputs_digest": hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()[:16],
+           "outputs_digest": outputs_digest(outputs),
            "wall_time_s": round(wall, 2), **(timing or {}),
            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     io.write_json(artifacts.record_file(cfg, stage), rec)

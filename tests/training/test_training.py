@@ -199,14 +199,17 @@ def test_divergence_stops_with_one_line_naming_the_step_and_exports_nothing(setu
 
 
 def test_launcher_shows_the_workers_own_error_line(setup, reference, tmp_path):
-    """A truncated foundation weight file fails inside rank 0 (not a DefinemedError): the launcher's
-    message is the worker's exception line, not torchrun's summary."""
+    """A weight file of another shape than its config fails inside rank 0 (not a DefinemedError): the
+    launcher's message is the worker's exception line, not torchrun's summary. (A truncated weight
+    file is refused before the launch, by the preflight's finiteness check naming the file.)"""
+    import json
     import shutil
 
     broken = tmp_path / "broken"
     shutil.copytree(setup / "model", broken)
-    w = broken / "model.safetensors"
-    w.write_bytes(w.read_bytes()[:1000])
+    conf = json.loads((broken / "config.json").read_text())
+    conf["intermediate_size"] = conf["intermediate_size"] * 2  # the weights no longer fit the config
+    (broken / "config.json").write_text(json.dumps(conf))
     with pytest.raises(DefinemedError) as e:
         launch(_spec(setup, "broken_run", model_dir=str(broken), resume=False), 2, echo=False)
     msg = str(e.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import threading
 import time
 
 from definemed import procs
@@ -68,12 +69,14 @@ def _build_all(cfg, specs, families, split, chat, bank, force) -> list[dict]:
         # the workers start with SIGINT ignored (an ignored signal stays ignored across exec): a Ctrl-C
         # to the process group (or a kernel interrupt) reaches only us, and we stop them with SIGTERM
         # below, instead of each printing a KeyboardInterrupt traceback
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        main = threading.current_thread() is threading.main_thread()  # signal.signal works only there
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
         try:
             futures = {i: pool.submit(build_tiny_model, cfg, specs[i], families.get(specs[i].architecture), split,
                                       chat, bank, force) for i in order}
         finally:
-            signal.signal(signal.SIGINT, previous)
+            if main:
+                signal.signal(signal.SIGINT, previous)
         return [futures[i].result() for i in range(len(specs))]
     except BaseException:
         # Ctrl-C, SIGTERM or a failed build: no worker may go on writing model folders after us, and
