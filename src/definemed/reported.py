@@ -44,3 +44,17 @@ def _human(x: float) -> str:
         if abs(x) >= div:
             return f"{x / div:.4g}{suffix}"
     return f"{x:g}"
+
+
+def paper_direction(mode: str, family: str) -> str | None:
+    """The change from base to adapted (SLERP) model the paper reports: 'up', 'down' or None."""
+    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
+    if mode == "language_mixing":
+        return "up" if fam == "mistral" else None  # 12 -> 207 of 216
+    if mode == "typos":
+        return {"mistral": "up", "qwen": "down"}.get(fam)  # 85 -> 125, 118 -> 41
+    if mode == "verbosity":
+        return "up"
+    if mode in ("hallucination", "overconfidence", "contradiction"):
+        return "down"
+    return None

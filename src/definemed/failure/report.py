@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 
+from definemed.reported import paper_direction  # noqa: F401 (the paper's directions live with its numbers)
 from definemed import artifacts, io
 from definemed.config import Config
 from definemed.failure.analysis import MODES, variant_of
@@ -57,20 +58,6 @@ def counts_table(det: pd.DataFrame, cfg: Config) -> pd.DataFrame:
                          "judged_on": int(st.isin(["ok", "empty"]).sum()),
                          "paper": paper_text(key) if key else "—"})
     return pd.DataFrame(rows)
-
-
-def paper_direction(mode: str, family: str) -> str | None:
-    """The change from base to adapted (SLERP) model the paper reports: 'up', 'down' or None."""
-    fam = "mistral" if family.startswith("mistral-7b") else "qwen" if family.startswith("qwen2.5-7b") else None
-    if mode == "language_mixing":
-        return "up" if fam == "mistral" else None  # 12 -> 207 of 216
-    if mode == "typos":
-        return {"mistral": "up", "qwen": "down"}.get(fam)  # 85 -> 125, 118 -> 41
-    if mode == "verbosity":
-        return "up"
-    if mode in ("hallucination", "overconfidence", "contradiction"):
-        return "down"
-    return None
 
 
 def direction_table(counts: pd.DataFrame) -> pd.DataFrame:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from definemed.reported import paper_text, paper_value
+from definemed.reported import paper_direction, paper_text, paper_value
 
 COLUMNS = ["paper claim", "paper number", "ours (95% CI)", "rule", "reproduced"]
 VERDICTS = ("yes", "partly", "inconclusive", "no", "not testable here", "not comparable", "not run")
@@ -158,8 +158,6 @@ def not_testable_reason(v: dict, fam: str, mode: str) -> str | None:
 
 
 def claims_table(res: dict) -> pd.DataFrame:
-    from definemed.failure.report import paper_direction
-
     v = res["values"]
     rows = []
 
