@@ -183,7 +183,7 @@ def test_sigterm_to_make_during_the_zoo_reaches_the_whole_tree(tmp_path):
     _zoo_config(tmp_path, clone, where=clone / "configs" / "test.yaml")
     env = _env(clone)
     env["PYTHONPATH"] = str(clone / "src")
-    subprocess.run(["make", "-C", str(clone), "build/deps.mk"], env=env, capture_output=True, check=True)
+    subprocess.run(["make", "-C", str(clone), "PROFILE=test", "build/test/deps.mk"], env=env, capture_output=True, check=True)
     (clone / "data" / "test" / "manifests" / "00_corpus.json").touch()
     p = start(["make", "-C", str(clone), "PROFILE=test", "data/test/manifests/zoo.json"], env, tmp_path / "logs")
     rc, err = stop_and_check(p, _zoo_workers, "make")

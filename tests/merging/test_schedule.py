@@ -15,13 +15,14 @@ def test_paper_schedule_in_the_paper_profile():
     assert s["self_attn"][1] == pytest.approx(0.25)
 
 
-def test_tiny_profile_merges_at_one_global_t():
-    # 4 layers: the paper's template would put whole components of layers 0 and 3 at t = 0 / 1
-    # (docs/merging.md), so the tiny profile uses one t for every tensor
-    m = load_config("tiny").merge
-    assert m.self_attn_t == [0.5] and m.mlp_t == [0.5] and m.default_t == 0.5
-    s = layer_schedule(m, 4)
-    assert list(s["self_attn"]) == list(s["mlp"]) == [0.5] * 4
+def test_tiny_profile_merges_with_the_papers_template_on_8_layers():
+    # the claims use the paper's layer-wise, component-specific schedule; global t is the sweep beside it
+    tiny, paper = load_config("tiny").merge, load_config("paper").merge
+    assert (tiny.self_attn_t, tiny.mlp_t, tiny.default_t) == (paper.self_attn_t, paper.mlp_t, paper.default_t)
+    assert load_config("tiny").zoo.small.num_layers >= 8
+    s = layer_schedule(tiny, 8)
+    assert s["self_attn"].iloc[0] == 0.0 and s["self_attn"].iloc[-1] == 1.0
+    assert s["mlp"].iloc[0] == 1.0 and s["mlp"].iloc[-1] == 0.0 and len(set(s["self_attn"])) > 2
 
 
 def test_built_yaml_is_accepted_and_matches_the_schedule(llama_pair):

@@ -67,7 +67,7 @@ def test_run_key_follows_the_stage_fingerprint_and_cpt_config(small_config):
 def test_claim_stage_takes_the_stage_lock(small_config, monkeypatch):
     """Two model jobs (or a job and `make`) claiming 04_cpt at once: the claim waits for the stage's
     lock, so the check of the fingerprint and the clearing of the folder never interleave."""
-    from definemed import stages
+    from definemed import artifacts, stages
     from definemed.lock import LockedError, output_lock
     from definemed.training import run_record
 
@@ -80,4 +80,4 @@ def test_claim_stage_takes_the_stage_lock(small_config, monkeypatch):
             run_record.claim_stage(cfg)
         assert not d.exists()
     run_record.claim_stage(cfg)
-    assert (d / ".fingerprint").read_text() == "fp1\n"
+    assert stages.read_marker(cfg, artifacts.CPT)["fingerprint"] == "fp1"
