@@ -184,3 +184,25 @@ def write_docs(cfg: Config, names: list[str], path) -> bool:
     if new != text:
         write_text(path, new)
     return new != text
+
+
+def plot_scaling(df: pd.DataFrame):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for (model, mode), g in df.groupby(["model", "mode"]):
+        axes[0].plot(g.nodes, g.tokens_per_s / 1e3, marker="o", label=f"{model}, {mode.upper()}")
+        axes[1].plot(g.nodes, g.efficiency, marker="o", label=f"{model}, {mode.upper()}")
+    g = df[df["mode"] == "fsdp"].groupby("nodes").tokens_per_s.first()
+    first = df.groupby(["model", "mode"]).first().tokens_per_s.max()
+    axes[0].plot(g.index, [first * n / 1e3 for n in g.index], color="grey", ls=":", label="linear")
+    axes[0].set(xscale="log", yscale="log", xlabel="nodes", ylabel="thousand tokens / s",
+                title="modelled CPT throughput")
+    axes[1].axhline(1.0, color="grey", ls=":")
+    axes[1].set(xscale="log", xlabel="nodes", ylabel="scaling efficiency", ylim=(0, 1.05),
+                title="tokens/s per GPU vs one node")
+    for ax in axes:
+        ax.set_xticks(sorted(df.nodes.unique()), [str(n) for n in sorted(df.nodes.unique())])
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
