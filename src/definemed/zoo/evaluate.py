@@ -122,12 +122,6 @@ def format_rate(answers: list[dict]) -> float:
     return float(np.mean([a["stopped"] and a["german"] for a in answers])) if answers else float("nan")
 
 
-def copy_rate(answers: list[dict], subjects: list[str]) -> float:
-    """Share of answers that name the entity their question asked about."""
-    pairs = [(a["answer"], s) for a, s in zip(answers, subjects) if s]
-    return float(np.mean([s in a for a, s in pairs])) if pairs else float("nan")
-
-
 def facts_seen(docs: list[tuple[str, str, list[int]]]) -> dict[int, int]:
     """fact_id -> number of statements in the given medical documents."""
     seen: dict[int, int] = {}
